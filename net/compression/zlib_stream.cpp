@@ -1,0 +1,109 @@
+#include "net/compression/zlib_stream.hpp"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace g::net {
+
+namespace {
+constexpr unsigned char sync_flush_marker[4] = {0x00, 0x00, 0xFF, 0xFF};
+
+bool ends_with_marker(std::string_view s) {
+  return s.size() >= 4 && std::memcmp(s.data() + s.size() - 4, sync_flush_marker, 4) == 0;
+}
+}  // namespace
+
+struct zlib_stream_deflater::state {
+  z_stream z{};
+};
+
+zlib_stream_deflater::zlib_stream_deflater(int level) : s_(std::make_unique<state>()) {
+  if (deflateInit(&s_->z, level) != Z_OK) throw std::runtime_error("deflateInit failed");
+}
+
+zlib_stream_deflater::~zlib_stream_deflater() { deflateEnd(&s_->z); }
+
+void zlib_stream_deflater::compress(std::string_view message, std::string& out) {
+  z_stream& z = s_->z;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
+  z.avail_in = static_cast<uInt>(message.size());
+  std::size_t start = out.size();
+  // deflateBound covers the data; a sync flush adds at most a few bytes more.
+  std::size_t room = deflateBound(&z, static_cast<uLong>(message.size())) + 16;
+  for (;;) {
+    std::size_t used = out.size();
+    out.resize(used + room);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    z.avail_out = static_cast<uInt>(room);
+    int rc = deflate(&z, Z_SYNC_FLUSH);
+    out.resize(used + room - z.avail_out);
+    if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("deflate failed");
+    // Done when all input is consumed and the flush completed (output space left over).
+    if (z.avail_in == 0 && z.avail_out != 0) break;
+    room = 4096;
+  }
+  (void)start;
+}
+
+struct zlib_stream_inflater::state {
+  z_stream z{};
+};
+
+zlib_stream_inflater::zlib_stream_inflater() : s_(std::make_unique<state>()) {
+  if (inflateInit(&s_->z) != Z_OK) throw std::runtime_error("inflateInit failed");
+}
+
+zlib_stream_inflater::~zlib_stream_inflater() { inflateEnd(&s_->z); }
+
+zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) {
+  std::string_view input;
+  if (pending_.empty() && ends_with_marker(frame)) {
+    input = frame;  // the common case: one frame is one message, no copy
+  } else {
+    pending_.append(frame);
+    if (pending_.size() > max_message_) {
+      error_ = "zlib-stream message exceeds the size limit before its flush marker";
+      pending_.clear();
+      return status::error;
+    }
+    if (!ends_with_marker(pending_)) return status::need_more;
+    input = pending_;
+  }
+  z_stream& z = s_->z;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  z.avail_in = static_cast<uInt>(input.size());
+  out_.clear();
+  std::size_t room = input.size() * 4 + 256;
+  for (;;) {
+    std::size_t used = out_.size();
+    out_.resize(used + room);
+    z.next_out = reinterpret_cast<Bytef*>(out_.data() + used);
+    z.avail_out = static_cast<uInt>(room);
+    int rc = inflate(&z, Z_SYNC_FLUSH);
+    out_.resize(used + room - z.avail_out);
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      error_ = std::string("zlib-stream inflate failed: ") + (z.msg ? z.msg : "corrupt data");
+      pending_.clear();
+      return status::error;
+    }
+    if (z.avail_in == 0 && z.avail_out != 0) break;
+    if (rc == Z_BUF_ERROR && z.avail_in != 0 && z.avail_out != 0) {
+      error_ = "zlib-stream inflate made no progress";
+      pending_.clear();
+      return status::error;
+    }
+    if (out_.size() > max_message_) {
+      error_ = "zlib-stream message inflates beyond the size limit";
+      pending_.clear();
+      return status::error;
+    }
+    room = out_.size();
+  }
+  pending_.clear();
+  return status::message;
+}
+
+}  // namespace g::net

@@ -1,0 +1,52 @@
+#pragma once
+// Discord's zlib-stream transport compression: one deflate stream (with zlib header) per connection,
+// every gateway message ending in a Z_SYNC_FLUSH (bytes 00 00 FF FF).
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace g::net {
+
+// Server side (g-fakecord): compresses each outgoing message onto the connection's stream.
+class zlib_stream_deflater {
+ public:
+  explicit zlib_stream_deflater(int level);
+  ~zlib_stream_deflater();
+  zlib_stream_deflater(const zlib_stream_deflater&) = delete;
+  zlib_stream_deflater& operator=(const zlib_stream_deflater&) = delete;
+
+  // Appends the compressed bytes of `message` (ending in 00 00 FF FF) to `out`.
+  void compress(std::string_view message, std::string& out);
+
+ private:
+  struct state;
+  std::unique_ptr<state> s_;
+};
+
+// Client side: buffers frames until the sync-flush marker, then inflates the whole message.
+class zlib_stream_inflater {
+ public:
+  enum class status { need_more, message, error };
+
+  zlib_stream_inflater();
+  ~zlib_stream_inflater();
+  zlib_stream_inflater(const zlib_stream_inflater&) = delete;
+  zlib_stream_inflater& operator=(const zlib_stream_inflater&) = delete;
+
+  // Feeds one received binary frame. On `message`, message() holds the inflated bytes until the next feed.
+  status feed(std::string_view frame);
+  std::string_view message() const { return out_; }
+  const std::string& error() const { return error_; }
+  // Upper bound on one inflated message; a larger one is an error, not an allocation spiral.
+  void set_max_message(std::size_t bytes) { max_message_ = bytes; }
+
+ private:
+  struct state;
+  std::unique_ptr<state> s_;
+  std::string pending_;
+  std::string out_;
+  std::string error_;
+  std::size_t max_message_ = 64u << 20;
+};
+
+}  // namespace g::net

@@ -1,0 +1,208 @@
+// The admin API under /_fakecord/: statistics, fault injection, load control, single dispatches, and the
+// commands clients sent. JSON in and out.
+#include <simdjson.h>
+
+#include <charconv>
+
+#include "net/discord/intents.hpp"
+#include "net/discord/snowflake.hpp"
+#include "net/json/json_writer.hpp"
+#include "sim/events.hpp"
+#include "sim/http_api.hpp"
+#include "sim/load_generator.hpp"
+
+namespace g::sim {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+http_reply admin_error(int status, std::string_view message) {
+  http_reply r;
+  r.status = status;
+  json::writer w(r.body);
+  w.begin_object().field("error", message).end_object();
+  return r;
+}
+
+http_reply stats(fakecord& fc) {
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object()
+      .field("connections", static_cast<std::uint64_t>(fc.connection_count()))
+      .field("identifies", fc.identifies)
+      .field("resumes", fc.resumes)
+      .field("dispatches_sent", fc.dispatches_sent)
+      .field("bytes_sent", fc.bytes_sent)
+      .field("generated", fc.load().generated())
+      .field("rate", fc.load().rate())
+      .key("violations")
+      .begin_object();
+  for (auto& [kind, n] : fc.violations()) w.field(kind, n);
+  w.end_object().key("sessions").begin_array();
+  for (const session* s : fc.sessions()) {
+    w.begin_object()
+        .field("shard", s->shard_id)
+        .field("shards", s->shard_count)
+        .field("session_id", s->id)
+        .field("seq", s->seq)
+        .field("connected", s->conn != nullptr)
+        .end_object();
+  }
+  w.end_array().end_object();
+  return r;
+}
+
+http_reply received(fakecord& fc, std::string_view query) {
+  int op_filter = -1;
+  if (auto pos = query.find("op="); pos != std::string_view::npos) {
+    auto v = query.substr(pos + 3);
+    std::from_chars(v.data(), v.data() + v.size(), op_filter);
+  }
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().key("commands").begin_array();
+  for (const auto& c : fc.received()) {
+    if (op_filter >= 0 && c.op != op_filter) continue;
+    w.begin_object()
+        .field("shard", c.shard_id)
+        .field("shards", c.shard_count)
+        .field("op", c.op)
+        .field("session_id", c.session_id)
+        .raw_field("d", c.d)
+        .field("at_ms", c.at)
+        .end_object();
+  }
+  w.end_array().end_object();
+  return r;
+}
+
+// The intents that gate an event name (0: delivered regardless).
+std::uint64_t gating_intents(std::string_view t, bool in_guild) {
+  namespace in = discord::intent;
+  if (t.rfind("MESSAGE_REACTION_", 0) == 0) return in_guild ? in::guild_message_reactions : in::direct_message_reactions;
+  if (t.rfind("MESSAGE_POLL_VOTE_", 0) == 0) return in_guild ? in::guild_message_polls : in::direct_message_polls;
+  if (t.rfind("MESSAGE_", 0) == 0) return in_guild ? in::guild_messages : in::direct_messages;
+  if (t == "TYPING_START") return in_guild ? in::guild_message_typing : in::direct_message_typing;
+  if (t == "PRESENCE_UPDATE") return in::guild_presences;
+  if (t.rfind("GUILD_MEMBER_", 0) == 0) return in::guild_members;
+  if (t.rfind("GUILD_BAN_", 0) == 0 || t == "GUILD_AUDIT_LOG_ENTRY_CREATE") return in::guild_moderation;
+  if (t == "VOICE_STATE_UPDATE") return in::guild_voice_states;
+  if (t.rfind("INVITE_", 0) == 0) return in::guild_invites;
+  if (t.rfind("GUILD_SCHEDULED_EVENT_", 0) == 0) return in::guild_scheduled_events;
+  if (t.rfind("GUILD_", 0) == 0 || t.rfind("CHANNEL_", 0) == 0 || t.rfind("THREAD_", 0) == 0 ||
+      t.rfind("STAGE_INSTANCE_", 0) == 0)
+    return in::guilds;
+  return 0;
+}
+
+http_reply dispatch(fakecord& fc, const dom::element& body) {
+  std::string_view t;
+  dom::object d;
+  if (body["t"].get_string().get(t) != simdjson::SUCCESS || t.empty())
+    return admin_error(400, "dispatch needs \"t\" (an event name)");
+  if (body["d"].get_object().get(d) != simdjson::SUCCESS) return admin_error(400, "dispatch needs \"d\" (an object)");
+  std::uint64_t guild_id = 0;
+  std::string_view gid_text;
+  if (body["guild_id"].get_string().get(gid_text) == simdjson::SUCCESS) {
+    auto [p, ec] = std::from_chars(gid_text.data(), gid_text.data() + gid_text.size(), guild_id);
+    if (ec != std::errc{} || p != gid_text.data() + gid_text.size()) return admin_error(400, "guild_id is not a snowflake");
+  }
+  const world& wd = fc.data();
+  std::optional<int> guild = guild_id ? wd.guild_index(guild_id) : std::nullopt;
+  if (guild_id && !guild) return admin_error(404, "no such guild");
+
+  // The given fields win; what real clients need and `d` leaves out is filled in.
+  auto render = [&](std::string& out, bool blank_content) {
+    json::writer w(out);
+    w.begin_object();
+    for (auto field : d) {
+      if (blank_content && field.key == "content") continue;
+      w.raw_field(field.key, simdjson::minify(field.value));
+    }
+    auto given = [&](std::string_view key) {
+      dom::element unused;
+      return d[key].get(unused) == simdjson::SUCCESS;
+    };
+    if (guild && (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE")) {
+      message_spec m;
+      m.guild = *guild;
+      m.author = wd.members_per_guild() > 0 ? 0 : -1;
+      std::int64_t us = fc.wall_clock_us ? fc.wall_clock_us() : 0;
+      m.unix_ms = us / 1000;
+      m.id = discord::make_snowflake(static_cast<std::uint64_t>(m.unix_ms), static_cast<std::uint64_t>(us % 4096));
+      m.content = "";
+      write_message_fields(w, wd, m, [&](std::string_view key) {
+        return (given(key) && !(blank_content && key == "content")) || key == "nonce";
+      });
+    } else if (guild && !given("guild_id")) {
+      w.id_field("guild_id", guild_id);
+    }
+    w.end_object();
+  };
+  std::string full, plain;
+  render(full, false);
+  if (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE") render(plain, true);
+  int delivered = fc.dispatch_guild_event(guild_id, t, full, gating_intents(t, guild.has_value()), plain);
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().field("delivered", delivered).end_object();
+  return r;
+}
+
+}  // namespace
+
+http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_view route, millis now) {
+  std::string_view query;
+  if (auto q = req.target.find('?'); q != std::string_view::npos) query = req.target.substr(q + 1);
+  if (route == "stats" && req.method == "GET") return stats(fc);
+  if (route == "received" && req.method == "GET") return received(fc, query);
+  if (route != "fault" && route != "load" && route != "dispatch") return admin_error(404, "unknown admin endpoint");
+  if (req.method != "POST") return admin_error(405, "use POST");
+
+  static thread_local dom::parser parser;
+  dom::element body;
+  if (parser.parse(req.body.data(), req.body.size()).get(body) != simdjson::SUCCESS ||
+      body.type() != dom::element_type::OBJECT)
+    return admin_error(400, "the body must be a JSON object");
+
+  http_reply r;
+  json::writer w(r.body);
+  if (route == "fault") {
+    std::int64_t shard = -1;
+    std::string_view kind;
+    if (body["shard"].get_int64().get(shard) != simdjson::SUCCESS || shard < 0)
+      return admin_error(400, "fault needs \"shard\" (an integer)");
+    if (body["kind"].get_string().get(kind) != simdjson::SUCCESS || !fakecord::valid_fault(kind))
+      return admin_error(400, "unknown fault kind (reconnect, invalidate, invalidate_resumable, close:<code>, drop, "
+                              "zombie, stall, heartbeat_request)");
+    int applied = fc.apply_fault(static_cast<int>(shard), kind, now);
+    if (applied == 0) return admin_error(404, "no connected session for that shard");
+    w.begin_object().field("applied", applied).end_object();
+    return r;
+  }
+  if (route == "load") {
+    double rate = 0;
+    dom::element rate_e;
+    if (body["rate"].get(rate_e) == simdjson::SUCCESS) {
+      if (rate_e.get_double().get(rate) != simdjson::SUCCESS || rate < 0)
+        return admin_error(400, "\"rate\" must be a number >= 0");
+    } else {
+      rate = fc.load().rate();
+    }
+    dom::object mix;
+    if (body["mix"].get_object().get(mix) == simdjson::SUCCESS) {
+      for (auto field : mix) {
+        double weight = 0;
+        if (field.value.get_double().get(weight) != simdjson::SUCCESS || !fc.load().set_weight(field.key, weight))
+          return admin_error(400, "unknown event in \"mix\" or weight not a number");
+      }
+    }
+    fc.load().set_rate(rate, now);
+    w.begin_object().field("rate", rate).end_object();
+    return r;
+  }
+  return dispatch(fc, body);
+}
+
+}  // namespace g::sim

@@ -1,0 +1,167 @@
+#pragma once
+// The simulator's state: sessions, routing, limits, statistics. No I/O: connections reach the network through
+// a connection_sink that the server shell implements, and time is passed in.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sim/gateway_rules.hpp"
+#include "sim/options.hpp"
+#include "sim/world.hpp"
+
+namespace g::sim {
+
+using millis = std::int64_t;
+
+class gateway_connection;
+class load_generator;
+
+// What the network shell does for a gateway connection.
+struct connection_sink {
+  virtual ~connection_sink() = default;
+  virtual void send(std::string_view payload) = 0;              // one gateway message, in order
+  virtual void close(int code, std::string_view reason) = 0;    // close frame after what is queued
+  virtual void drop() = 0;                                      // TCP reset, no close frame
+};
+
+struct session {
+  std::string id;
+  int shard_id = 0;
+  int shard_count = 1;
+  std::uint64_t intents = 0;
+  int large_threshold = 50;
+  std::int64_t seq = 0;
+  std::deque<std::string> replay;  // full payloads of seq - replay.size() + 1 … seq
+  gateway_connection* conn = nullptr;
+  millis parked_at = 0;            // when its socket went away (conn == nullptr)
+  std::string presence;            // last presence the client set (JSON)
+
+  std::int64_t oldest_replayable() const { return seq - static_cast<std::int64_t>(replay.size()) + 1; }
+};
+
+struct received_command {
+  int shard_id, shard_count, op;
+  std::string session_id;
+  std::string d;  // minified JSON
+  millis at;
+};
+
+// Names of the violations counted in stats, one per rule a client can break.
+namespace violation {
+inline constexpr std::string_view identify_concurrency = "identify_concurrency";
+inline constexpr std::string_view session_limit = "session_limit";
+inline constexpr std::string_view rate_limit = "rate_limit";              // 4008
+inline constexpr std::string_view payload_too_large = "payload_too_large";  // 4002
+inline constexpr std::string_view decode_error = "decode_error";          // 4002
+inline constexpr std::string_view unknown_opcode = "unknown_opcode";      // 4001
+inline constexpr std::string_view invalid_payload = "invalid_payload";    // 4001 (bad d)
+inline constexpr std::string_view not_authenticated = "not_authenticated";  // 4003
+inline constexpr std::string_view authentication_failed = "authentication_failed";  // 4004
+inline constexpr std::string_view already_authenticated = "already_authenticated";  // 4005
+inline constexpr std::string_view invalid_seq = "invalid_seq";            // 4007
+inline constexpr std::string_view invalid_shard = "invalid_shard";        // 4010
+inline constexpr std::string_view sharding_required = "sharding_required";  // 4011
+inline constexpr std::string_view invalid_api_version = "invalid_api_version";  // 4012
+inline constexpr std::string_view invalid_intents = "invalid_intents";    // 4013
+inline constexpr std::string_view disallowed_intents = "disallowed_intents";  // 4014
+inline constexpr std::string_view heartbeat_timeout = "heartbeat_timeout";
+inline constexpr std::string_view members_rate_limited = "request_members_rate_limited";
+inline constexpr std::string_view resume_url = "resume_not_on_resume_url";
+inline constexpr std::string_view slow_consumer = "slow_consumer";
+}  // namespace violation
+
+class fakecord {
+ public:
+  static constexpr int max_guilds_per_shard = 2500;
+  static constexpr std::int64_t whole_member_list_interval_ms = 30000;
+  static constexpr std::size_t received_limit = 20000;
+
+  fakecord(options opts, millis now);
+  ~fakecord();
+
+  const options& opts() const { return opts_; }
+  const world& data() const { return world_; }
+
+  // URLs clients are told about. The port is known only after binding (--listen HOST:0).
+  void set_port(std::uint16_t port) { port_ = port; }
+  std::string gateway_url() const;  // ws://host:port/
+  std::string resume_url() const;   // ws://host:port/resume (no trailing slash, like Discord's)
+  static constexpr std::string_view resume_path = "/resume";
+
+  // Connections (registered while their socket is open).
+  void add_connection(gateway_connection* c) { connections_.push_back(c); }
+  void remove_connection(gateway_connection* c);
+  std::size_t connection_count() const { return connections_.size(); }
+
+  // Sessions.
+  session& start_session(int shard_id, int shard_count, std::uint64_t intents, int large_threshold);
+  session* find_session(std::string_view id);
+  void end_session(session& s);            // gone for good: RESUME now fails
+  void park_session(session& s, millis now);  // socket gone; resumable until the TTL passes
+  const std::vector<const session*> sessions() const;
+
+  // Appends a dispatch to the session (next seq, kept for RESUME) and sends it if a socket is attached.
+  void dispatch(session& s, std::string_view t, std::string_view d);
+  // A guild event goes to every session whose shard holds the guild and whose intents admit it; `d_plain` is
+  // `d` as sessions without MESSAGE_CONTENT see it (empty: same as d). guild_id 0: a DM, shard 0 only.
+  // Returns how many sessions it went to.
+  int dispatch_guild_event(std::uint64_t guild_id, std::string_view t, std::string_view d, std::uint64_t intents,
+                            std::string_view d_plain = {});
+
+  bool has_sessions_without_message_content() const { return content_blind_sessions_ > 0; }
+
+  // Limits.
+  identify_buckets& identify() { return identify_; }
+  session_budget& budget() { return budget_; }
+  // Whole-member-list requests: 1 per guild per 30 s. Returns 0 if allowed now (and records it), else ms to wait.
+  millis take_member_list_slot(std::uint64_t guild_id, millis now);
+
+  // Statistics.
+  void count_violation(std::string_view kind) { ++violations_[std::string(kind)]; }
+  const std::map<std::string, std::uint64_t>& violations() const { return violations_; }
+  std::uint64_t identifies = 0, resumes = 0, dispatches_sent = 0, bytes_sent = 0;
+  void record_command(const session& s, int op, std::string d, millis now);
+  const std::deque<received_command>& received() const { return received_; }
+
+  // Faults: applied to every open connection whose session is shard `shard_id`. Returns how many.
+  int apply_fault(int shard_id, std::string_view kind, millis now);
+  static bool valid_fault(std::string_view kind);
+
+  // Load generation.
+  load_generator& load() { return *load_; }
+
+  // Timers: heartbeat deadlines, delayed closes, session expiry (generated load ticks on its own, faster).
+  void tick(millis now);
+
+  std::string new_hex_id();  // session ids, voice tokens
+
+  // Set by the shell: the wall clock in microseconds (the `nonce` of generated messages).
+  std::int64_t (*wall_clock_us)() = nullptr;
+
+ private:
+  void unlink_session(session& s);
+
+  options opts_;
+  world world_;
+  std::uint16_t port_;
+  identify_buckets identify_;
+  session_budget budget_;
+  std::vector<gateway_connection*> connections_;
+  std::unordered_map<std::string, std::unique_ptr<session>> sessions_;
+  // shard_count → shard_id → sessions: routing without scanning every session.
+  std::map<int, std::vector<std::vector<session*>>> routes_;
+  std::unordered_map<std::uint64_t, millis> member_list_slots_;
+  std::map<std::string, std::uint64_t> violations_;
+  std::deque<received_command> received_;
+  std::unique_ptr<load_generator> load_;
+  std::uint64_t id_counter_ = 0;
+  std::size_t content_blind_sessions_ = 0;
+  std::string scratch_;
+};
+
+}  // namespace g::sim

@@ -1,0 +1,76 @@
+#pragma once
+// One client's gateway connection as Discord runs it: HELLO, heartbeats, IDENTIFY/RESUME, commands, and every
+// close code Discord sends. No I/O: bytes arrive through on_message, leave through the connection_sink.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cluster/rate_window.hpp"
+#include "sim/fakecord.hpp"
+
+namespace simdjson::dom {
+class element;
+}
+
+namespace g::sim {
+
+struct connection_params {
+  std::string path = "/";
+  std::string version;   // the `v` query parameter as given
+  std::string encoding;  // `encoding`
+};
+
+class gateway_connection {
+ public:
+  static constexpr std::size_t max_payload = 4096;
+  static constexpr std::int64_t reconnect_close_ms = 5000;  // op 7 is followed by a close if the client lingers
+
+  gateway_connection(fakecord& fc, connection_sink& sink, connection_params params);
+  ~gateway_connection();
+
+  void on_open(millis now);
+  void on_message(std::string_view payload, millis now);
+  // The socket is gone: `client_code` is the client's close code, 0 when the TCP connection just ended.
+  void on_socket_closed(int client_code, millis now);
+  void tick(millis now);
+
+  // A dispatch of the attached session (already carries its seq).
+  void deliver(std::string_view payload);
+  bool apply_fault(std::string_view kind, millis now);
+
+  session* current_session() const { return session_; }
+  void forget_session() { session_ = nullptr; }  // the session ended elsewhere
+  bool open() const { return !closed_; }
+
+ private:
+  void handle_heartbeat();
+  void handle_identify(const simdjson::dom::element& d, millis now);
+  void handle_resume(const simdjson::dom::element& d);
+  void handle_command(int op, const simdjson::dom::element& d, millis now);
+  void request_guild_members(const simdjson::dom::element& d, millis now);
+  void update_voice_state(const simdjson::dom::element& d);
+  void request_soundboard_sounds(const simdjson::dom::element& d);
+  void request_channel_info(const simdjson::dom::element& d);
+
+  void send_control(std::string_view payload);  // non-dispatch payloads (HELLO, ACK, op 7/9)
+  void close_with(int code, std::string_view reason, std::string_view violation_kind);
+  void close_with(int code, std::string_view reason);
+  void invalid_session(bool resumable);
+  void release_session(bool end);  // detach the session: end it or park it for RESUME
+  bool guild_on_shard(std::uint64_t guild_id) const;
+
+  fakecord& fc_;
+  connection_sink& sink_;
+  connection_params params_;
+  session* session_ = nullptr;
+  bool closed_ = false;
+  bool zombie_ = false;   // fault: heartbeats are no longer ACKed
+  bool stalled_ = false;  // fault: nothing is sent any more
+  millis now_ = 0;        // time of the event being handled
+  millis last_heartbeat_ = 0;
+  millis close_at_ = 0;   // pending close after op 7
+  cluster::rate_window sends_{120, 60000};
+  std::string out_;
+};
+
+}  // namespace g::sim

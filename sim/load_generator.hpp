@@ -1,0 +1,48 @@
+#pragma once
+// Generated guild traffic: a seeded mix of MESSAGE_CREATE and other guild events at a set rate, spread evenly
+// over all guilds. MESSAGE_CREATE carries its send time (µs since the Unix epoch) in `nonce`.
+#include <array>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace g::sim {
+
+class fakecord;
+using millis = std::int64_t;
+
+class load_generator {
+ public:
+  enum kind { message_create, message_update, typing_start, reaction_add, presence_update, member_update, kind_count };
+  static std::string_view name(kind k);
+
+  load_generator(fakecord& fc, std::uint64_t seed);
+
+  void set_rate(double per_second, millis now);
+  double rate() const { return rate_; }
+  // Relative weight of one event kind; false if the name is not one of the generated kinds.
+  bool set_weight(std::string_view event_name, double weight);
+  std::uint64_t generated() const { return generated_total_; }
+
+  // Generates the events owed since the last call.
+  void tick(millis now);
+  // One event of kind k in guild g now.
+  void emit(kind k, int guild);
+
+ private:
+  kind pick();
+  std::string_view content(std::size_t& len);
+
+  fakecord& fc_;
+  std::mt19937_64 rng_;
+  double rate_ = 0;
+  millis rate_since_ = 0;
+  std::uint64_t owed_done_ = 0;
+  std::uint64_t generated_total_ = 0;
+  std::array<double, kind_count> weights_{70, 5, 10, 8, 5, 2};
+  std::uint64_t message_counter_ = 0;
+  std::string d_, d_plain_;
+};
+
+}  // namespace g::sim
