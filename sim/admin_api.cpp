@@ -8,6 +8,7 @@
 #include "net/discord/snowflake.hpp"
 #include "net/json/json_writer.hpp"
 #include "sim/events.hpp"
+#include "sim/gateway_connection.hpp"
 #include "sim/http_api.hpp"
 #include "sim/load_generator.hpp"
 
@@ -47,6 +48,7 @@ http_reply stats(fakecord& fc) {
         .field("session_id", s->id)
         .field("seq", s->seq)
         .field("connected", s->conn != nullptr)
+        .field("transport", s->conn ? s->conn->transport() : std::string_view{})
         .end_object();
   }
   w.end_array().end_object();

@@ -18,6 +18,7 @@ struct connection_params {
   std::string path = "/";
   std::string version;   // the `v` query parameter as given
   std::string encoding;  // `encoding`
+  std::string compress;  // `compress` when the transport is compressed, else empty
 };
 
 class gateway_connection {
@@ -41,6 +42,7 @@ class gateway_connection {
   session* current_session() const { return session_; }
   void forget_session() { session_ = nullptr; }  // the session ended elsewhere
   bool open() const { return !closed_; }
+  std::string_view transport() const { return params_.compress.empty() ? "none" : params_.compress; }
 
  private:
   void handle_heartbeat();

@@ -87,6 +87,7 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream>>, publ
     params.path = std::string(target.substr(0, target.find('?')));
     params.version = query_param(target, "v");
     params.encoding = query_param(target, "encoding");
+    if (zlib_ || zstd_) params.compress = compress;
     ws_.async_accept(req_, [self = this->shared_from_this(), params](beast::error_code ec) mutable {
       if (ec) return;
       self->conn_ = std::make_unique<gateway_connection>(self->fc_, *self, std::move(params));
