@@ -22,6 +22,13 @@ dom::parser& client_parser() {
   return p;
 }
 
+// Stands in for a missing `d`, so handlers never touch an element that points nowhere.
+const dom::element& json_null() {
+  static thread_local dom::parser p;
+  static thread_local dom::element e = p.parse(std::string_view("null")).value();
+  return e;
+}
+
 // Snowflakes arrive as strings (integers are tolerated, as Discord does).
 bool read_snowflake(const dom::element& e, std::uint64_t& out) {
   std::string_view s;
@@ -212,7 +219,7 @@ void gateway_connection::on_message(std::string_view payload, millis now) {
     return;
   }
   dom::element d;
-  if (doc["d"].get(d) != simdjson::SUCCESS) d = dom::element();
+  if (doc["d"].get(d) != simdjson::SUCCESS) d = json_null();
   switch (op) {
     case 1:
       last_heartbeat_ = now;

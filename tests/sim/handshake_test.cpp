@@ -1,0 +1,81 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+#include "tests/support/fakecord_process.hpp"
+#include "tests/support/gateway_test_client.hpp"
+
+using namespace g::test;
+
+TEST_CASE("HELLO comes first and heartbeats are ACKed even before IDENTIFY") {
+  fakecord_process fc({"--heartbeat-ms", "30000"});
+  gateway_test_client c(fc.port());
+  auto hello = c.next();
+  REQUIRE(hello);
+  CHECK(json_int(*hello, "/op") == 10);
+  CHECK(json_int(*hello, "/d/heartbeat_interval") == 30000);
+  CHECK(json_str(*hello, "/s") == "null");
+  c.send(R"({"op":1,"d":null})");
+  auto ack = c.next();
+  REQUIRE(ack);
+  CHECK(json_int(*ack, "/op") == 11);
+}
+
+TEST_CASE("zlib-stream and zstd-stream carry every message, HELLO included") {
+  fakecord_process fc({"--guilds", "6", "--max-concurrency", "2"});
+  int shard = 0;
+  for (const char* compress : {"zlib-stream", "zstd-stream"}) {
+    CAPTURE(compress);
+    gateway_test_client c(fc.port(), std::string("/?v=10&encoding=json&compress=") + compress);
+    auto hello = c.next();
+    REQUIRE(hello);
+    CHECK(json_int(*hello, "/op") == 10);
+    std::string ready = c.identify(shard++, 2);
+    REQUIRE_FALSE(ready.empty());
+    CHECK(json_array_size(ready, "/d/guilds") == 3);
+    for (int i = 0; i < 3; ++i) REQUIRE(c.next_dispatch("GUILD_CREATE"));
+  }
+}
+
+TEST_CASE("the gateway also serves wss:// with --tls-cert/--tls-key") {
+  auto dir = std::filesystem::temp_directory_path() / ("g-fakecord-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+                    " -out " + cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  fakecord_process fc({"--tls-cert", cert, "--tls-key", key});
+  gateway_test_client c(fc.port(), "/?v=10&encoding=json&compress=zlib-stream", true);
+  auto hello = c.next();
+  REQUIRE(hello);
+  CHECK(json_int(*hello, "/op") == 10);
+  CHECK_FALSE(c.identify(0, 1).empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an unsupported API version closes with 4012, an unsupported encoding with 4002") {
+  fakecord_process fc;
+  {
+    gateway_test_client c(fc.port(), "/?v=5&encoding=json");
+    CHECK(c.wait_closed() == 4012);
+  }
+  {
+    gateway_test_client c(fc.port(), "/?encoding=json");
+    CHECK(c.wait_closed() == 4012);
+  }
+  {
+    gateway_test_client c(fc.port(), "/?v=10&encoding=etf");
+    CHECK(c.wait_closed() == 4002);
+  }
+  CHECK(fc.stats().find(R"("invalid_api_version":2)") != std::string::npos);
+}
+
+TEST_CASE("resume URLs without a trailing slash are accepted, as Discord's are") {
+  fakecord_process fc;
+  gateway_test_client c(fc.port(), "/resume?v=10&encoding=json");
+  auto hello = c.next();
+  REQUIRE(hello);
+  CHECK(json_int(*hello, "/op") == 10);
+}

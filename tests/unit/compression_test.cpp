@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "net/compression/zlib_stream.hpp"
+#include "net/compression/zstd_stream.hpp"
+
+using namespace g::net;
+
+namespace {
+std::vector<std::string> sample_messages() {
+  std::vector<std::string> v;
+  for (int i = 0; i < 50; ++i)
+    v.push_back(R"({"t":"MESSAGE_CREATE","s":)" + std::to_string(i) + R"(,"op":0,"d":{"content":")" +
+                std::string(static_cast<std::size_t>(i * 37 % 500), 'x') + R"("}})");
+  v.push_back(std::string(200000, 'y'));  // larger than any internal buffer step
+  return v;
+}
+}  // namespace
+
+TEST_CASE("zlib-stream: every message ends with the sync-flush marker and inflates back") {
+  zlib_stream_deflater def(6);
+  zlib_stream_inflater inf;
+  bool first = true;
+  for (const auto& m : sample_messages()) {
+    std::string frame;
+    def.compress(m, frame);
+    REQUIRE(frame.size() >= 4);
+    CHECK(frame.substr(frame.size() - 4) == std::string("\x00\x00\xff\xff", 4));
+    if (first) CHECK(static_cast<unsigned char>(frame[0]) == 0x78);  // zlib header, not raw deflate
+    first = false;
+    REQUIRE(inf.feed(frame) == zlib_stream_inflater::status::message);
+    CHECK(inf.message() == m);
+  }
+}
+
+TEST_CASE("zlib-stream: a message split over several frames is buffered until its marker") {
+  zlib_stream_deflater def(1);
+  zlib_stream_inflater inf;
+  std::string frame;
+  def.compress(R"({"op":10,"d":{"heartbeat_interval":41250}})", frame);
+  std::size_t half = frame.size() / 2;
+  CHECK(inf.feed(std::string_view(frame).substr(0, half)) == zlib_stream_inflater::status::need_more);
+  REQUIRE(inf.feed(std::string_view(frame).substr(half)) == zlib_stream_inflater::status::message);
+  CHECK(inf.message() == R"({"op":10,"d":{"heartbeat_interval":41250}})");
+}
+
+TEST_CASE("zlib-stream: corrupt input is an error, not a crash") {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 500; ++round) {
+    zlib_stream_inflater inf;
+    std::string junk(static_cast<std::size_t>(rng() % 300 + 4), '\0');
+    for (auto& c : junk) c = static_cast<char>(rng());
+    junk.replace(junk.size() - 4, 4, std::string("\x00\x00\xff\xff", 4));
+    auto st = inf.feed(junk);
+    CHECK(st != zlib_stream_inflater::status::need_more);
+    if (st == zlib_stream_inflater::status::error) CHECK_FALSE(inf.error().empty());
+  }
+}
+
+TEST_CASE("zlib-stream: a frame that never ends is bounded by the size limit") {
+  zlib_stream_inflater inf;
+  inf.set_max_message(1000);
+  std::string chunk(600, 'a');
+  CHECK(inf.feed(chunk) == zlib_stream_inflater::status::need_more);
+  CHECK(inf.feed(chunk) == zlib_stream_inflater::status::error);
+}
+
+TEST_CASE("zstd-stream: one persistent stream, one message per frame") {
+  zstd_stream_compressor comp(1);
+  zstd_stream_decompressor dec;
+  bool first = true;
+  for (const auto& m : sample_messages()) {
+    std::string frame;
+    comp.compress(m, frame);
+    if (first) CHECK(frame.substr(0, 4) == std::string("\x28\xb5\x2f\xfd", 4));  // zstd frame magic
+    first = false;
+    REQUIRE(dec.feed(frame));
+    CHECK(dec.message() == m);
+  }
+}
+
+TEST_CASE("zstd-stream: corrupt input is an error") {
+  zstd_stream_decompressor dec;
+  CHECK_FALSE(dec.feed("this is not a zstd frame at all"));
+  CHECK_FALSE(dec.error().empty());
+}
