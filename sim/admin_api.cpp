@@ -36,6 +36,7 @@ http_reply stats(fakecord& fc) {
       .field("dispatches_sent", fc.dispatches_sent)
       .field("bytes_sent", fc.bytes_sent)
       .field("generated", fc.load().generated())
+      .field("shed", fc.load().shed())
       .field("rate", fc.load().rate())
       .key("violations")
       .begin_object();

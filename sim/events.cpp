@@ -1,21 +1,10 @@
 #include "sim/events.hpp"
 
-#include <ctime>
-
+#include "net/discord/timestamp.hpp"
 #include "net/json/json_writer.hpp"
 #include "sim/world.hpp"
 
 namespace g::sim {
-
-std::string iso8601(std::int64_t unix_ms) {
-  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d000+00:00", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
-  return buf;
-}
 
 void write_message_fields(json::writer& w, const world& wd, const message_spec& m,
                           const std::function<bool(std::string_view)>& skip) {
@@ -35,12 +24,12 @@ void write_message_fields(json::writer& w, const world& wd, const message_spec& 
     if (m.author >= 0) {
       wd.write_member(w, m.guild, m.author, false);
     } else {
-      w.begin_object().key("roles").begin_array().end_array().field("joined_at", iso8601(m.unix_ms - 86400000))
+      w.begin_object().key("roles").begin_array().end_array().field("joined_at", discord::iso8601(m.unix_ms - 86400000))
           .field("deaf", false).field("mute", false).field("flags", 0).end_object();
     }
   }
   if (want("content")) w.value(m.content);
-  if (want("timestamp")) w.value(iso8601(m.unix_ms));
+  if (want("timestamp")) w.value(discord::iso8601(m.unix_ms));
   if (want("edited_timestamp")) w.null();
   if (want("tts")) w.value(false);
   if (want("mention_everyone")) w.value(false);

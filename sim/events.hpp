@@ -27,6 +27,4 @@ struct message_spec {
 void write_message_fields(json::writer& w, const world& wd, const message_spec& m,
                           const std::function<bool(std::string_view)>& skip = {});
 
-std::string iso8601(std::int64_t unix_ms);
-
 }  // namespace g::sim

@@ -37,6 +37,12 @@ void fakecord::remove_connection(gateway_connection* c) {
   connections_.erase(std::remove(connections_.begin(), connections_.end(), c), connections_.end());
 }
 
+std::size_t fakecord::backlog_bytes() const {
+  std::size_t n = 0;
+  for (auto* c : connections_) n += c->backlog_bytes();
+  return n;
+}
+
 std::string fakecord::new_hex_id() {
   static const char* hex = "0123456789abcdef";
   std::string s(32, '0');

@@ -27,6 +27,7 @@ struct connection_sink {
   virtual void send(std::string_view payload) = 0;              // one gateway message, in order
   virtual void close(int code, std::string_view reason) = 0;    // close frame after what is queued
   virtual void drop() = 0;                                      // TCP reset, no close frame
+  virtual std::size_t backlog_bytes() const = 0;                // sent but not yet written to the socket
 };
 
 struct session {
@@ -97,6 +98,7 @@ class fakecord {
   void add_connection(gateway_connection* c) { connections_.push_back(c); }
   void remove_connection(gateway_connection* c);
   std::size_t connection_count() const { return connections_.size(); }
+  std::size_t backlog_bytes() const;  // over all connections
 
   // Sessions.
   session& start_session(int shard_id, int shard_count, std::uint64_t intents, int large_threshold);

@@ -41,6 +41,7 @@ class gateway_connection {
 
   session* current_session() const { return session_; }
   void forget_session() { session_ = nullptr; }  // the session ended elsewhere
+  std::size_t backlog_bytes() const { return sink_.backlog_bytes(); }
   bool open() const { return !closed_; }
   std::string_view transport() const { return params_.compress.empty() ? "none" : params_.compress; }
 

@@ -4,6 +4,7 @@
 
 #include "net/discord/intents.hpp"
 #include "net/discord/snowflake.hpp"
+#include "net/discord/timestamp.hpp"
 #include "net/json/json_writer.hpp"
 #include "sim/events.hpp"
 #include "sim/fakecord.hpp"
@@ -86,6 +87,12 @@ void load_generator::tick(millis now) {
   auto owed = static_cast<std::uint64_t>(std::floor(rate_ * static_cast<double>(now - rate_since_) / 1000.0));
   // Never try to catch up more than one second of backlog (a stalled loop must not burst).
   if (owed > owed_done_ + static_cast<std::uint64_t>(rate_) + 1) owed_done_ = owed - static_cast<std::uint64_t>(rate_) - 1;
+  if (fc_.backlog_bytes() > max_backlog_bytes) {
+    // The sockets are behind: generating more would only queue it. Shed this step's events instead.
+    shed_ += owed - owed_done_;
+    owed_done_ = owed;
+    return;
+  }
   const int guilds = fc_.data().guild_count();
   for (; owed_done_ < owed; ++owed_done_) emit(pick(), static_cast<int>(rng_() % static_cast<unsigned>(guilds)));
 }
@@ -162,7 +169,7 @@ void load_generator::emit(kind k, int guild) {
       j.begin_object().id_field("guild_id", w.guild_id(guild)).key("user");
       w.write_user(j, guild, author);
       j.key("roles").begin_array().end_array().null_field("nick").null_field("avatar")
-          .field("joined_at", iso8601(now_us / 1000 - 86400000)).null_field("premium_since")
+          .field("joined_at", discord::iso8601(now_us / 1000 - 86400000)).null_field("premium_since")
           .field("deaf", false).field("mute", false).field("pending", false).field("flags", 0)
           .null_field("communication_disabled_until").end_object();
       intents = in::guild_members;

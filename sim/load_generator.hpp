@@ -24,6 +24,9 @@ class load_generator {
   // Relative weight of one event kind; false if the name is not one of the generated kinds.
   bool set_weight(std::string_view event_name, double weight);
   std::uint64_t generated() const { return generated_total_; }
+  // Events not generated because the sockets could not take them (the simulator's own limit, reported in stats).
+  std::uint64_t shed() const { return shed_; }
+  static constexpr std::size_t max_backlog_bytes = 8u << 20;
 
   // Generates the events owed since the last call.
   void tick(millis now);
@@ -40,6 +43,7 @@ class load_generator {
   millis rate_since_ = 0;
   std::uint64_t owed_done_ = 0;
   std::uint64_t generated_total_ = 0;
+  std::uint64_t shed_ = 0;
   std::array<double, kind_count> weights_{70, 5, 10, 8, 5, 2};
   std::uint64_t message_counter_ = 0;
   std::string d_, d_plain_;

@@ -55,7 +55,7 @@ Usage: g-fakecord [options]
   --seed N                 seed for all generated data (default 1)
   --token T                the only bot token accepted (default: any non-empty token)
   --session-ttl-ms N       how long a session can be resumed after its socket died (default 180000)
-  --replay-limit N         dispatches a session keeps for RESUME (default 200000)
+  --replay-limit N         dispatches a session keeps for RESUME (default 20000)
   --privileged-intents N   bitmask of privileged intents the bot may use (default 33026: all three)
   --zlib-level N           deflate level of zlib-stream (default 1)
   --zstd-level N           zstd level of zstd-stream (default 1)

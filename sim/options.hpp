@@ -23,7 +23,7 @@ struct options {
   std::uint64_t seed = 1;
   std::string token;  // empty: any non-empty token is accepted
   std::int64_t session_ttl_ms = 180000;  // how long a session outlives its socket
-  std::size_t replay_limit = 200000;     // dispatches a session keeps for RESUME
+  std::size_t replay_limit = 20000;      // dispatches a session keeps for RESUME
   std::uint64_t privileged_intents = (1u << 1) | (1u << 8) | (1u << 15);  // the ones "enabled in the portal"
   int zlib_level = 1;
   int zstd_level = 1;

@@ -16,6 +16,7 @@
 
 #include "net/compression/zlib_stream.hpp"
 #include "net/compression/zstd_stream.hpp"
+#include "net/write_coalescing_stream.hpp"
 #include "sim/fakecord.hpp"
 #include "sim/gateway_connection.hpp"
 #include "sim/http_api.hpp"
@@ -41,6 +42,10 @@ std::int64_t wall_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+using plain_stream = net::write_coalescing_stream<beast::tcp_stream>;
+// TLS keeps one record per message (Asio's ssl::stream wants a socket-like next layer); wss:// is not the hot path.
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 // A client that does not read its socket is cut off, as Discord does, instead of growing memory without bound.
 constexpr std::size_t max_queued_bytes = 64u << 20;
@@ -123,6 +128,8 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream>>, publ
     close_reason_.reason.assign(reason.data(), reason.size());
     if (!writing_) do_close();
   }
+
+  std::size_t backlog_bytes() const override { return queued_bytes_; }
 
   void drop() override {
     if (dropped_) return;
@@ -256,14 +263,14 @@ struct server::impl {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         if (tls) {
-          auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(std::move(socket), *tls);
+          auto stream = std::make_shared<tls_stream>(std::move(socket), *tls);
           beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(30));
           stream->async_handshake(ssl::stream_base::server, [this, stream](beast::error_code ec) {
             if (ec) return;
-            std::make_shared<http_session<beast::ssl_stream<beast::tcp_stream>>>(std::move(*stream), fc)->run();
+            std::make_shared<http_session<tls_stream>>(std::move(*stream), fc)->run();
           });
         } else {
-          std::make_shared<http_session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), fc)->run();
+          std::make_shared<http_session<plain_stream>>(plain_stream(std::move(socket)), fc)->run();
         }
       }
       accept();

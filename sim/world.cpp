@@ -1,9 +1,8 @@
 #include "sim/world.hpp"
 
-#include <cstdio>
-
 #include "net/discord/intents.hpp"
 #include "net/discord/snowflake.hpp"
+#include "net/discord/timestamp.hpp"
 #include "net/json/json_writer.hpp"
 
 namespace g::sim {
@@ -24,19 +23,8 @@ const char* const nouns[] = {"Harbor", "Forest", "Arcade", "Garden", "Station", 
 const char* const name_parts[] = {"al", "be", "ca", "do", "el", "fa", "gi", "ho", "is", "ju", "ka", "lo",
                                   "mi", "no", "or", "pe", "qu", "ri", "sa", "tu", "ul", "vi", "wo", "ze"};
 
-std::string iso_time(std::uint64_t unix_ms) {
-  // Joined/created times only need to be plausible and stable: derive a date in 2020-2024.
-  std::uint64_t day = (unix_ms / 86400000ULL) % 1500;
-  int year = 2020 + static_cast<int>(day / 365);
-  int doy = static_cast<int>(day % 365);
-  int month = doy / 31 + 1;
-  if (month > 12) month = 12;
-  int mday = doy % 28 + 1;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.000000+00:00", year, month, mday,
-                static_cast<int>(unix_ms / 3600000 % 24), static_cast<int>(unix_ms / 60000 % 60),
-                static_cast<int>(unix_ms / 1000 % 60));
-  return buf;
+std::string iso_time(std::uint64_t snowflake) {
+  return discord::iso8601(static_cast<std::int64_t>(discord::snowflake_time_ms(snowflake)));
 }
 
 }  // namespace
@@ -156,7 +144,7 @@ void world::write_member(json::writer& w, int guild, int member, bool with_user)
   w.end_array();
   w.null_field("nick")
       .null_field("avatar")
-      .field("joined_at", iso_time(member_user_id(guild, member) >> 22))
+      .field("joined_at", iso_time(member_user_id(guild, member)))
       .null_field("premium_since")
       .field("deaf", false)
       .field("mute", false)
@@ -172,7 +160,7 @@ void world::write_bot_member(json::writer& w, int guild) const {
   w.key("roles").begin_array().id(role_id(guild, 2)).end_array();
   w.null_field("nick")
       .null_field("avatar")
-      .field("joined_at", iso_time(guild_id(guild) >> 22))
+      .field("joined_at", iso_time(guild_id(guild)))
       .null_field("premium_since")
       .field("deaf", false)
       .field("mute", false)
@@ -286,7 +274,7 @@ void world::write_guild_create(json::writer& w, int guild, std::uint64_t intents
       .null_field("public_updates_channel_id")
       .field("nsfw_level", 0)
       .field("premium_progress_bar_enabled", false)
-      .field("joined_at", iso_time(gid >> 22))
+      .field("joined_at", iso_time(gid))
       .field("large", large)
       .field("unavailable", false)
       .field("member_count", member_count)

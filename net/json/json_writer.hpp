@@ -1,6 +1,7 @@
 #pragma once
 // Append-only JSON text writer. Payloads are written straight into a reusable std::string:
 // no DOM, no intermediate allocation per field.
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,8 +29,8 @@ class writer {
   writer& value(std::string_view s) { sep(); append_string(s); return *this; }
   writer& value(const char* s) { return value(std::string_view{s}); }
   writer& value(bool b) { sep(); out_ += b ? "true" : "false"; return *this; }
-  writer& value(std::int64_t n) { sep(); out_ += std::to_string(n); return *this; }
-  writer& value(std::uint64_t n) { sep(); out_ += std::to_string(n); return *this; }
+  writer& value(std::int64_t n) { sep(); append_number(n); return *this; }
+  writer& value(std::uint64_t n) { sep(); append_number(n); return *this; }
   writer& value(int n) { return value(static_cast<std::int64_t>(n)); }
   writer& value(unsigned n) { return value(static_cast<std::uint64_t>(n)); }
   writer& value(double d);
@@ -38,7 +39,7 @@ class writer {
   writer& id(std::uint64_t snowflake) {
     sep();
     out_ += '"';
-    out_ += std::to_string(snowflake);
+    append_number(snowflake);
     out_ += '"';
     return *this;
   }
@@ -59,6 +60,12 @@ class writer {
   static void escape_into(std::string& out, std::string_view s);
 
  private:
+  template <class N>
+  void append_number(N n) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
+  }
   void sep() {
     if (!first_) out_ += ',';
     first_ = false;

@@ -46,13 +46,20 @@ TEST_CASE("fault reconnect: op 7, then the server closes if the client lingers, 
 }
 
 TEST_CASE("fault invalidate: op 9 false ends the session, IDENTIFY on the same socket starts a new one") {
-  fakecord_process fc({"--guilds", "1", "--max-concurrency", "1"});
-  shard_client s(fc);
+  fakecord_process fc({"--guilds", "2", "--max-concurrency", "2"});
+  gateway_test_client c(fc.port());
+  REQUIRE(c.next_op(10));
+  std::string first = c.identify(0, 2);
+  REQUIRE_FALSE(first.empty());
   fc.post("/_fakecord/fault", fault(0, "invalidate"));
-  auto op9 = s.c.next_op(9);
+  auto op9 = c.next_op(9);
   REQUIRE(op9);
   CHECK(json_str(*op9, "/d") == "false");
   CHECK(fc.stats().find(R"("sessions":[])") != std::string::npos);
+  std::string second = c.identify(1, 2);  // another bucket, so no 5 s wait
+  REQUIRE_FALSE(second.empty());
+  CHECK(json_str(second, "/d/session_id") != json_str(first, "/d/session_id"));
+  CHECK(json_int(fc.stats(), "/identifies") == 2);
 }
 
 TEST_CASE("fault invalidate_resumable: op 9 true, then RESUME on the same socket succeeds") {

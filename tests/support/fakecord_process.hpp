@@ -1,36 +1,15 @@
 #pragma once
-// Runs build/g-fakecord on a free loopback port for one test and stops it afterwards.
-#include <sys/types.h>
-
-#include <cstdint>
-#include <string>
-#include <vector>
+// g-fakecord for one test: the binary this build made, on a free port.
+#include "sim/harness/fakecord_process.hpp"
 
 namespace g::test {
 
-class fakecord_process {
+using harness::http_request;
+
+class fakecord_process : public harness::fakecord_process {
  public:
-  explicit fakecord_process(std::vector<std::string> args = {});
-  ~fakecord_process();
-  fakecord_process(const fakecord_process&) = delete;
-  fakecord_process& operator=(const fakecord_process&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  bool running() const;
-
-  // Admin API helpers (the body of the reply; they fail the test on a non-2xx status unless allowed).
-  std::string stats() const;
-  std::string post(const std::string& path, const std::string& body, int* status = nullptr) const;
-  std::string get(const std::string& path, int* status = nullptr, const std::string& authorization = {}) const;
-
- private:
-  pid_t pid_ = -1;
-  std::uint16_t port_ = 0;
+  explicit fakecord_process(std::vector<std::string> args = {})
+      : harness::fakecord_process(G_FAKECORD_PATH, std::move(args)) {}
 };
-
-// One HTTP/1.1 request to 127.0.0.1:port; returns the body and sets *status.
-std::string http_request(std::uint16_t port, const std::string& method, const std::string& target,
-                         const std::string& body, const std::string& authorization, int& status,
-                         std::string* content_type = nullptr);
 
 }  // namespace g::test

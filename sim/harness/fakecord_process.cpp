@@ -1,4 +1,4 @@
-#include "tests/support/fakecord_process.hpp"
+#include "sim/harness/fakecord_process.hpp"
 
 #include <signal.h>
 #include <spawn.h>
@@ -18,14 +18,14 @@
 
 extern char** environ;
 
-namespace g::test {
+namespace g::harness {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
 
-fakecord_process::fakecord_process(std::vector<std::string> args) {
-  args.insert(args.begin(), {G_FAKECORD_PATH, "--listen", "127.0.0.1:0", "--quiet"});
+fakecord_process::fakecord_process(const std::string& binary, std::vector<std::string> args) {
+  args.insert(args.begin(), {binary, "--listen", "127.0.0.1:0", "--quiet"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -107,4 +107,4 @@ std::string fakecord_process::get(const std::string& path, int* status, const st
   return r;
 }
 
-}  // namespace g::test
+}  // namespace g::harness

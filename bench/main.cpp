@@ -1,0 +1,69 @@
+// g-bench: G's benchmarks. Each scenario starts what it needs and stops it afterwards.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "bench/fakecord_throughput.hpp"
+
+namespace {
+
+std::string sibling_binary(const char* name) {
+  return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
+}
+
+const char* usage = R"(g-bench: G's benchmarks
+
+Usage: g-bench SCENARIO [options]
+
+Scenarios:
+  fakecord     dispatches/s g-fakecord sustains to many shards
+               --shards N (100) --compress zlib-stream|zstd-stream|none (zlib-stream) --rate N (150000)
+               --seconds N (10) --fakecord-cpu N (0; -1 = unpinned) --client-cpu N (1; -1 = unpinned)
+               -- ARGS...  extra g-fakecord options (e.g. --zlib-window-bits 12)
+
+Prints a Markdown table on stdout.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] != "fakecord") {
+    std::cerr << "g-bench: unknown scenario '" << args[0] << "' (see --help)\n";
+    return 2;
+  }
+  g::bench::fakecord_throughput_options o;
+  o.fakecord = sibling_binary("g-fakecord");
+  try {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--") {
+        o.fakecord_args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+        break;
+      }
+      if (i + 1 >= args.size()) throw std::invalid_argument("option " + a + " needs a value");
+      const std::string& v = args[++i];
+      if (a == "--shards") o.shards = std::stoi(v);
+      else if (a == "--compress") o.compress = v;
+      else if (a == "--rate") o.rate = std::stod(v);
+      else if (a == "--seconds") o.seconds = std::stoi(v);
+      else if (a == "--fakecord-cpu") o.fakecord_cpu = std::stoi(v);
+      else if (a == "--client-cpu") o.client_cpu = std::stoi(v);
+      else throw std::invalid_argument("unknown option " + a);
+    }
+    if (o.compress != "zlib-stream" && o.compress != "zstd-stream" && o.compress != "none")
+      throw std::invalid_argument("--compress must be zlib-stream, zstd-stream or none");
+    if (o.shards < 1 || o.seconds < 1 || o.rate <= 0) throw std::invalid_argument("--shards, --seconds and --rate must be positive");
+    return g::bench::run_fakecord_throughput(o);
+  } catch (const std::exception& e) {
+    std::cerr << "g-bench: " << e.what() << "\n";
+    return 2;
+  }
+}
