@@ -103,6 +103,7 @@ zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) 
     room = out_.size();
   }
   pending_.clear();
+  if (out_.capacity() < out_.size() + 64) out_.reserve(out_.size() + 64);
   return status::message;
 }
 

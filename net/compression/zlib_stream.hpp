@@ -36,6 +36,8 @@ class zlib_stream_inflater {
   // Feeds one received binary frame. On `message`, message() holds the inflated bytes until the next feed.
   status feed(std::string_view frame);
   std::string_view message() const { return out_; }
+  // Bytes readable from message().data(): at least message().size() + 64, so a SIMD parser can run in place.
+  std::size_t readable() const { return out_.capacity(); }
   const std::string& error() const { return error_; }
   // Upper bound on one inflated message; a larger one is an error, not an allocation spiral.
   void set_max_message(std::size_t bytes) { max_message_ = bytes; }

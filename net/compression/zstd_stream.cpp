@@ -59,7 +59,10 @@ bool zstd_stream_decompressor::feed(std::string_view frame) {
       return false;
     }
     // All input consumed and the output buffer not filled: nothing more is buffered inside the context.
-    if (in.pos == in.size && ob.pos < ob.size) return true;
+    if (in.pos == in.size && ob.pos < ob.size) {
+      if (out_.capacity() < out_.size() + 64) out_.reserve(out_.size() + 64);
+      return true;
+    }
     if (out_.size() > max_message_) {
       error_ = "zstd-stream message decompresses beyond the size limit";
       return false;

@@ -31,6 +31,8 @@ class zstd_stream_decompressor {
   // Decompresses one WebSocket message; false on corrupt input (error() says why).
   bool feed(std::string_view frame);
   std::string_view message() const { return out_; }
+  // Bytes readable from message().data(): at least message().size() + 64, so a SIMD parser can run in place.
+  std::size_t readable() const { return out_.capacity(); }
   const std::string& error() const { return error_; }
   void set_max_message(std::size_t bytes) { max_message_ = bytes; }
 
