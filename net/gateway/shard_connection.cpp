@@ -1,0 +1,525 @@
+#include "net/gateway/shard_connection.hpp"
+
+#include <utility>  // before Asio (Boost 1.74 with C++20)
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <simdjson.h>
+
+#include "net/compression/zlib_stream.hpp"
+#include "net/compression/zstd_stream.hpp"
+#include "net/gateway/command.hpp"
+#include "net/gateway/identify_gate.hpp"
+#include "net/gateway/send_budget.hpp"
+#include "net/gateway/ws_url.hpp"
+#include "net/json/json_writer.hpp"
+
+namespace g::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+millis steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One TLS context per trusted-CA set, shared by every shard: loading the system store per shard would cost
+// hundreds of kilobytes each.
+std::shared_ptr<ssl::context> tls_context(const std::string& ca_file) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<ssl::context>> contexts;
+  std::lock_guard lock(mu);
+  if (auto existing = contexts[ca_file].lock()) return existing;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_default_verify_paths();
+  if (!ca_file.empty()) ctx->load_verify_file(ca_file);
+  ctx->set_verify_mode(ssl::verify_peer);
+  contexts[ca_file] = ctx;
+  return ctx;
+}
+
+// Pulls one field out of a small JSON object (HELLO's and READY's d: once per connection, not the hot path).
+template <class T>
+bool json_field(std::string_view object, const char* key, T& out) {
+  static thread_local simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(object.data(), object.size()).get(doc) != simdjson::SUCCESS) return false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    std::string_view s;
+    if (doc[key].get_string().get(s) != simdjson::SUCCESS) return false;
+    out = std::string(s);
+    return true;
+  } else {
+    return doc[key].get(out) == simdjson::SUCCESS;
+  }
+}
+
+using plain_ws = websocket::stream<beast::tcp_stream>;
+using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace
+
+struct shard_connection::impl : std::enable_shared_from_this<impl> {
+  impl(asio::io_context& io, shard_config c, identify_gate& g, shard_listener& l)
+      : strand(asio::make_strand(io)),
+        cfg(std::move(c)),
+        gate(g),
+        listener(l),
+        machine(cfg.gateway_url, cfg.timing,
+                cfg.seed ? cfg.seed : static_cast<std::uint64_t>(std::random_device{}()) ^ static_cast<std::uint64_t>(steady_ms())),
+        resolver(strand),
+        timer(strand),
+        send_timer(strand) {}
+
+  asio::strand<asio::io_context::executor_type> strand;
+  shard_config cfg;
+  identify_gate& gate;
+  shard_listener& listener;
+  session_machine machine;
+  send_budget budget;
+  frame_scanner scanner;
+  gateway_frame frame;
+  tcp::resolver resolver;
+  asio::steady_timer timer, send_timer;
+  std::atomic<bool> dead{false};
+
+  // The current connection; `generation` tells its handlers from those of older ones.
+  std::uint64_t generation = 0;
+  std::optional<plain_ws> plain;
+  std::optional<tls_ws> tls;
+  std::shared_ptr<ssl::context> tls_ctx;
+  std::unique_ptr<zlib_stream_inflater> zlib;
+  std::unique_ptr<zstd_stream_decompressor> zstd;
+  beast::flat_buffer rbuf;
+  bool open = false;
+  bool writing = false;
+  int pending_close = 0;
+  std::deque<std::string> critical;
+  struct queued_command {
+    std::string payload;
+    std::function<void(command_result, std::string)> done;
+  };
+  std::deque<queued_command> commands;
+  std::optional<identify_gate::ticket> slot;
+  std::string identify_payload;
+
+  template <class F>
+  void with_ws(F&& f) {
+    if (tls) f(*tls);
+    else if (plain) f(*plain);
+  }
+
+  // ---- the machine's actions ------------------------------------------------------------------------------
+  void apply(const session_actions& actions) {
+    for (const auto& a : actions) {
+      switch (a.what) {
+        case session_action::connect: connect(a.url); break;
+        case session_action::close: close(a.code); break;
+        case session_action::send_heartbeat: {
+          std::string p = a.seq < 0 ? R"({"op":1,"d":null})" : R"({"op":1,"d":)" + std::to_string(a.seq) + "}";
+          // A heartbeat jumps the queue: it must never wait behind commands.
+          critical.push_front(std::move(p));
+          flush();
+          break;
+        }
+        case session_action::send_identify: critical.push_back(identify()); flush(); break;
+        case session_action::send_resume: critical.push_back(resume(a.seq)); flush(); break;
+        case session_action::request_identify_slot: request_slot(); break;
+        case session_action::cancel_identify_slot:
+          if (slot) gate.cancel(*slot);
+          slot.reset();
+          break;
+        case session_action::report: report(false); break;
+        case session_action::fatal: report(true); break;
+      }
+    }
+    if (machine.phase() == session_phase::ready) flush();
+    arm_timer();
+  }
+
+  void report(bool fatal) {
+    if (dead) return;
+    shard_report r;
+    r.phase = machine.phase();
+    r.session = machine.state();
+    r.latency_ms = machine.latency_ms();
+    r.error = machine.last_error();
+    r.fatal = fatal;
+    listener.on_report(r);
+  }
+
+  void arm_timer() {
+    millis at = machine.next_wakeup();
+    if (at == INT64_MAX) {
+      timer.cancel();
+      return;
+    }
+    timer.expires_after(std::chrono::milliseconds(std::max<millis>(0, at - steady_ms())));
+    timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->dead) return;
+      self->apply(self->machine.on_tick(steady_ms()));
+    });
+  }
+
+  void request_slot() {
+    std::weak_ptr<impl> weak = shared_from_this();
+    std::uint64_t gen = generation;
+    slot = gate.request(cfg.shard_id, [weak, gen] {
+      if (auto self = weak.lock()) {
+        asio::post(self->strand, [self, gen] {
+          if (self->dead || gen != self->generation) return;
+          self->slot.reset();
+          self->apply(self->machine.on_identify_slot(steady_ms()));
+        });
+      }
+    });
+  }
+
+  std::string identify() {
+    std::string p;
+    json::writer w(p);
+    w.begin_object().field("op", 2).key("d").begin_object()
+        .field("token", cfg.token)
+        .field("intents", cfg.intents)
+        .key("properties").begin_object().field("os", "linux").field("browser", "g").field("device", "g").end_object()
+        .field("compress", false)
+        .field("large_threshold", cfg.large_threshold)
+        .key("shard").begin_array().value(cfg.shard_id).value(cfg.shard_count).end_array();
+    if (!cfg.presence.empty()) w.raw_field("presence", cfg.presence);
+    w.end_object().end_object();
+    return p;
+  }
+
+  std::string resume(std::int64_t seq) {
+    std::string p;
+    json::writer w(p);
+    w.begin_object().field("op", 6).key("d").begin_object()
+        .field("token", cfg.token)
+        .field("session_id", machine.state().session_id)
+        .field("seq", seq)
+        .end_object().end_object();
+    return p;
+  }
+
+  // ---- connecting -----------------------------------------------------------------------------------------
+  void reset_connection() {
+    ++generation;
+    open = false;
+    writing = false;
+    pending_close = 0;
+    critical.clear();
+    budget.reset();
+    beast::error_code ec;
+    if (plain) beast::get_lowest_layer(*plain).socket().close(ec);
+    if (tls) beast::get_lowest_layer(*tls).socket().close(ec);
+    plain.reset();
+    tls.reset();
+    rbuf = beast::flat_buffer();
+    zlib.reset();
+    zstd.reset();
+  }
+
+  void connect(const std::string& url) {
+    reset_connection();
+    auto parsed = parse_ws_url(url);
+    if (!parsed) {
+      apply(machine.on_connect_failed("bad gateway URL '" + url + "'", steady_ms()));
+      return;
+    }
+    std::string target = parsed->path + "?v=10&encoding=json";
+    if (cfg.compress == "zlib-stream") {
+      zlib = std::make_unique<zlib_stream_inflater>();
+      target += "&compress=zlib-stream";
+    } else if (cfg.compress == "zstd-stream") {
+      zstd = std::make_unique<zstd_stream_decompressor>();
+      target += "&compress=zstd-stream";
+    }
+    if (parsed->tls) {
+      try {
+        if (!tls_ctx) tls_ctx = tls_context(cfg.ca_file);
+      } catch (const std::exception& e) {
+        apply(machine.on_connect_failed(std::string("TLS setup: ") + e.what(), steady_ms()));
+        return;
+      }
+      tls.emplace(strand, *tls_ctx);
+    } else {
+      plain.emplace(strand);
+    }
+    std::uint64_t gen = generation;
+    resolver.async_resolve(parsed->host, std::to_string(parsed->port),
+                           [self = shared_from_this(), gen, u = *parsed, target](beast::error_code ec, tcp::resolver::results_type eps) {
+                             if (self->dead || gen != self->generation) return;
+                             if (ec) return self->failed("resolve " + u.host + ": " + ec.message());
+                             self->with_ws([&](auto& ws) { self->connect_tcp(ws, eps, u, target, gen); });
+                           });
+  }
+
+  template <class WS>
+  void connect_tcp(WS& ws, const tcp::resolver::results_type& eps, const ws_url& u, const std::string& target, std::uint64_t gen) {
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(ws).async_connect(eps, [self = shared_from_this(), &ws, u, target, gen](beast::error_code ec, auto) {
+      if (self->dead || gen != self->generation) return;
+      if (ec) return self->failed("connect " + u.host + ":" + std::to_string(u.port) + ": " + ec.message());
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
+      if constexpr (std::is_same_v<WS, tls_ws>) {
+        if (!SSL_set_tlsext_host_name(ws.next_layer().native_handle(), u.host.c_str()))
+          return self->failed("TLS: cannot set SNI");
+        ws.next_layer().set_verify_callback(ssl::host_name_verification(u.host));
+        ws.next_layer().async_handshake(ssl::stream_base::client, [self, &ws, u, target, gen](beast::error_code ec) {
+          if (self->dead || gen != self->generation) return;
+          if (ec) return self->failed("TLS handshake with " + u.host + ": " + ec.message());
+          self->handshake(ws, u, target, gen);
+        });
+      } else {
+        self->handshake(ws, u, target, gen);
+      }
+    });
+  }
+
+  template <class WS>
+  void handshake(WS& ws, const ws_url& u, const std::string& target, std::uint64_t gen) {
+    beast::get_lowest_layer(ws).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = websocket::stream_base::none();  // liveness is the heartbeat's job
+    t.keep_alive_pings = false;
+    ws.set_option(t);
+    ws.read_message_max(64u << 20);
+    ws.auto_fragment(false);
+    std::string host = u.host + (u.default_port() ? "" : ":" + std::to_string(u.port));
+    ws.async_handshake(host, target, [self = shared_from_this(), gen](beast::error_code ec) {
+      if (self->dead || gen != self->generation) return;
+      if (ec) return self->failed("WebSocket handshake: " + ec.message());
+      self->open = true;
+      self->apply(self->machine.on_open(steady_ms()));
+      self->read();
+    });
+  }
+
+  void failed(const std::string& why) { apply(machine.on_connect_failed(why, steady_ms())); }
+
+  // ---- reading: the hot path ------------------------------------------------------------------------------
+  void read() {
+    std::uint64_t gen = generation;
+    with_ws([&](auto& ws) {
+      ws.async_read(rbuf, [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
+        if (self->dead || gen != self->generation) return;
+        if (ec) return self->closed(ec);
+        self->on_message();
+        if (gen == self->generation && self->open) self->read();
+      });
+    });
+  }
+
+  void closed(beast::error_code ec) {
+    int code = 0;
+    if (ec == websocket::error::closed) with_ws([&](auto& ws) { code = ws.reason().code; });
+    open = false;
+    apply(machine.on_closed(code, steady_ms()));
+  }
+
+  void on_message() {
+    auto data = rbuf.data();
+    std::string_view raw(static_cast<const char*>(data.data()), data.size());
+    bool binary = false;
+    with_ws([&](auto& ws) { binary = ws.got_binary(); });
+    const char* msg = raw.data();
+    std::size_t size = raw.size(), readable = raw.size();
+    if (binary && zlib) {
+      auto st = zlib->feed(raw);
+      if (st == zlib_stream_inflater::status::need_more) return consume();
+      if (st == zlib_stream_inflater::status::error) return corrupt(zlib->error());
+      msg = zlib->message().data();
+      size = zlib->message().size();
+      readable = zlib->readable();
+    } else if (binary && zstd) {
+      if (!zstd->feed(raw)) return corrupt(zstd->error());
+      msg = zstd->message().data();
+      size = zstd->message().size();
+      readable = zstd->readable();
+    }
+    if (!scanner.scan(msg, size, readable, frame)) return corrupt("undecodable gateway message: " + scanner.error());
+    const millis now = steady_ms();
+    switch (frame.op) {
+      case 0: {
+        if (frame.s >= 0) machine.on_dispatch(frame.s);
+        session_actions acts;
+        if (frame.t == "READY") {
+          std::string sid, url;
+          json_field(frame.d, "session_id", sid);
+          json_field(frame.d, "resume_gateway_url", url);
+          acts = machine.on_ready(sid, url, now);
+        } else if (frame.t == "RESUMED") {
+          acts = machine.on_resumed(now);
+        }
+        if (!dead) listener.on_dispatch(frame, std::string_view(msg, size));
+        if (!acts.empty()) apply(acts);
+        break;
+      }
+      case 1: apply(machine.on_heartbeat_request(now)); break;
+      case 7: apply(machine.on_reconnect_request(now)); break;
+      case 9: apply(machine.on_invalid_session(frame.d == "true", now)); break;
+      case 10: {
+        std::int64_t interval = 0;
+        if (!json_field(frame.d, "heartbeat_interval", interval) || interval <= 0) return corrupt("HELLO without heartbeat_interval");
+        apply(machine.on_hello(interval, now));
+        break;
+      }
+      case 11: machine.on_heartbeat_ack(now); break;
+      default: break;  // unknown server op: ignore, as Discord may add some
+    }
+    consume();
+  }
+
+  void consume() {
+    rbuf.consume(rbuf.size());
+    // A GUILD_CREATE burst can grow the buffer to megabytes; an idle shard should not keep that.
+    if (rbuf.capacity() > (256u << 10)) rbuf = beast::flat_buffer();
+  }
+
+  void corrupt(const std::string& why) {
+    // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
+    rbuf.consume(rbuf.size());
+    apply(machine.on_closed(4002, steady_ms()));
+    (void)why;
+  }
+
+  // ---- writing --------------------------------------------------------------------------------------------
+  void flush() {
+    if (!open || writing || pending_close) {
+      if (open && !writing && pending_close) start_close();
+      return;
+    }
+    const millis now = steady_ms();
+    std::string* payload = nullptr;
+    std::function<void(command_result, std::string)> done;
+    if (!critical.empty()) {
+      if (!budget.allows(send_budget::kind::critical, now)) return wait_budget(send_budget::kind::critical, now);
+      payload = &critical.front();
+    } else if (!commands.empty() && machine.phase() == session_phase::ready) {
+      if (!budget.allows(send_budget::kind::command, now)) return wait_budget(send_budget::kind::command, now);
+      payload = &commands.front().payload;
+      done = std::move(commands.front().done);
+    } else {
+      return;
+    }
+    budget.record(now);
+    writing = true;
+    auto owned = std::make_shared<std::string>(std::move(*payload));
+    if (done) commands.pop_front(); else critical.pop_front();
+    std::uint64_t gen = generation;
+    with_ws([&](auto& ws) {
+      ws.text(true);
+      ws.async_write(asio::buffer(*owned), [self = shared_from_this(), owned, gen, done](beast::error_code ec, std::size_t) {
+        if (done) done(ec ? command_result::rejected_not_running : command_result::sent, ec ? ec.message() : "");
+        if (self->dead || gen != self->generation) return;
+        self->writing = false;
+        if (ec) return;  // the read side reports the connection's end
+        self->flush();
+      });
+    });
+  }
+
+  void wait_budget(send_budget::kind k, millis now) {
+    send_timer.expires_after(std::chrono::milliseconds(budget.wait_ms(k, now)));
+    send_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->dead) self->flush();
+    });
+  }
+
+  void close(int code) {
+    if (!open) {
+      // Not connected (still connecting): just abandon the attempt.
+      reset_connection();
+      apply(machine.on_closed(code, steady_ms()));
+      return;
+    }
+    pending_close = code;
+    if (!writing) start_close();
+  }
+
+  void start_close() {
+    int code = pending_close;
+    std::uint64_t gen = generation;
+    critical.clear();
+    with_ws([&](auto& ws) {
+      websocket::close_reason r;
+      r.code = static_cast<std::uint16_t>(code);
+      ws.async_close(r, [self = shared_from_this(), gen](beast::error_code) {
+        // The read loop sees the close (or the error) and reports it; if it already ended, report here.
+        if (self->dead || gen != self->generation || !self->open) return;
+      });
+    });
+    pending_close = 0;
+    writing = true;  // nothing more goes out on this connection
+  }
+
+  void shutdown() {
+    dead = true;
+    timer.cancel();
+    send_timer.cancel();
+    if (slot) gate.cancel(*slot);
+    slot.reset();
+    for (auto& c : commands)
+      if (c.done) c.done(command_result::rejected_not_running, "shard connection destroyed");
+    commands.clear();
+    reset_connection();
+  }
+};
+
+shard_connection::shard_connection(asio::io_context& io, shard_config config, identify_gate& gate, shard_listener& listener)
+    : impl_(std::make_shared<impl>(io, std::move(config), gate, listener)) {}
+
+shard_connection::~shard_connection() {
+  impl_->dead = true;
+  asio::post(impl_->strand, [i = impl_] { i->shutdown(); });
+}
+
+void shard_connection::start(session_state initial) {
+  asio::post(impl_->strand, [i = impl_, initial = std::move(initial)]() mutable {
+    i->apply(i->machine.start(std::move(initial), steady_ms()));
+  });
+}
+
+void shard_connection::stop() {
+  asio::post(impl_->strand, [i = impl_] { i->apply(i->machine.stop(steady_ms())); });
+}
+
+void shard_connection::send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done) {
+  asio::post(impl_->strand, [i = impl_, op, d = std::move(d_json), done = std::move(done)]() mutable {
+    auto check = check_command(op, d);
+    if (!check.payload) {
+      if (done) done(command_result::rejected_invalid, check.error);
+      return;
+    }
+    if (i->machine.phase() == session_phase::stopped || i->machine.phase() == session_phase::idle) {
+      if (done) done(command_result::rejected_not_running, "the shard is not running");
+      return;
+    }
+    if (i->commands.size() >= i->cfg.max_queued_commands) {
+      if (done) done(command_result::rejected_queue_full, "command queue full (" + std::to_string(i->commands.size()) + ")");
+      return;
+    }
+    i->commands.push_back({std::move(*check.payload), std::move(done)});
+    i->flush();
+  });
+}
+
+}  // namespace g::net

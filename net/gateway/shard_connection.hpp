@@ -1,0 +1,78 @@
+#pragma once
+// One shard's live gateway connection: the session_machine driven over a Beast WebSocket (ws:// or wss://),
+// with transport decompression and the frame scanner on the hot path. All work runs on a strand of the given
+// io_context; the public functions are thread-safe. No CAF here: a G shard actor sits on top of it.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/gateway/frame_scanner.hpp"
+#include "net/gateway/session_machine.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace g::net {
+
+class identify_gate;
+
+struct shard_config {
+  std::string gateway_url;  // bootstrap URL (from /gateway/bot)
+  std::string token;
+  int shard_id = 0;
+  int shard_count = 1;
+  std::uint64_t intents = 0;
+  int large_threshold = 250;
+  std::string presence;                  // initial presence: a JSON object, or empty
+  std::string compress = "zlib-stream";  // zlib-stream | zstd-stream | none
+  std::string ca_file;                   // also trust this CA (PEM) for wss://; the system store is always used
+  session_timing timing;
+  std::size_t max_queued_commands = 256;
+  std::uint64_t seed = 0;                // jitter; 0: from the clock
+};
+
+struct shard_report {
+  session_phase phase = session_phase::idle;
+  session_state session;
+  millis latency_ms = -1;
+  std::string error;  // the last problem, for operators
+  bool fatal = false; // stopped for good (bad token, shards, intents …)
+};
+
+class shard_listener {
+ public:
+  virtual ~shard_listener() = default;
+  // Every dispatch, READY and RESUMED included, in order, on the connection's strand. The frame's views point
+  // into `message` and are valid only during the call.
+  virtual void on_dispatch(const gateway_frame& frame, std::string_view message) = 0;
+  // Phase or session changes (not every seq: each dispatch carries its own).
+  virtual void on_report(const shard_report& report) = 0;
+};
+
+enum class command_result { sent, rejected_invalid, rejected_queue_full, rejected_not_running };
+
+class shard_connection {
+ public:
+  shard_connection(boost::asio::io_context& io, shard_config config, identify_gate& gate, shard_listener& listener);
+  ~shard_connection();
+  shard_connection(const shard_connection&) = delete;
+  shard_connection& operator=(const shard_connection&) = delete;
+
+  // Starts with a session to resume (from another process, say) or none.
+  void start(session_state initial = {});
+  // Graceful: closes with a resumable code; the session stays valid for whoever resumes it.
+  void stop();
+  // Queues a backend command (validated; within the send budget, behind heartbeats). `done` reports the outcome
+  // and the reason on rejection; it runs on the strand.
+  void send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done = {});
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace g::net

@@ -1,0 +1,45 @@
+#include "net/gateway/ws_url.hpp"
+
+#include <charconv>
+
+namespace g::net {
+
+std::optional<ws_url> parse_ws_url(std::string_view url) {
+  ws_url u;
+  if (url.rfind("wss://", 0) == 0) {
+    u.tls = true;
+    url.remove_prefix(6);
+  } else if (url.rfind("ws://", 0) == 0) {
+    url.remove_prefix(5);
+  } else {
+    return std::nullopt;
+  }
+  std::string_view authority = url.substr(0, url.find_first_of("/?"));
+  std::string_view rest = url.substr(authority.size());
+  if (authority.empty()) return std::nullopt;
+  std::string_view host = authority, port;
+  if (authority.front() == '[') {  // IPv6 literal
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return std::nullopt;
+      port = authority.substr(close + 2);
+    }
+  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return std::nullopt;
+  u.host = std::string(host);
+  u.port = u.tls ? 443 : 80;
+  if (!port.empty()) {
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), u.port);
+    if (ec != std::errc{} || p != port.data() + port.size() || u.port == 0) return std::nullopt;
+  }
+  std::string_view path = rest.substr(0, rest.find('?'));
+  u.path = path.empty() ? "/" : std::string(path);
+  return u;
+}
+
+}  // namespace g::net
