@@ -299,12 +299,13 @@ TEST_CASE("the identify gate honours max_concurrency: 4 shards, 2 buckets, zero 
 }
 
 TEST_CASE("commands: validated, sent within the budget under a flood, the queue bounded, the connection kept") {
-  harness h({"--guilds", "1"});
-  h.conn->start();
-  REQUIRE(h.rec.wait([&] { return h.rec.ready(); }));
+  // Declared before the harness: queued commands report back until the connection is gone.
   std::mutex mu;
   std::map<command_result, int> results;
   std::vector<std::string> reasons;
+  harness h({"--guilds", "1"});
+  h.conn->start();
+  REQUIRE(h.rec.wait([&] { return h.rec.ready(); }));
   auto done = [&](command_result r, std::string why) {
     std::lock_guard l(mu);
     ++results[r];
