@@ -145,7 +145,7 @@ TEST_CASE("op 7, drop and resumable close codes resume: no new identify, contigu
     REQUIRE(h.rec.wait([&] { return h.rec.seqs.size() > 60; }));
     CHECK(h.stat("/resumes") == 1);
     CHECK(h.stat("/identifies") == 1);
-    CHECK(h.violations_none());
+    CHECK_MESSAGE(h.violations_none(), h.stats());
     std::lock_guard l(h.rec.mu);
     CHECK(h.rec.contiguous());
   }
@@ -162,7 +162,7 @@ TEST_CASE("op 9 false and session-ending close codes identify anew") {
     REQUIRE(h.rec.wait([&] { return h.rec.count("READY") == 2; }, 15s));
     CHECK(h.stat("/identifies") == 2);
     CHECK(h.stat("/resumes") == 0);
-    CHECK(h.violations_none());
+    CHECK_MESSAGE(h.violations_none(), h.stats());
   }
 }
 
@@ -229,7 +229,7 @@ TEST_CASE("a server heartbeat request is answered at once") {
   for (int i = 0; i < 3; ++i) h.fault("heartbeat_request");
   std::this_thread::sleep_for(300ms);
   CHECK(h.stat("/connections") == 1);
-  CHECK(h.violations_none());
+  CHECK_MESSAGE(h.violations_none(), h.stats());
 }
 
 TEST_CASE("a session handed in by another process is resumed from its seq") {
@@ -332,7 +332,7 @@ TEST_CASE("commands: validated, sent within the budget under a flood, the queue 
     CHECK(results[command_result::sent] >= 100);
   }
   CHECK(h.stat("/connections") == 1);
-  CHECK(h.violations_none());  // never 4008
+  CHECK_MESSAGE(h.violations_none(), h.stats());  // never 4008
   CHECK(json_int(h.fc.get("/_fakecord/received?op=3"), "/commands/0/op") == 3);
 }
 
