@@ -160,7 +160,8 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
   if (auto q = req.target.find('?'); q != std::string_view::npos) query = req.target.substr(q + 1);
   if (route == "stats" && req.method == "GET") return stats(fc);
   if (route == "received" && req.method == "GET") return received(fc, query);
-  if (route != "fault" && route != "load" && route != "dispatch") return admin_error(404, "unknown admin endpoint");
+  if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault")
+    return admin_error(404, "unknown admin endpoint");
   if (req.method != "POST") return admin_error(405, "use POST");
 
   static thread_local dom::parser parser;
@@ -203,6 +204,17 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
     }
     fc.load().set_rate(rate, now);
     w.begin_object().field("rate", rate).end_object();
+    return r;
+  }
+  if (route == "rest_fault") {
+    std::int64_t status = 0, count = 1;
+    double retry_after = 1.0;
+    if (body["status"].get_int64().get(status) != simdjson::SUCCESS || status < 400 || status > 599)
+      return admin_error(400, "rest_fault needs \"status\" (400-599)");
+    if (body["count"].get_int64().get(count) != simdjson::SUCCESS) count = 1;
+    if (body["retry_after"].get_double().get(retry_after) != simdjson::SUCCESS) retry_after = 1.0;
+    fc.pending_rest_fault() = {static_cast<int>(status), static_cast<int>(count), retry_after};
+    w.begin_object().field("status", status).field("count", count).end_object();
     return r;
   }
   return dispatch(fc, body);

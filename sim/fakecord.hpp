@@ -134,6 +134,14 @@ class fakecord {
   int apply_fault(int shard_id, std::string_view kind, millis now);
   static bool valid_fault(std::string_view kind);
 
+  // REST fault injection: the next `count` REST calls answer `status` (429 carries retry_after seconds).
+  struct rest_fault {
+    int status = 0;
+    int count = 0;
+    double retry_after = 1.0;
+  };
+  rest_fault& pending_rest_fault() { return rest_fault_; }
+
   // Load generation.
   load_generator& load() { return *load_; }
 
@@ -161,6 +169,7 @@ class fakecord {
   std::map<std::string, std::uint64_t> violations_;
   std::deque<received_command> received_;
   std::unique_ptr<load_generator> load_;
+  rest_fault rest_fault_;
   std::uint64_t id_counter_ = 0;
   std::size_t content_blind_sessions_ = 0;
   std::string scratch_;

@@ -37,6 +37,18 @@ http_reply handle_rest(fakecord& fc, const http_request_view& req, std::string_v
                      route == "/oauth2/applications/@me";
   if (!known) return error_reply(404, "404: Not Found");
   if (req.method != "GET") return error_reply(405, "405: Method Not Allowed");
+  if (auto& f = fc.pending_rest_fault(); f.count > 0) {
+    --f.count;
+    if (f.status == 429) {
+      http_reply r;
+      r.status = 429;
+      json::writer w(r.body);
+      w.begin_object().field("message", "You are being rate limited.").field("retry_after", f.retry_after)
+          .field("global", false).end_object();
+      return r;
+    }
+    return error_reply(f.status, std::to_string(f.status) + ": injected failure");
+  }
   http_reply r;
   json::writer w(r.body);
   if (route == "/gateway") {

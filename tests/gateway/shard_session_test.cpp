@@ -365,3 +365,47 @@ TEST_CASE("wss:// with certificate verification: a trusted CA connects, an unkno
   CHECK(trusted.wait([&] { return trusted.ready(); }));
   std::filesystem::remove_all(dir);
 }
+
+#include "net/rest/gateway_bot.hpp"
+
+TEST_CASE("REST /gateway/bot: values, token rejection, 429 waits retry_after, 5xx retried, gives up in the end") {
+  fakecord_process fc({"--guilds", "3000", "--max-concurrency", "4", "--token", "good"});
+  rest_options o;
+  o.rest_url = "http://127.0.0.1:" + std::to_string(fc.port()) + "/api";
+  o.token = "good";
+  o.backoff_base_ms = 50;
+  auto r = fetch_gateway_bot(o);
+  REQUIRE(std::holds_alternative<gateway_bot>(r));
+  auto& gb = std::get<gateway_bot>(r);
+  CHECK(gb.url == "ws://127.0.0.1:" + std::to_string(fc.port()) + "/");
+  CHECK(gb.shards == 3);
+  CHECK(gb.max_concurrency == 4);
+  CHECK(gb.session_remaining == 1000);
+
+  o.token = "bad";
+  r = fetch_gateway_bot(o);
+  REQUIRE(std::holds_alternative<rest_error>(r));
+  CHECK(std::get<rest_error>(r).what == rest_error::token_rejected);
+  o.token = "good";
+
+  fc.post("/_fakecord/rest_fault", R"({"status":429,"count":1,"retry_after":0.3})");
+  auto t0 = std::chrono::steady_clock::now();
+  r = fetch_gateway_bot(o);
+  CHECK(std::holds_alternative<gateway_bot>(r));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+
+  fc.post("/_fakecord/rest_fault", R"({"status":503,"count":2})");
+  r = fetch_gateway_bot(o);
+  CHECK(std::holds_alternative<gateway_bot>(r));
+
+  fc.post("/_fakecord/rest_fault", R"({"status":500,"count":10})");
+  o.max_attempts = 3;
+  r = fetch_gateway_bot(o);
+  REQUIRE(std::holds_alternative<rest_error>(r));
+  CHECK(std::get<rest_error>(r).message.find("after 3 attempts") != std::string::npos);
+
+  o.rest_url = "http://127.0.0.1:1/api";  // nothing listens there
+  r = fetch_gateway_bot(o);
+  REQUIRE(std::holds_alternative<rest_error>(r));
+  CHECK(std::get<rest_error>(r).what == rest_error::network);
+}
