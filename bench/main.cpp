@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/decode_throughput.hpp"
 #include "bench/fakecord_throughput.hpp"
+#include "bench/session_memory.hpp"
 
 namespace {
 
@@ -24,6 +26,11 @@ Scenarios:
                --seconds N (10) --fakecord-cpu N (0; -1 = unpinned) --client-cpu N (1; -1 = unpinned)
                -- ARGS...  extra g-fakecord options (e.g. --zlib-window-bits 12)
 
+  decode       the shard session's inflate + scan against the floor (zlib inflate + simdjson parse alone)
+               --frames N (100000)
+  sessions     memory per idle connected shard session
+               --sessions N (1000) --compress zlib-stream|zstd-stream|none (zlib-stream)
+
 Prints a Markdown table on stdout.
 )";
 
@@ -35,8 +42,29 @@ int main(int argc, char** argv) {
     std::cout << usage;
     return args.empty() ? 2 : 0;
   }
-  if (args[0] != "fakecord") {
-    std::cerr << "g-bench: unknown scenario '" << args[0] << "' (see --help)\n";
+  const std::string scenario = args[0];
+  if (scenario == "decode" || scenario == "sessions") {
+    try {
+      g::bench::decode_options d;
+      g::bench::session_memory_options m;
+      d.fakecord = m.fakecord = sibling_binary("g-fakecord");
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        const std::string& v = args[++i];
+        if (a == "--frames" && scenario == "decode") d.frames = std::stoi(v);
+        else if (a == "--sessions" && scenario == "sessions") m.sessions = std::stoi(v);
+        else if (a == "--compress" && scenario == "sessions") m.compress = v;
+        else throw std::invalid_argument("unknown option " + a + " for " + scenario);
+      }
+      return scenario == "decode" ? g::bench::run_decode_throughput(d) : g::bench::run_session_memory(m);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario != "fakecord") {
+    std::cerr << "g-bench: unknown scenario '" << scenario << "' (see --help)\n";
     return 2;
   }
   g::bench::fakecord_throughput_options o;

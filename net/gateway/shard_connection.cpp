@@ -396,9 +396,17 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
 
   void corrupt(const std::string& why) {
     // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
-    rbuf.consume(rbuf.size());
-    apply(machine.on_closed(4002, steady_ms()));
-    (void)why;
+    reset_connection();
+    session_actions acts = machine.on_closed(4002, steady_ms());
+    if (!dead) {
+      shard_report r;
+      r.phase = machine.phase();
+      r.session = machine.state();
+      r.latency_ms = machine.latency_ms();
+      r.error = "dropped the connection: " + why;
+      listener.on_report(r);
+    }
+    apply(acts);
   }
 
   // ---- writing --------------------------------------------------------------------------------------------

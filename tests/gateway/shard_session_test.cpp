@@ -135,7 +135,8 @@ TEST_CASE("identify, READY and every GUILD_CREATE arrive in order over zlib-stre
 }
 
 TEST_CASE("op 7, drop and resumable close codes resume: no new identify, contiguous sequence") {
-  for (const char* fault : {"reconnect", "drop", "close:4000", "close:4001", "close:4002", "close:4008", "close:1001"}) {
+  for (const char* fault : {"reconnect", "drop", "close:4000", "close:4001", "close:4002", "close:4008", "close:1000",
+                            "close:1001"}) {
     CAPTURE(fault);
     harness h({"--guilds", "2", "--rate", "200"});
     h.conn->start();
@@ -152,7 +153,7 @@ TEST_CASE("op 7, drop and resumable close codes resume: no new identify, contigu
 }
 
 TEST_CASE("op 9 false and session-ending close codes identify anew") {
-  for (const char* fault : {"invalidate", "close:4003", "close:4007", "close:4009"}) {
+  for (const char* fault : {"invalidate", "close:4003", "close:4005", "close:4007", "close:4009"}) {
     CAPTURE(fault);
     harness h({"--guilds", "1", "--max-concurrency", "1"});
     h.conn->start();
