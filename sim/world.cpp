@@ -27,6 +27,20 @@ std::string iso_time(std::uint64_t snowflake) {
   return discord::iso8601(static_cast<std::int64_t>(discord::snowflake_time_ms(snowflake)));
 }
 
+// The fields every guild member object ends with; joined at the time of `joined_snowflake`.
+void write_member_tail(json::writer& w, std::uint64_t joined_snowflake) {
+  w.null_field("nick")
+      .null_field("avatar")
+      .field("joined_at", iso_time(joined_snowflake))
+      .null_field("premium_since")
+      .field("deaf", false)
+      .field("mute", false)
+      .field("flags", 0)
+      .field("pending", false)
+      .null_field("communication_disabled_until")
+      .end_object();
+}
+
 }  // namespace
 
 world::world(world_shape shape) : shape_(shape) {
@@ -142,32 +156,14 @@ void world::write_member(json::writer& w, int guild, int member, bool with_user)
   w.key("roles").begin_array();
   if (member_has_role(guild, member)) w.id(role_id(guild, 1));
   w.end_array();
-  w.null_field("nick")
-      .null_field("avatar")
-      .field("joined_at", iso_time(member_user_id(guild, member)))
-      .null_field("premium_since")
-      .field("deaf", false)
-      .field("mute", false)
-      .field("flags", 0)
-      .field("pending", false)
-      .null_field("communication_disabled_until")
-      .end_object();
+  write_member_tail(w, member_user_id(guild, member));
 }
 
 void world::write_bot_member(json::writer& w, int guild) const {
   w.begin_object().key("user");
   write_bot_user(w);
   w.key("roles").begin_array().id(role_id(guild, 2)).end_array();
-  w.null_field("nick")
-      .null_field("avatar")
-      .field("joined_at", iso_time(guild_id(guild)))
-      .null_field("premium_since")
-      .field("deaf", false)
-      .field("mute", false)
-      .field("flags", 0)
-      .field("pending", false)
-      .null_field("communication_disabled_until")
-      .end_object();
+  write_member_tail(w, guild_id(guild));
 }
 
 void world::write_presence(json::writer& w, int guild, int member) const {

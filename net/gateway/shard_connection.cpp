@@ -22,8 +22,8 @@
 #include "net/gateway/command.hpp"
 #include "net/gateway/identify_gate.hpp"
 #include "net/gateway/send_budget.hpp"
-#include "net/gateway/ws_url.hpp"
 #include "net/json/json_writer.hpp"
+#include "net/url.hpp"
 
 namespace g::net {
 
@@ -235,11 +235,11 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     zstd.reset();
   }
 
-  void connect(const std::string& url) {
+  void connect(const std::string& address) {
     reset_connection();
-    auto parsed = parse_ws_url(url);
+    auto parsed = parse_url(address);
     if (!parsed) {
-      apply(machine.on_connect_failed("bad gateway URL '" + url + "'", steady_ms()));
+      apply(machine.on_connect_failed("bad gateway URL '" + address + "'", steady_ms()));
       return;
     }
     std::string target = parsed->path + "?v=10&encoding=json";
@@ -271,7 +271,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   }
 
   template <class WS>
-  void connect_tcp(WS& ws, const tcp::resolver::results_type& eps, const ws_url& u, const std::string& target, std::uint64_t gen) {
+  void connect_tcp(WS& ws, const tcp::resolver::results_type& eps, const net::url& u, const std::string& target, std::uint64_t gen) {
     beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(ws).async_connect(eps, [self = shared_from_this(), &ws, u, target, gen](beast::error_code ec, auto) {
       if (self->dead || gen != self->generation) return;
@@ -294,7 +294,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   }
 
   template <class WS>
-  void handshake(WS& ws, const ws_url& u, const std::string& target, std::uint64_t gen) {
+  void handshake(WS& ws, const net::url& u, const std::string& target, std::uint64_t gen) {
     beast::get_lowest_layer(ws).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);

@@ -8,11 +8,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <charconv>
 #include <optional>
 #include <random>
 #include <simdjson.h>
 #include <thread>
+
+#include "net/url.hpp"
 
 namespace g::net {
 
@@ -24,40 +25,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-struct http_url {
-  bool tls = false;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string path;  // without a trailing slash
-};
-
-std::optional<http_url> parse_http_url(std::string_view url) {
-  http_url u;
-  if (url.rfind("https://", 0) == 0) {
-    u.tls = true;
-    url.remove_prefix(8);
-  } else if (url.rfind("http://", 0) == 0) {
-    url.remove_prefix(7);
-  } else {
-    return std::nullopt;
-  }
-  std::string_view authority = url.substr(0, url.find('/'));
-  std::string_view path = url.substr(authority.size());
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  auto colon = authority.rfind(':');
-  u.port = u.tls ? 443 : 80;
-  if (colon != std::string_view::npos) {
-    auto p = authority.substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), u.port);
-    if (ec != std::errc{} || end != p.data() + p.size()) return std::nullopt;
-    authority = authority.substr(0, colon);
-  }
-  if (authority.empty()) return std::nullopt;
-  u.host = std::string(authority);
-  u.path = std::string(path);
-  return u;
-}
-
 struct http_result {
   int status = 0;
   std::string body;
@@ -66,7 +33,7 @@ struct http_result {
 };
 
 template <class Stream>
-http_result exchange(Stream& stream, asio::io_context& io, const http_url& u, const std::string& target,
+http_result exchange(Stream& stream, asio::io_context& io, const url& u, const std::string& target,
                      const std::string& token, std::chrono::milliseconds timeout) {
   http_result out;
   http::request<http::empty_body> req(http::verb::get, target, 11);
@@ -95,7 +62,7 @@ http_result exchange(Stream& stream, asio::io_context& io, const http_url& u, co
   return out;
 }
 
-http_result get_once(const http_url& u, const std::string& target, const rest_options& o) {
+http_result get_once(const url& u, const std::string& target, const rest_options& o) {
   asio::io_context io;
   http_result out;
   auto timeout = std::chrono::milliseconds(o.timeout_ms);
@@ -178,8 +145,9 @@ std::variant<gateway_bot, rest_error> parse_gateway_bot(const std::string& body)
 }  // namespace
 
 std::variant<gateway_bot, rest_error> fetch_gateway_bot(const rest_options& o) {
-  auto u = parse_http_url(o.rest_url);
+  auto u = parse_url(o.rest_url, true);
   if (!u) return rest_error{rest_error::bad_response, "rest_url '" + o.rest_url + "' is not an http(s) URL"};
+  while (!u->path.empty() && u->path.back() == '/') u->path.pop_back();
   if (o.token.empty()) return rest_error{rest_error::token_rejected, "no bot token configured"};
   const std::string target = u->path + "/v10/gateway/bot";
   std::mt19937_64 rng(std::random_device{}());

@@ -1,21 +1,22 @@
-#include "net/gateway/ws_url.hpp"
+#include "net/url.hpp"
 
 #include <charconv>
 
 namespace g::net {
 
-std::optional<ws_url> parse_ws_url(std::string_view url) {
-  ws_url u;
-  if (url.rfind("wss://", 0) == 0) {
+std::optional<url> parse_url(std::string_view text, bool web) {
+  url u;
+  const std::string_view plain = web ? "http://" : "ws://", secure = web ? "https://" : "wss://";
+  if (text.rfind(secure, 0) == 0) {
     u.tls = true;
-    url.remove_prefix(6);
-  } else if (url.rfind("ws://", 0) == 0) {
-    url.remove_prefix(5);
+    text.remove_prefix(secure.size());
+  } else if (text.rfind(plain, 0) == 0) {
+    text.remove_prefix(plain.size());
   } else {
     return std::nullopt;
   }
-  std::string_view authority = url.substr(0, url.find_first_of("/?"));
-  std::string_view rest = url.substr(authority.size());
+  std::string_view authority = text.substr(0, text.find_first_of("/?"));
+  std::string_view rest = text.substr(authority.size());
   if (authority.empty()) return std::nullopt;
   std::string_view host = authority, port;
   if (authority.front() == '[') {  // IPv6 literal
