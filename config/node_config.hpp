@@ -1,0 +1,84 @@
+#pragma once
+// A G node's configuration: node.toml plus the environment names that override it (BOT_TOKEN, NODE_NAME,
+// GROUP_NAME, REDIS_HOST, REDIS_PORT, REDIS_PASS, NODE_COOKIE, RAINDROP_URL). Wrong or missing values are one
+// clear line each; nothing that matters (a token, an address, the cookie) has a silent default.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace g::config {
+
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string text() const { return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port); }
+};
+
+struct node_config {
+  struct node_section {
+    std::string name;
+    std::string group = "g";
+    host_port listen{"127.0.0.1", 7400};
+    std::optional<host_port> advertise;  // what peers dial; default: listen
+    int priority = 0;
+    std::vector<host_port> peers;        // optional static seeds; Redis is the normal discovery
+  } node;
+  struct discord_section {
+    std::string token;
+    std::string rest_url = "https://discord.com/api";
+    std::string gateway_url;  // empty: from /gateway/bot
+    int shards = 0;           // 0: "auto", the recommended count
+    std::uint64_t intents = 513;
+    std::string compress = "zlib-stream";
+    int large_threshold = 250;
+    std::string presence;     // JSON object, or empty
+  } discord;
+  struct redis_section {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string password;
+    int db = 0;
+  } redis;
+  struct events_section {
+    std::vector<std::string> include, exclude;
+    std::uint64_t stream_maxlen = 1'000'000;
+  } events;
+  struct chunking_section {
+    bool enabled = false;
+    bool presences = false;
+  } chunking;
+  struct cluster_section {
+    std::int64_t lease_ms = 5000;
+    std::int64_t heartbeat_ms = 500;
+    std::int64_t connection_timeout_ms = 2000;
+    bool rebalance = true;
+  } cluster;
+  struct security_section {
+    std::string cookie;
+    std::string tls_cert, tls_key, tls_ca;
+    bool tls() const { return !tls_cert.empty(); }
+  } security;
+  struct ids_section {
+    std::string raindrop_url;
+  } ids;
+  struct http_section {
+    host_port listen{"127.0.0.1", 7480};
+  } http;
+};
+
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+env_lookup process_environment();
+
+struct config_result {
+  std::optional<node_config> config;
+  std::string error;  // one line naming the problem
+};
+
+config_result load_node_config(const std::string& path, const env_lookup& env = process_environment());
+config_result parse_node_config(std::string_view toml_text, const std::string& source_name, const env_lookup& env);
+
+std::optional<host_port> parse_host_port(std::string_view text);
+
+}  // namespace g::config

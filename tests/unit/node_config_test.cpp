@@ -1,0 +1,124 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "config/node_config.hpp"
+
+using namespace g::config;
+
+namespace {
+
+env_lookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& k) -> std::optional<std::string> {
+    auto it = vars.find(k);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const char* minimal = R"(
+[discord]
+token = "tok"
+[security]
+cookie = "0123456789abcdef"
+)";
+
+std::string error_of(const std::string& toml, std::map<std::string, std::string> env = {}) {
+  auto r = parse_node_config(toml, "node.toml", env_of(std::move(env)));
+  return r.config ? "" : r.error;
+}
+
+}  // namespace
+
+TEST_CASE("config: defaults, values and environment overrides") {
+  auto r = parse_node_config(minimal, "node.toml", env_of({}));
+  REQUIRE(r.config);
+  const node_config& c = *r.config;
+  CHECK(c.node.group == "g");
+  CHECK(c.node.listen.text() == "127.0.0.1:7400");
+  CHECK(c.discord.shards == 0);
+  CHECK(c.discord.compress == "zlib-stream");
+  CHECK(c.redis.port == 6379);
+  CHECK(c.events.stream_maxlen == 1000000);
+  CHECK(c.http.listen.port == 7480);
+
+  r = parse_node_config(std::string(minimal) + R"(
+[node]
+name = "a"
+listen = "0.0.0.0:7500"
+peers = ["10.0.0.2:7400", "[::1]:7401"]
+priority = 3
+[redis]
+host = "redis.internal"
+port = 6380
+)", "node.toml", env_of({{"BOT_TOKEN", "env-token"}, {"NODE_NAME", "b"}, {"GROUP_NAME", "prod"},
+                          {"REDIS_HOST", "r2"}, {"REDIS_PORT", "7000"}, {"REDIS_PASS", "pw"},
+                          {"NODE_COOKIE", "cookie-from-the-environment"}, {"RAINDROP_URL", "http://ids:8000"}}));
+  REQUIRE(r.config);
+  CHECK(r.config->discord.token == "env-token");
+  CHECK(r.config->node.name == "b");
+  CHECK(r.config->node.group == "prod");
+  CHECK(r.config->node.priority == 3);
+  CHECK(r.config->node.peers.size() == 2);
+  CHECK(r.config->node.peers[1].host == "::1");
+  CHECK(r.config->redis.host == "r2");
+  CHECK(r.config->redis.port == 7000);
+  CHECK(r.config->redis.password == "pw");
+  CHECK(r.config->security.cookie == "cookie-from-the-environment");
+  CHECK(r.config->ids.raindrop_url == "http://ids:8000");
+}
+
+TEST_CASE("config: presence becomes JSON, shards take a number") {
+  auto r = parse_node_config(std::string(minimal) + R"(
+[discord]
+shards = 16
+presence = { status = "idle", afk = false }
+)", "n.toml", env_of({}));
+  CHECK_FALSE(r.config);  // [discord] twice is a TOML error
+  r = parse_node_config(R"(
+[discord]
+token = "t"
+shards = 16
+presence = { status = "idle", afk = false }
+[security]
+cookie = "0123456789abcdef"
+)", "n.toml", env_of({}));
+  REQUIRE(r.config);
+  CHECK(r.config->discord.shards == 16);
+  CHECK(r.config->discord.presence.find("\"status\"") != std::string::npos);
+  CHECK(r.config->discord.presence.find("\"idle\"") != std::string::npos);
+}
+
+TEST_CASE("config: every mistake is one clear line") {
+  CHECK(error_of("") == "node.toml: no bot token: set [discord] token or BOT_TOKEN");
+  CHECK(error_of("[discord]\ntoken='t'\n").find("no usable cookie") != std::string::npos);
+  CHECK(error_of(std::string(minimal) + "[redis]\nport = 99999\n") == "node.toml: [redis] port must be a port number");
+  CHECK(error_of(minimal, {{"REDIS_PORT", "abc"}}) == "node.toml: REDIS_PORT must be a port number");
+  CHECK(error_of(std::string(minimal) + "[node]\nlisten = \"nowhere\"\n") ==
+        "node.toml: [node] listen = 'nowhere' is not HOST:PORT");
+  CHECK(error_of(std::string(minimal) + "[node]\nlisen = \"x\"\n") == "node.toml: unknown key [node] lisen");
+  CHECK(error_of(std::string(minimal) + "[nodes]\n") == "node.toml: unknown section [nodes]");
+  CHECK(error_of(std::string(minimal) + "[cluster]\nlease_ms = 0\n") == "node.toml: [cluster] lease_ms must be greater than 0");
+  CHECK(error_of(std::string(minimal) + "[cluster]\nheartbeat_ms = 3000\n").find("connection_timeout_ms") != std::string::npos);
+  CHECK(error_of(std::string(minimal) + "[security]\n").find("cannot redefine existing table 'security'") != std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\ncompress='gzip'\n[security]\ncookie='0123456789abcdef'\n") ==
+        "node.toml: [discord] compress must be \"zlib-stream\", \"zstd-stream\" or \"none\"");
+  CHECK(error_of("[discord]\ntoken='t'\nintents=131072\n[security]\ncookie='0123456789abcdef'\n").find("4013") != std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\nshards=0\n[security]\ncookie='0123456789abcdef'\n").find("shards") != std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\n[security]\ncookie='0123456789abcdef'\ntls_cert='a'\n").find("go together") != std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\n[security]\ncookie='0123456789abcdef'\n[chunking]\nenabled=true\n").find("GUILD_MEMBERS") != std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\n[events]\ninclude=['A']\nexclude=['B']\n[security]\ncookie='0123456789abcdef'\n") ==
+        "node.toml: [events] set include or exclude, not both");
+  CHECK(error_of("[discord\n").rfind("node.toml:1:", 0) == 0);  // TOML syntax errors say where
+  auto missing = load_node_config("/nonexistent/node.toml", env_of({}));
+  CHECK(missing.error == "cannot read config file /nonexistent/node.toml");
+}
+
+TEST_CASE("config: the shipped examples load") {
+  auto env = env_of({{"BOT_TOKEN", "t"}, {"NODE_COOKIE", "0123456789abcdef-cookie"}});
+  for (const char* file : {G_SOURCE_DIR "/config/node.example.toml", G_SOURCE_DIR "/config/node.fakecord.toml"}) {
+    CAPTURE(file);
+    auto r = load_node_config(file, env);
+    CHECK_MESSAGE(r.config, r.error);
+  }
+}
