@@ -1,0 +1,167 @@
+#include "net/redis/shard_store.hpp"
+
+namespace g::net {
+
+namespace {
+
+// KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, then (seq, t, d, ts)…
+const std::string commit_script = R"lua(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+local stored = redis.call('HMGET', KEYS[2], 'session_id', 'seq')
+local committed = 0
+if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
+local appended = 0
+for i = 7, #ARGV, 4 do
+  local seq = tonumber(ARGV[i])
+  if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
+  if seq == committed + 1 then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
+               'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3])
+    committed = seq
+    appended = appended + 1
+  end
+end
+redis.call('HSET', KEYS[2], 'session_id', ARGV[2], 'seq', committed, 'resume_url', ARGV[3], 'node', ARGV[1],
+           'updated', ARGV[4])
+return {committed, appended}
+)lua";
+
+// KEYS: owner. ARGV: node, lease_ms. {1} held; {0, pttl} held by another.
+const std::string acquire_script = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1}
+elseif v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1}
+end
+return {0, redis.call('PTTL', KEYS[1])}
+)lua";
+
+const std::string renew_script = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+)lua";
+
+const std::string release_script = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+const std::string& sha(const std::string& script) {
+  // Scripts are constants: hash each once.
+  static const std::string commit = redis_connection::sha1_hex(commit_script);
+  static const std::string acquire = redis_connection::sha1_hex(acquire_script);
+  static const std::string renew = redis_connection::sha1_hex(renew_script);
+  static const std::string release = redis_connection::sha1_hex(release_script);
+  if (&script == &commit_script) return commit;
+  if (&script == &acquire_script) return acquire;
+  if (&script == &renew_script) return renew;
+  return release;
+}
+
+}  // namespace
+
+shard_store::shard_store(redis_connection& redis, const std::string& group, std::string node_id)
+    : redis_(redis), keys_(group), node_(std::move(node_id)) {}
+
+std::int64_t shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
+  std::string key = keys_.owner(total, id), ms = std::to_string(lease_ms);
+  auto r = redis_.eval(acquire_script, sha(acquire_script), {key}, {node_, ms});
+  if (r.type != redis_reply::array || r.elements.empty()) return -1;
+  if (r.elements[0].number == 1) return 0;
+  return r.elements.size() > 1 && r.elements[1].number > 0 ? r.elements[1].number : 1;
+}
+
+bool shard_store::renew_lease(int total, int id, std::int64_t lease_ms) {
+  std::string key = keys_.owner(total, id), ms = std::to_string(lease_ms);
+  auto r = redis_.eval(renew_script, sha(renew_script), {key}, {node_, ms});
+  return r.type == redis_reply::integer && r.number == 1;
+}
+
+void shard_store::release_lease(int total, int id) {
+  std::string key = keys_.owner(total, id);
+  redis_.eval(release_script, sha(release_script), {key}, {node_});
+}
+
+std::optional<std::string> shard_store::lease_holder(int total, int id) {
+  auto r = redis_.command({"GET", keys_.owner(total, id)});
+  if (r.type != redis_reply::string) return std::nullopt;
+  return r.text;
+}
+
+std::optional<session_record> shard_store::load_session(int total, int id) {
+  auto r = redis_.command({"HGETALL", keys_.session(total, id)});
+  if (r.type != redis_reply::array || r.elements.empty()) return std::nullopt;
+  session_record s;
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    const std::string& k = r.elements[i].text;
+    const std::string& v = r.elements[i + 1].text;
+    if (k == "session_id") s.session_id = v;
+    else if (k == "seq") s.seq = std::stoll(v);
+    else if (k == "resume_url") s.resume_url = v;
+    else if (k == "node") s.node = v;
+    else if (k == "updated") s.updated_ms = std::stoll(v);
+  }
+  if (s.session_id.empty()) return std::nullopt;
+  return s;
+}
+
+commit_result shard_store::commit(int total, int id, const std::string& session_id, const std::string& resume_url,
+                                  const std::vector<stream_event>& events, std::uint64_t stream_maxlen,
+                                  std::int64_t now_ms) {
+  std::string owner = keys_.owner(total, id), session = keys_.session(total, id), stream = keys_.events();
+  std::string now = std::to_string(now_ms), maxlen = std::to_string(stream_maxlen), shard = std::to_string(id);
+  std::vector<std::string> numbers;  // seq and ts texts must outlive the argv views
+  numbers.reserve(events.size() * 2);
+  std::vector<std::string_view> args = {node_, session_id, resume_url, now, maxlen, shard};
+  args.reserve(6 + events.size() * 4);
+  for (const auto& e : events) {
+    numbers.push_back(std::to_string(e.seq));
+    std::string_view seq = numbers.back();
+    numbers.push_back(std::to_string(e.ts_ms));
+    std::string_view ts = numbers.back();
+    args.insert(args.end(), {seq, e.t, e.d, ts});
+  }
+  // `numbers` must not reallocate after views into it were taken: reserved above.
+  auto r = redis_.eval(commit_script, sha(commit_script), {owner, session, stream}, args);
+  commit_result out;
+  // Redis may prefix a script's error with "ERR ".
+  std::string_view error = r.text;
+  if (r.is_error() && error.rfind("ERR ", 0) == 0) error.remove_prefix(4);
+  if (r.type == redis_reply::array && r.elements.size() == 2) {
+    out.what = commit_result::committed;
+    out.committed_seq = r.elements[0].number;
+    out.appended = r.elements[1].number;
+  } else if (r.is_error() && error.rfind("FENCED", 0) == 0) {
+    out.what = commit_result::fenced;
+    out.error = "lease lost: another node owns shard " + std::to_string(id);
+  } else if (r.is_error() && error.rfind("GAP ", 0) == 0) {
+    out.what = commit_result::gap;
+    std::string committed(error.substr(4));
+    out.committed_seq = std::stoll(committed);
+    out.error = "events after seq " + committed + " are missing";
+  } else {
+    out.what = commit_result::redis_error;
+    out.error = r.text.empty() ? "unexpected reply" : r.text;
+  }
+  return out;
+}
+
+std::int64_t shard_store::take_identify_slot(int bucket, std::int64_t slot_ms) {
+  std::string key = keys_.identify(bucket), ms = std::to_string(slot_ms);
+  auto r = redis_.command({"SET", key, node_, "NX", "PX", ms});
+  if (r.ok()) return 0;
+  if (r.is_error()) return -1;
+  auto ttl = redis_.command({"PTTL", key});
+  return ttl.type == redis_reply::integer && ttl.number > 0 ? ttl.number : 1;
+}
+
+void shard_store::set_shard_count(int total) { redis_.command({"SET", keys_.shard_count(), std::to_string(total)}); }
+
+void shard_store::set_status(int id, const std::string& json) {
+  redis_.command({"HSET", keys_.status(), std::to_string(id), json});
+}
+
+}  // namespace g::net

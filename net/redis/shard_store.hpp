@@ -1,0 +1,84 @@
+#pragma once
+// G's durable state in Redis, under the key contract (prefix g:<group>:): shard leases, session records,
+// cluster-wide identify slots, and the atomic commit that appends a shard's events to the stream and moves its
+// committed seq in one step, only while the node still holds the shard's lease.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/redis/redis_connection.hpp"
+
+namespace g::net {
+
+struct redis_keys {
+  std::string prefix;  // "g:<group>:"
+  explicit redis_keys(const std::string& group) : prefix("g:" + group + ":") {}
+  std::string events() const { return prefix + "events"; }
+  std::string session(int total, int id) const { return prefix + "session:" + std::to_string(total) + ":" + std::to_string(id); }
+  std::string owner(int total, int id) const { return prefix + "owner:" + std::to_string(total) + ":" + std::to_string(id); }
+  std::string identify(int bucket) const { return prefix + "identify:" + std::to_string(bucket); }
+  std::string nodes() const { return prefix + "nodes"; }
+  std::string master() const { return prefix + "master"; }
+  std::string epoch() const { return prefix + "epoch"; }
+  std::string shard_count() const { return prefix + "shard_count"; }
+  std::string commands(int id) const { return prefix + "commands:" + std::to_string(id); }
+  std::string status() const { return prefix + "status"; }
+};
+
+struct stream_event {
+  std::int64_t seq = 0;
+  std::string t;
+  std::string d;        // raw JSON of d, byte for byte as Discord sent it
+  std::int64_t ts_ms = 0;  // when it was received
+};
+
+struct session_record {
+  std::string session_id;
+  std::int64_t seq = 0;  // last committed
+  std::string resume_url;
+  std::string node;
+  std::int64_t updated_ms = 0;
+};
+
+struct commit_result {
+  enum outcome { committed, fenced, gap, redis_error } what = redis_error;
+  std::int64_t committed_seq = 0;  // the session's committed seq after the call
+  std::int64_t appended = 0;       // events written (those at or below the committed seq are skipped)
+  std::string error;
+};
+
+class shard_store {
+ public:
+  shard_store(redis_connection& redis, const std::string& group, std::string node_id);
+
+  const redis_keys& keys() const { return keys_; }
+
+  // Takes the shard's lease if free or already ours (renewing it). 0 when held now; otherwise the ms until the
+  // other holder's lease expires (-1: Redis unreachable).
+  std::int64_t acquire_lease(int total, int id, std::int64_t lease_ms);
+  bool renew_lease(int total, int id, std::int64_t lease_ms);  // false: lost (fenced) or Redis down
+  void release_lease(int total, int id);
+  std::optional<std::string> lease_holder(int total, int id);
+
+  std::optional<session_record> load_session(int total, int id);
+
+  // Appends events of one session (in seq order) and moves the committed seq, atomically and only while this
+  // node holds the lease. Events at or below the committed seq are skipped (exactly once); a seq beyond
+  // committed + 1 is a gap and nothing is written.
+  commit_result commit(int total, int id, const std::string& session_id, const std::string& resume_url,
+                       const std::vector<stream_event>& events, std::uint64_t stream_maxlen, std::int64_t now_ms);
+
+  // One cluster-wide IDENTIFY slot per bucket per `slot_ms`: 0 when granted, else ms to wait (-1: Redis down).
+  std::int64_t take_identify_slot(int bucket, std::int64_t slot_ms);
+
+  void set_shard_count(int total);
+  void set_status(int id, const std::string& json);
+
+ private:
+  redis_connection& redis_;
+  redis_keys keys_;
+  std::string node_;
+};
+
+}  // namespace g::net

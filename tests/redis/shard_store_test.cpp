@@ -1,0 +1,167 @@
+// The Redis contract against a private redis-server: leases, fencing, the atomic exactly-once commit, identify
+// slots, and what happens when Redis goes away.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <thread>
+
+#include "net/redis/shard_store.hpp"
+#include "sim/harness/redis_process.hpp"
+
+using namespace g::net;
+using g::harness::redis_process;
+
+namespace {
+
+redis_endpoint at(const redis_process& r) {
+  redis_endpoint e;
+  e.port = r.port();
+  e.timeout_ms = 1000;
+  return e;
+}
+
+std::vector<stream_event> events(std::int64_t from, std::int64_t to) {
+  std::vector<stream_event> v;
+  for (std::int64_t s = from; s <= to; ++s) v.push_back({s, "MESSAGE_CREATE", R"({"content":"m)" + std::to_string(s) + R"(","n":[1,2]})", 1000 + s});
+  return v;
+}
+
+// The stream's seq fields for one shard, in order.
+std::vector<std::int64_t> stream_seqs(redis_connection& c, const redis_keys& k) {
+  std::vector<std::int64_t> out;
+  auto r = c.command({"XRANGE", k.events(), "-", "+"});
+  for (auto& entry : r.elements) {
+    auto& fields = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2)
+      if (fields[i].text == "seq") out.push_back(std::stoll(fields[i + 1].text));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("leases: one holder at a time, renewal, release, expiry") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  CHECK(a.acquire_lease(4, 1, 1000) == 0);
+  CHECK(a.acquire_lease(4, 1, 1000) == 0);  // ours: renewed
+  std::int64_t wait = b.acquire_lease(4, 1, 1000);
+  CHECK(wait > 0);
+  CHECK(wait <= 1000);
+  CHECK(a.lease_holder(4, 1) == "node-a");
+  CHECK(a.renew_lease(4, 1, 1000));
+  CHECK_FALSE(b.renew_lease(4, 1, 1000));
+  b.release_lease(4, 1);  // not b's: nothing happens
+  CHECK(a.lease_holder(4, 1) == "node-a");
+  a.release_lease(4, 1);
+  CHECK_FALSE(a.lease_holder(4, 1));
+  CHECK(b.acquire_lease(4, 1, 150) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  CHECK(a.acquire_lease(4, 1, 1000) == 0);  // b's lease expired
+}
+
+TEST_CASE("commit: events and the committed seq move together, exactly once, per session") {
+  redis_process redis;
+  redis_connection c(at(redis));
+  shard_store s(c, "t", "node-a");
+  REQUIRE(s.acquire_lease(2, 0, 5000) == 0);
+  auto r = s.commit(2, 0, "sess1", "ws://resume", events(1, 3), 1000, 5000);
+  REQUIRE(r.what == commit_result::committed);
+  CHECK(r.committed_seq == 3);
+  CHECK(r.appended == 3);
+  // A replay overlapping what was committed (a resume from an older seq): only the new events are written.
+  r = s.commit(2, 0, "sess1", "ws://resume", events(2, 5), 1000, 5001);
+  CHECK(r.what == commit_result::committed);
+  CHECK(r.committed_seq == 5);
+  CHECK(r.appended == 2);
+  CHECK(stream_seqs(c, s.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  // A gap is refused and nothing is written.
+  r = s.commit(2, 0, "sess1", "ws://resume", events(7, 8), 1000, 5002);
+  CHECK(r.what == commit_result::gap);
+  CHECK(r.committed_seq == 5);
+  CHECK(stream_seqs(c, s.keys()).size() == 5);
+  // A new session starts again at 1.
+  r = s.commit(2, 0, "sess2", "ws://resume2", events(1, 2), 1000, 5003);
+  CHECK(r.what == commit_result::committed);
+  CHECK(r.committed_seq == 2);
+  auto rec = s.load_session(2, 0);
+  REQUIRE(rec);
+  CHECK(rec->session_id == "sess2");
+  CHECK(rec->seq == 2);
+  CHECK(rec->resume_url == "ws://resume2");
+  CHECK(rec->node == "node-a");
+  CHECK(rec->updated_ms == 5003);
+  // The stream entry carries the contract's fields, d byte for byte.
+  auto entry = c.command({"XRANGE", s.keys().events(), "-", "+", "COUNT", "1"});
+  auto& f = entry.elements[0].elements[1].elements;
+  std::map<std::string, std::string> fields;
+  for (std::size_t i = 0; i + 1 < f.size(); i += 2) fields[f[i].text] = f[i + 1].text;
+  CHECK(fields["shard"] == "0");
+  CHECK(fields["seq"] == "1");
+  CHECK(fields["t"] == "MESSAGE_CREATE");
+  CHECK(fields["d"] == R"({"content":"m1","n":[1,2]})");
+  CHECK(fields["node"] == "node-a");
+  CHECK(fields["ts"] == "1001");
+}
+
+TEST_CASE("fencing: a node that lost the lease writes nothing") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  REQUIRE(a.acquire_lease(1, 0, 100) == 0);
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a froze; its lease ran out
+  REQUIRE(b.acquire_lease(1, 0, 5000) == 0);
+  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).what == commit_result::committed);
+  auto late = a.commit(1, 0, "s", "u", events(3, 6), 1000, 3);
+  CHECK_MESSAGE(late.what == commit_result::fenced, late.error);
+  CHECK_FALSE(a.renew_lease(1, 0, 5000));
+  CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(a.load_session(1, 0)->node == "node-b");
+}
+
+TEST_CASE("identify slots: one per bucket per slot length, cluster-wide") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  CHECK(a.take_identify_slot(0, 300) == 0);
+  std::int64_t wait = b.take_identify_slot(0, 300);
+  CHECK(wait > 0);
+  CHECK(wait <= 300);
+  CHECK(b.take_identify_slot(1, 300) == 0);  // another bucket
+  std::this_thread::sleep_for(std::chrono::milliseconds(wait + 20));
+  CHECK(b.take_identify_slot(0, 300) == 0);
+}
+
+TEST_CASE("Redis down: clear errors, nothing half-written; back up: the connection recovers") {
+  redis_process redis;
+  redis_connection c(at(redis));
+  shard_store s(c, "t", "node-a");
+  REQUIRE(s.acquire_lease(1, 0, 60000) == 0);
+  redis.kill();
+  auto r = s.commit(1, 0, "s", "u", events(1, 1), 1000, 1);
+  CHECK(r.what == commit_result::redis_error);
+  CHECK(r.error.find("connection") != std::string::npos);
+  CHECK(s.acquire_lease(1, 0, 1000) == -1);
+  CHECK(s.take_identify_slot(0, 5000) == -1);
+  redis.start();  // empty: a restarted Redis without persistence
+  CHECK(s.acquire_lease(1, 0, 60000) == 0);
+  r = s.commit(1, 0, "s", "u", events(1, 2), 1000, 2);
+  CHECK(r.what == commit_result::committed);
+  CHECK(r.committed_seq == 2);
+}
+
+TEST_CASE("AUTH and SELECT failures are reported as such") {
+  redis_process redis;
+  redis_endpoint e = at(redis);
+  e.password = "wrong";
+  redis_connection c(e);
+  CHECK_FALSE(c.ensure_connected());
+  CHECK(c.last_error().find("AUTH") != std::string::npos);
+  redis_endpoint nowhere;
+  nowhere.port = g::harness::free_tcp_port();
+  redis_connection d(nowhere);
+  CHECK_FALSE(d.ensure_connected());
+  CHECK(d.last_error().find("cannot connect to Redis") != std::string::npos);
+}
