@@ -1,0 +1,43 @@
+#include "net/redis/redis_worker.hpp"
+
+namespace g::net {
+
+redis_worker::redis_worker(redis_endpoint endpoint) : conn_(std::move(endpoint)), thread_([this] { run(); }) {}
+
+redis_worker::~redis_worker() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+void redis_worker::post(job j) {
+  {
+    std::lock_guard l(mu_);
+    jobs_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+}
+
+std::size_t redis_worker::queued() const {
+  std::lock_guard l(mu_);
+  return jobs_.size();
+}
+
+void redis_worker::run() {
+  for (;;) {
+    job j;
+    {
+      std::unique_lock l(mu_);
+      cv_.wait(l, [this] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      j = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    j(conn_);
+  }
+}
+
+}  // namespace g::net

@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "cluster/commit_batch.hpp"
+#include "cluster/identify_schedule.hpp"
+#include "cluster/snowflake.hpp"
+
+using namespace g::cluster;
+
+TEST_CASE("snowflake ids are unique, ordered by time, and carry the worker") {
+  snowflake_generator gen(5);
+  std::set<std::uint64_t> seen;
+  std::uint64_t last = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::uint64_t id = gen.next(1700000000000ULL + static_cast<std::uint64_t>(i / 5000));
+    CHECK(id > last);
+    last = id;
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 10000);
+  CHECK(((last >> 12) & 0x3FF) == 5);
+  CHECK(snowflake_generator::time_ms(gen.next(1700000000500ULL)) == 1700000000500ULL);
+  CHECK(gen.next(1600000000000ULL) > last);  // a clock step back does not go back
+}
+
+TEST_CASE("identify schedule: one grant per bucket per slot, in order of request") {
+  identify_schedule s(2, 5000);
+  auto a = s.request(0), b = s.request(2), c = s.request(1);
+  auto g = s.grant(0);
+  CHECK(g == std::vector<identify_schedule::ticket>{a, c});
+  CHECK(s.grant(4999).empty());
+  CHECK(s.next_grant_at() == 5000);
+  CHECK(s.grant(5000) == std::vector<identify_schedule::ticket>{b});
+  auto d = s.request(3);
+  s.cancel(d);
+  CHECK(s.grant(20000).empty());
+  CHECK(s.next_grant_at() == INT64_MAX);
+}
+
+TEST_CASE("commit batches: one session per batch, bounded, retried in order after a failure") {
+  commit_batch b(5, 3);
+  auto s1 = std::make_shared<session_tag>(session_tag{"one", "u1"});
+  auto s2 = std::make_shared<session_tag>(session_tag{"two", "u2"});
+  for (int i = 1; i <= 2; ++i) b.add({s1, {i, "E", "{}", 0}});
+  for (int i = 1; i <= 3; ++i) b.add({s2, {i, "E", "{}", 0}});
+  CHECK(b.full());
+  auto first = b.take();
+  CHECK(first.session.get() == s1.get());
+  CHECK(first.events.size() == 2);
+  CHECK(b.take().empty());  // one in flight at a time
+  b.committed();
+  auto second = b.take();
+  CHECK(second.session.get() == s2.get());
+  CHECK(second.events.size() == 3);
+  b.failed(std::move(second));
+  CHECK(b.size() == 3);
+  auto again = b.take();
+  REQUIRE(again.events.size() == 3);
+  CHECK(again.events.front().seq == 1);
+  CHECK(again.events.back().seq == 3);
+}
