@@ -369,8 +369,9 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         } else if (frame.t == "RESUMED") {
           acts = machine.on_resumed(now);
         }
-        if (!dead) listener.on_dispatch(frame, std::string_view(msg, size));
+        // READY/RESUMED: report the (new) session first, so that the listener files this event under it.
         if (!acts.empty()) apply(acts);
+        if (!dead) listener.on_dispatch(frame, std::string_view(msg, size));
         break;
       }
       case 1: apply(machine.on_heartbeat_request(now)); break;

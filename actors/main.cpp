@@ -1,0 +1,149 @@
+// g-actor: one G node. `g-actor --config node.toml`.
+#include <pthread.h>
+#include <signal.h>
+
+#include <utility>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <caf/all.hpp>
+#include <chrono>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "actors/messages.hpp"
+#include "actors/node_actor.hpp"
+#include "actors/node_env.hpp"
+#include "cluster/snowflake.hpp"
+#include "config/node_config.hpp"
+#include "net/json/json_writer.hpp"
+#include "net/redis/redis_identify_gate.hpp"
+#include "net/redis/redis_worker.hpp"
+#include "net/rest/gateway_bot.hpp"
+
+namespace {
+
+const char* usage = R"(g-actor: one node of a G cluster
+
+Usage:
+  g-actor --config FILE.toml     run the node (SIGTERM/SIGINT: hand every shard over, then exit)
+  g-actor --help
+
+The configuration is described in config/node.example.toml; BOT_TOKEN, NODE_NAME, GROUP_NAME, REDIS_HOST,
+REDIS_PORT, REDIS_PASS, NODE_COOKIE and RAINDROP_URL override it.
+)";
+
+int fail(const std::string& why, int code = 1) {
+  std::cerr << "g-actor: " << why << "\n";
+  return code;
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string config_path;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (args[i] == "status") {
+      return fail("'status' is not available yet in this version", 2);
+    } else {
+      return fail("unknown argument '" + args[i] + "' (see --help)", 2);
+    }
+  }
+  if (config_path.empty()) return fail("missing --config FILE (see --help)", 2);
+  auto loaded = g::config::load_node_config(config_path);
+  if (!loaded.config) return fail(loaded.error, 2);
+  const g::config::node_config cfg = *loaded.config;
+
+  // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
+  g::net::redis_endpoint redis_ep{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000};
+  {
+    g::net::redis_connection probe(redis_ep);
+    if (!probe.ensure_connected()) return fail(probe.last_error());
+    auto pong = probe.command({"PING"});
+    if (pong.is_error()) return fail("Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " + pong.text);
+  }
+  g::net::rest_options rest;
+  rest.rest_url = cfg.discord.rest_url;
+  rest.token = cfg.discord.token;
+  auto info = g::net::fetch_gateway_bot(rest);
+  if (auto* err = std::get_if<g::net::rest_error>(&info)) return fail("GET /gateway/bot: " + err->message);
+  const auto& bot = std::get<g::net::gateway_bot>(info);
+
+  g::actors::node_env env;
+  env.cfg = &cfg;
+  env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
+  env.gateway_url = cfg.discord.gateway_url.empty() ? bot.url : cfg.discord.gateway_url;
+  std::random_device rd;
+  g::cluster::snowflake_generator ids(rd() & 0x3FF);
+  env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(wall_ms())));
+  const std::string name = cfg.node.name.empty() ? env.node_id : cfg.node.name;
+
+  // Signals go to the main thread only: block them before any other thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<g::net::identify_gate> gate;  // outlives the Redis thread, whose jobs refer to it
+  boost::asio::io_context io(1);
+  auto work = boost::asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+  int rc = 0;
+  {
+    g::net::redis_worker redis(redis_ep);
+    gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency);
+    env.io = &io;
+    env.redis = &redis;
+    env.gate = gate.get();
+
+    // Registration: workers route by guild with shard_count; the registry is how nodes find each other.
+    std::string entry;
+    g::json::writer w(entry);
+    const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
+    w.begin_object().field("name", name).field("host", adv.host).field("port", static_cast<int>(adv.port))
+        .field("priority", cfg.node.priority).field("started", wall_ms()).end_object();
+    redis.post([&cfg, &env, entry](g::net::redis_connection& conn) {
+      g::net::shard_store store(conn, cfg.node.group, env.node_id);
+      store.set_shard_count(env.shard_total);
+      conn.command({"HSET", store.keys().nodes(), env.node_id, entry});
+    });
+
+    try {
+      caf::actor_system_config caf_cfg;
+      caf::actor_system sys{caf_cfg};
+      auto node = g::actors::spawn_node(sys, env);
+      caf::anon_send(node, g::actors::start_atom::value);
+      std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total
+                << " shards of group '" << cfg.node.group << "'\n";
+      int sig = 0;
+      sigwait(&signals, &sig);
+      std::cerr << "g-actor: stopping: handing the shards over\n";
+      caf::anon_send(node, g::actors::stop_atom::value);
+      sys.await_all_actors_done();
+    } catch (const std::exception& e) {
+      rc = fail(std::string("actor system: ") + e.what());
+    }
+    redis.post([&cfg, &env](g::net::redis_connection& conn) {
+      g::net::shard_store store(conn, cfg.node.group, env.node_id);
+      conn.command({"HDEL", store.keys().nodes(), env.node_id});
+    });
+  }  // the Redis thread finishes its queue
+  work.reset();
+  io.stop();
+  io_thread.join();
+  return rc;
+}

@@ -1,0 +1,59 @@
+#pragma once
+// Messages between G's actors and from the io/Redis threads to them. Local only so far (the cluster's wire
+// types will be registered here too, by one function every binary calls). Include only in actor .cpp files.
+#include <caf/all.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/commit_batch.hpp"
+#include "net/gateway/shard_connection.hpp"
+#include "net/redis/shard_store.hpp"
+
+namespace g::actors {
+
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
+using renew_atom = caf::atom_constant<caf::atom("renew")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using quit_atom = caf::atom_constant<caf::atom("quit")>;
+
+struct event_msg {  // io thread → shard: one dispatch
+  cluster::tagged_event e;
+};
+struct report_msg {  // io thread → shard: phase or session changed
+  net::shard_report report;
+};
+struct lease_msg {  // Redis → shard: 0 = lease held (with the stored session), > 0 wait, -1 Redis down
+  std::int64_t wait_ms = -1;
+  std::optional<net::session_record> session;
+};
+struct commit_msg {  // Redis → shard
+  net::commit_result result;
+  cluster::event_batch batch;
+};
+struct renew_msg {  // Redis → shard: the lease is still ours (false: fenced), or Redis is down
+  bool held = false;
+  bool redis_down = false;
+};
+struct command {
+  std::string stream_id;
+  int op = 0;
+  std::string d;
+};
+struct commands_msg {  // Redis → shard: backend commands read from commands:<id>
+  std::vector<command> commands;
+  std::string last_id;
+};
+
+}  // namespace g::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::event_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::report_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::lease_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commit_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::renew_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commands_msg)

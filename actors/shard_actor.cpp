@@ -1,0 +1,325 @@
+#include "actors/shard_actor.hpp"
+
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "actors/messages.hpp"
+#include "actors/node_env.hpp"
+#include "net/json/json_writer.hpp"
+#include "net/redis/redis_worker.hpp"
+
+namespace g::actors {
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
+class bridge : public net::shard_listener {
+ public:
+  explicit bridge(caf::actor shard) : shard_(std::move(shard)) {}
+
+  void on_dispatch(const net::gateway_frame& f, std::string_view) override {
+    if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
+    caf::anon_send(shard_, event_msg{{tag_, net::stream_event{f.s, std::string(f.t), std::string(f.d), wall_ms()}}});
+  }
+  void on_report(const net::shard_report& r) override {
+    if (r.session.resumable() && (!tag_ || tag_->session_id != r.session.session_id || tag_->resume_url != r.session.resume_url))
+      tag_ = std::make_shared<cluster::session_tag>(cluster::session_tag{r.session.session_id, r.session.resume_url});
+    caf::anon_send(shard_, report_msg{r});
+  }
+  // A session handed in from Redis: events that arrive before RESUMED belong to it.
+  void adopt(const net::session_state& s) {
+    if (s.resumable()) tag_ = std::make_shared<cluster::session_tag>(cluster::session_tag{s.session_id, s.resume_url});
+  }
+
+ private:
+  caf::actor shard_;
+  std::shared_ptr<const cluster::session_tag> tag_;
+};
+
+struct shard_state {
+  static inline const char* name = "shard";
+  node_env* env = nullptr;
+  int id = 0;
+  bool leased = false;
+  bool stopping = false;
+  std::shared_ptr<bridge> listener;
+  std::unique_ptr<net::shard_connection> conn;
+  cluster::commit_batch batch;
+  net::shard_report last;
+  std::int64_t committed_seq = 0;
+
+  ~shard_state() { drop_connection(); }
+
+  void drop_connection() {
+    if (!conn) return;
+    conn.reset();  // posts the connection's shutdown to its strand
+    // The listener may still be referenced by a handler queued before that shutdown: release it after them.
+    boost::asio::post(*env->io, [l = std::move(listener)] {});
+  }
+};
+
+using shard_actor_t = caf::stateful_actor<shard_state>;
+
+void log(const shard_state& s, const std::string& what) {
+  std::fprintf(stderr, "g-actor: shard %d: %s\n", s.id, what.c_str());
+}
+
+void start_connection(shard_actor_t* self, net::session_state session) {
+  auto& s = self->state;
+  node_env& env = *s.env;
+  net::shard_config c;
+  c.gateway_url = env.gateway_url;
+  c.token = env.cfg->discord.token;
+  c.shard_id = s.id;
+  c.shard_count = env.shard_total;
+  c.intents = env.cfg->discord.intents;
+  c.large_threshold = env.cfg->discord.large_threshold;
+  c.presence = env.cfg->discord.presence;
+  c.compress = env.cfg->discord.compress;
+  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self));
+  s.listener->adopt(session);
+  s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
+  s.conn->start(std::move(session));
+}
+
+void try_commit(shard_actor_t* self) {
+  auto& s = self->state;
+  cluster::event_batch b = s.batch.take();
+  if (b.empty()) return;
+  node_env* env = s.env;
+  int id = s.id;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  env->redis->post([env, id, me, b = std::move(b)](net::redis_connection& conn) mutable {
+    net::shard_store store(conn, env->cfg->node.group, env->node_id);
+    auto r = store.commit(env->shard_total, id, b.session->session_id, b.session->resume_url, b.events,
+                          env->cfg->events.stream_maxlen, wall_ms());
+    caf::anon_send(me, commit_msg{std::move(r), std::move(b)});
+  });
+}
+
+void publish_status(shard_actor_t* self) {
+  auto& s = self->state;
+  std::string json;
+  json::writer w(json);
+  w.begin_object()
+      .field("node", s.env->node_id)
+      .field("state", std::string(net::name(s.last.phase)))
+      .field("seq", s.last.session.seq)
+      .field("latency_ms", s.last.latency_ms)
+      .field("updated", wall_ms());
+  if (!s.last.error.empty()) w.field("error", s.last.error);
+  w.end_object();
+  node_env* env = s.env;
+  int id = s.id;
+  env->redis->post([env, id, json = std::move(json)](net::redis_connection& conn) {
+    net::shard_store(conn, env->cfg->node.group, env->node_id).set_status(id, json);
+  });
+}
+
+// Ends the shard on this node: for a graceful stop after everything is committed and the lease released.
+void finish(shard_actor_t* self) {
+  auto& s = self->state;
+  if (s.batch.in_flight() || !s.batch.empty()) return;  // commit_msg calls again
+  if (s.leased) {
+    node_env* env = s.env;
+    int id = s.id;
+    env->redis->post([env, id](net::redis_connection& conn) {
+      net::shard_store(conn, env->cfg->node.group, env->node_id).release_lease(env->shard_total, id);
+    });
+    s.leased = false;
+  }
+  self->quit();
+}
+
+void fenced(shard_actor_t* self, const std::string& why) {
+  auto& s = self->state;
+  ++s.env->counters.fenced;
+  log(s, "fenced, stopping: " + why);
+  s.leased = false;
+  s.batch.clear();
+  s.drop_connection();  // no graceful close: the new owner resumes the session
+  self->quit();
+}
+
+caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
+  self->state.env = env;
+  self->state.id = id;
+  const std::int64_t lease_ms = env->cfg->cluster.lease_ms;
+  self->send(self, acquire_atom::value);
+  return {
+      [=](acquire_atom) {
+        auto me = caf::actor_cast<caf::actor>(self);
+        env->redis->post([=](net::redis_connection& conn) {
+          net::shard_store store(conn, env->cfg->node.group, env->node_id);
+          lease_msg m;
+          m.wait_ms = store.acquire_lease(env->shard_total, id, lease_ms);
+          if (m.wait_ms == 0) m.session = store.load_session(env->shard_total, id);
+          caf::anon_send(me, std::move(m));
+        });
+      },
+      [=](lease_msg& m) {
+        auto& s = self->state;
+        if (s.stopping) return self->quit();
+        if (m.wait_ms != 0) {
+          if (m.wait_ms < 0) ++env->counters.redis_errors;
+          self->delayed_send(self, std::chrono::milliseconds(m.wait_ms > 0 ? m.wait_ms + 10 : 1000), acquire_atom::value);
+          return;
+        }
+        s.leased = true;
+        net::session_state session;
+        if (m.session) {
+          session = {m.session->session_id, m.session->seq, m.session->resume_url};
+          s.committed_seq = m.session->seq;
+          log(s, "resuming session from seq " + std::to_string(m.session->seq));
+        }
+        start_connection(self, std::move(session));
+        self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
+        self->send(self, poll_atom::value);
+      },
+      [=](event_msg& m) {
+        ++env->counters.events;
+        self->state.batch.add(std::move(m.e));
+        try_commit(self);
+      },
+      [=](commit_msg& m) {
+        auto& s = self->state;
+        switch (m.result.what) {
+          case net::commit_result::committed:
+            ++env->counters.commits;
+            s.batch.committed();
+            s.committed_seq = m.result.committed_seq;
+            break;
+          case net::commit_result::fenced:
+            return fenced(self, m.result.error);
+          case net::commit_result::gap:
+            // Events went missing between what was committed and this batch: resume from the committed seq and
+            // let Discord replay them.
+            log(s, "commit refused (" + m.result.error + "), resuming from seq " + std::to_string(m.result.committed_seq));
+            s.batch.committed();
+            s.batch.clear();
+            s.drop_connection();
+            start_connection(self, {m.batch.session->session_id, m.result.committed_seq, m.batch.session->resume_url});
+            return;
+          case net::commit_result::redis_error:
+            ++env->counters.redis_errors;
+            s.batch.failed(std::move(m.batch));
+            self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
+            return;
+        }
+        if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);
+        try_commit(self);
+      },
+      [=](commit_atom) { try_commit(self); },
+      [=](report_msg& m) {
+        auto& s = self->state;
+        bool phase_changed = m.report.phase != s.last.phase;
+        s.last = m.report;
+        if (m.report.fatal) log(s, "stopped: " + m.report.error);
+        if (phase_changed) publish_status(self);
+        if (s.stopping && m.report.phase == net::session_phase::stopped) finish(self);
+      },
+      [=](renew_atom) {
+        auto& s = self->state;
+        if (!s.leased) return;
+        auto me = caf::actor_cast<caf::actor>(self);
+        env->redis->post([=](net::redis_connection& conn) {
+          net::shard_store store(conn, env->cfg->node.group, env->node_id);
+          renew_msg m;
+          m.held = store.renew_lease(env->shard_total, id, lease_ms);
+          if (!m.held) {
+            // Not ours any more, or gone (a Redis restart without persistence): take it back if it is free.
+            std::int64_t wait = store.acquire_lease(env->shard_total, id, lease_ms);
+            m.held = wait == 0;
+            m.redis_down = wait < 0;
+          }
+          caf::anon_send(me, m);
+        });
+        self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
+      },
+      [=](renew_msg m) {
+        if (m.redis_down) {
+          ++env->counters.redis_errors;
+          return;  // nobody can take the lease while Redis is down either; keep the session
+        }
+        if (!m.held) fenced(self, "the lease is held by another node");
+      },
+      [=](poll_atom) {
+        auto& s = self->state;
+        if (!s.leased || s.stopping) return;
+        auto me = caf::actor_cast<caf::actor>(self);
+        env->redis->post([=](net::redis_connection& conn) {
+          net::shard_store store(conn, env->cfg->node.group, env->node_id);
+          std::string key = store.keys().commands(id);
+          auto r = conn.command({"XRANGE", key, "-", "+", "COUNT", "100"});
+          commands_msg m;
+          for (auto& entry : r.elements) {
+            if (entry.elements.size() != 2) continue;
+            command c;
+            c.stream_id = entry.elements[0].text;
+            c.op = -1;
+            auto& f = entry.elements[1].elements;
+            for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+              if (f[i].text == "op") {
+                try {
+                  c.op = std::stoi(f[i + 1].text);
+                } catch (...) {
+                  c.op = -1;
+                }
+              } else if (f[i].text == "d") {
+                c.d = f[i + 1].text;
+              }
+            }
+            m.commands.push_back(std::move(c));
+          }
+          // Taken off the stream once read: each command is handled once (sent, or rejected with a reason).
+          if (!m.commands.empty()) {
+            std::vector<std::string_view> del = {"XDEL", key};
+            for (auto& c : m.commands) del.push_back(c.stream_id);
+            conn.command(del);
+          }
+          caf::anon_send(me, std::move(m));
+        });
+      },
+      [=](commands_msg& m) {
+        auto& s = self->state;
+        for (auto& c : m.commands) {
+          if (!s.conn) break;
+          node_env* e = env;
+          int shard = id;
+          s.conn->send_command(c.op, c.d, [e, shard, stream_id = c.stream_id](net::command_result r, std::string why) {
+            if (r == net::command_result::sent) return;
+            ++e->counters.rejected_commands;
+            std::fprintf(stderr, "g-actor: shard %d: command %s rejected: %s\n", shard, stream_id.c_str(), why.c_str());
+          });
+        }
+        self->delayed_send(self, std::chrono::milliseconds(m.commands.empty() ? 200 : 10), poll_atom::value);
+      },
+      [=](stop_atom) {
+        auto& s = self->state;
+        s.stopping = true;
+        if (!s.conn) return finish(self);
+        s.conn->stop();  // closes with a resumable code; the report (stopped) finishes the shard
+        self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
+      },
+      [=](quit_atom) {
+        log(self->state, "stop timed out; leaving the lease to expire");
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id) {
+  return sys.spawn(shard_behavior, &env, shard_id);
+}
+
+}  // namespace g::actors

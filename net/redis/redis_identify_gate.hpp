@@ -1,0 +1,17 @@
+#pragma once
+// The cluster-wide identify gate: a shard may IDENTIFY when it holds the Redis slot of its bucket
+// (identify:<shard % max_concurrency>, 5 s + margin), whichever node it runs on.
+#include <memory>
+#include <string>
+
+#include "net/gateway/identify_gate.hpp"
+
+namespace g::net {
+
+class redis_worker;
+
+std::unique_ptr<identify_gate> make_redis_identify_gate(boost::asio::io_context& io, redis_worker& redis,
+                                                        std::string group, std::string node_id, int max_concurrency,
+                                                        std::int64_t slot_ms = 5500);
+
+}  // namespace g::net
