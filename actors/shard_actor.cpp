@@ -100,7 +100,7 @@ void try_commit(shard_actor_t* self) {
   env->redis->post([env, id, me, b = std::move(b)](net::redis_connection& conn) mutable {
     net::shard_store store(conn, env->cfg->node.group, env->node_id);
     auto r = store.commit(env->shard_total, id, b.session->session_id, b.session->resume_url, b.events,
-                          env->cfg->events.stream_maxlen, wall_ms());
+                          env->cfg->events.stream_maxlen, wall_ms(), env->cfg->cluster.lease_ms);
     caf::anon_send(me, commit_msg{std::move(r), std::move(b)});
   });
 }

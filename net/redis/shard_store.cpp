@@ -4,14 +4,21 @@ namespace g::net {
 
 namespace {
 
-// KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, then (seq, t, d, ts)…
+// KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, lease_ms, then
+// (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back; a lease
+// held by another node fences this one.
 const std::string commit_script = R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED') end
+local owner = redis.call('GET', KEYS[1])
+if owner == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
+elseif owner ~= ARGV[1] then
+  return redis.error_reply('FENCED')
+end
 local stored = redis.call('HMGET', KEYS[2], 'session_id', 'seq')
 local committed = 0
 if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
 local appended = 0
-for i = 7, #ARGV, 4 do
+for i = 8, #ARGV, 4 do
   local seq = tonumber(ARGV[i])
   if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
   if seq == committed + 1 then
@@ -110,13 +117,14 @@ std::optional<session_record> shard_store::load_session(int total, int id) {
 
 commit_result shard_store::commit(int total, int id, const std::string& session_id, const std::string& resume_url,
                                   const std::vector<stream_event>& events, std::uint64_t stream_maxlen,
-                                  std::int64_t now_ms) {
+                                  std::int64_t now_ms, std::int64_t lease_ms) {
   std::string owner = keys_.owner(total, id), session = keys_.session(total, id), stream = keys_.events();
-  std::string now = std::to_string(now_ms), maxlen = std::to_string(stream_maxlen), shard = std::to_string(id);
+  std::string now = std::to_string(now_ms), maxlen = std::to_string(stream_maxlen), shard = std::to_string(id),
+              lease = std::to_string(lease_ms);
   std::vector<std::string> numbers;  // seq and ts texts must outlive the argv views
   numbers.reserve(events.size() * 2);
-  std::vector<std::string_view> args = {node_, session_id, resume_url, now, maxlen, shard};
-  args.reserve(6 + events.size() * 4);
+  std::vector<std::string_view> args = {node_, session_id, resume_url, now, maxlen, shard, lease};
+  args.reserve(7 + events.size() * 4);
   for (const auto& e : events) {
     numbers.push_back(std::to_string(e.seq));
     std::string_view seq = numbers.back();

@@ -64,10 +64,11 @@ class shard_store {
   std::optional<session_record> load_session(int total, int id);
 
   // Appends events of one session (in seq order) and moves the committed seq, atomically and only while this
-  // node holds the lease. Events at or below the committed seq are skipped (exactly once); a seq beyond
-  // committed + 1 is a gap and nothing is written.
+  // node holds the lease (an expired lease nobody took is taken back for `lease_ms`). Events at or below the
+  // committed seq are skipped (exactly once); a seq beyond committed + 1 is a gap and nothing is written.
   commit_result commit(int total, int id, const std::string& session_id, const std::string& resume_url,
-                       const std::vector<stream_event>& events, std::uint64_t stream_maxlen, std::int64_t now_ms);
+                       const std::vector<stream_event>& events, std::uint64_t stream_maxlen, std::int64_t now_ms,
+                       std::int64_t lease_ms = 5000);
 
   // One cluster-wide IDENTIFY slot per bucket per `slot_ms`: 0 when granted, else ms to wait (-1: Redis down).
   std::int64_t take_identify_slot(int bucket, std::int64_t slot_ms);

@@ -105,6 +105,17 @@ TEST_CASE("commit: events and the committed seq move together, exactly once, per
   CHECK(fields["ts"] == "1001");
 }
 
+TEST_CASE("an expired lease nobody took is taken back by the next commit") {
+  redis_process redis;
+  redis_connection c(at(redis));
+  shard_store s(c, "t", "node-a");
+  REQUIRE(s.acquire_lease(1, 0, 100) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  CHECK_FALSE(s.lease_holder(1, 0));
+  CHECK(s.commit(1, 0, "s", "u", events(1, 1), 1000, 1, 5000).what == commit_result::committed);
+  CHECK(s.lease_holder(1, 0) == "node-a");
+}
+
 TEST_CASE("fencing: a node that lost the lease writes nothing") {
   redis_process redis;
   redis_connection ca(at(redis)), cb(at(redis));

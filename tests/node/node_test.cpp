@@ -1,0 +1,254 @@
+// One g-actor node end to end, with a private redis-server and g-fakecord under load: crash and restart,
+// graceful stop, fencing, bad commands, a stalled Redis, and configuration errors.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "net/redis/redis_connection.hpp"
+#include "sim/harness/child_process.hpp"
+#include "sim/harness/redis_process.hpp"
+#include "tests/support/fakecord_process.hpp"
+#include "tests/support/gateway_test_client.hpp"
+
+using namespace std::chrono_literals;
+using g::harness::child_process;
+using g::harness::redis_process;
+using g::net::redis_connection;
+using g::test::fakecord_process;
+using g::test::json_int;
+using g::test::json_str;
+
+namespace {
+
+struct stream_check {
+  std::size_t entries = 0;
+  std::size_t discontinuities = 0;
+  std::map<int, std::int64_t> last_seq;   // per shard
+  std::map<std::string, std::size_t> by_node;
+};
+
+struct world {
+  redis_process redis;
+  fakecord_process fc;
+  std::filesystem::path dir;
+  std::string config;
+  int shards;
+
+  explicit world(int shard_count, std::vector<std::string> fakecord_args = {})
+      : fc(with_defaults(shard_count, std::move(fakecord_args))), shards(shard_count) {
+    dir = std::filesystem::temp_directory_path() / ("g-node-test-" + std::to_string(::getpid()) + "-" + std::to_string(redis.port()));
+    std::filesystem::create_directories(dir);
+    config = write_config("node.toml", "test-token", redis.port());
+  }
+  ~world() { std::filesystem::remove_all(dir); }
+
+  static std::vector<std::string> with_defaults(int shards, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"--guilds", std::to_string(shards * 10), "--shards", std::to_string(shards),
+                                  "--max-concurrency", std::to_string(shards), "--token", "test-token"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  std::string write_config(const std::string& name, const std::string& token, std::uint16_t redis_port) {
+    auto path = dir / name;
+    std::ofstream f(path);
+    f << "[node]\nname = \"test\"\nlisten = \"127.0.0.1:0\"\n"
+      << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = 33281\n"
+      << "[redis]\nport = " << redis_port << "\n"
+      << "[cluster]\nlease_ms = 1500\n"
+      << "[security]\ncookie = \"0123456789abcdef-test\"\n";
+    return path.string();
+  }
+
+  child_process node(const std::string& cfg = "") {
+    return child_process({G_ACTOR_PATH, "--config", cfg.empty() ? config : cfg}, (dir / "node.log").string());
+  }
+
+  std::int64_t stat(const char* p) { return json_int(fc.stats(), p); }
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return pred();
+  }
+  bool all_connected() {
+    auto s = fc.stats();
+    return json_int(s, "/connections") == shards &&
+           s.find(R"("connected":false)") == std::string::npos && json_int(s, "/sessions/0/seq") > 0;
+  }
+
+  stream_check check_stream() {
+    redis_connection c({"127.0.0.1", redis.port(), "", 0, 5000});
+    stream_check out;
+    std::map<int, std::int64_t> last;
+    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+    for (auto& e : r.elements) {
+      std::map<std::string, std::string> f;
+      auto& fields = e.elements[1].elements;
+      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].text] = fields[i + 1].text;
+      int shard = std::stoi(f["shard"]);
+      std::int64_t seq = std::stoll(f["seq"]);
+      if (f["t"] == "READY") last[shard] = 0;
+      if (last[shard] + 1 != seq) ++out.discontinuities;
+      last[shard] = seq;
+      ++out.entries;
+      ++out.by_node[f["node"]];
+    }
+    out.last_seq = last;
+    return out;
+  }
+
+  // Everything g-fakecord sent each shard's live session is in the stream.
+  bool stream_caught_up() {
+    auto s = fc.stats();
+    auto st = check_stream();
+    for (int i = 0; i < shards; ++i) {
+      std::string p = "/sessions/" + std::to_string(i) + "/";
+      int shard = static_cast<int>(json_int(s, (p + "shard").c_str()));
+      if (st.last_seq[shard] != json_int(s, (p + "seq").c_str())) return false;
+    }
+    return true;
+  }
+  void load(int rate) { fc.post("/_fakecord/load", "{\"rate\":" + std::to_string(rate) + "}"); }
+};
+
+}  // namespace
+
+TEST_CASE("kill -9 under load: every shard resumes on restart, no new identify, no gap, no duplicate") {
+  world w(4, {"--rate", "300"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  std::this_thread::sleep_for(1s);
+  node.kill();
+  std::this_thread::sleep_for(300ms);
+  auto again = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.stat("/resumes") == 4 && w.all_connected(); }), again.log());
+  std::this_thread::sleep_for(1s);
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 10s));
+  again.signal(SIGTERM);
+  CHECK(again.wait(10s) == 0);
+  CHECK(w.stat("/identifies") == 4);
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  auto st = w.check_stream();
+  CHECK(st.entries > 500);
+  CHECK(st.discontinuities == 0);
+  CHECK(st.by_node.size() == 2);  // both node runs wrote
+}
+
+TEST_CASE("SIGTERM hands the shards over: leases released, the next start resumes at once") {
+  world w(2, {"--rate", "100"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  CHECK(c.command({"EXISTS", "g:g:owner:2:0", "g:g:owner:2:1"}).number == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  auto again = w.node();
+  REQUIRE(w.wait_for([&] { return w.stat("/resumes") == 2 && w.all_connected(); }));
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 10s));
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/identifies") == 2);
+}
+
+TEST_CASE("fencing: when another node id takes a shard's lease, the original writes nothing more for it") {
+  world w(2, {"--rate", "200"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  std::this_thread::sleep_for(500ms);
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  REQUIRE(c.command({"SET", "g:g:owner:2:0", "intruder", "PX", "60000"}).ok());
+  // Within a renewal period the node notices and stops the shard.
+  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("shard 0: fenced") != std::string::npos; }, 5s), node.log());
+  auto count_shard0 = [&] {
+    std::size_t n = 0;
+    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+    for (auto& e : r.elements) {
+      auto& f = e.elements[1].elements;
+      for (std::size_t i = 0; i + 1 < f.size(); i += 2)
+        if (f[i].text == "shard" && f[i + 1].text == "0") ++n;
+    }
+    return n;
+  };
+  std::size_t before = count_shard0();
+  std::this_thread::sleep_for(1500ms);
+  CHECK(count_shard0() == before);
+  CHECK(w.check_stream().discontinuities == 0);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("bad backend commands are rejected with a reason and never cost the connection") {
+  world w(1);
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  std::string big = R"({"x":")" + std::string(5000, 'a') + "\"}";
+  c.command({"XADD", "g:g:commands:0", "*", "op", "2", "d", R"({"token":"x"})"});
+  c.command({"XADD", "g:g:commands:0", "*", "op", "3", "d", "{not json"});
+  c.command({"XADD", "g:g:commands:0", "*", "op", "3", "d", big});
+  c.command({"XADD", "g:g:commands:0", "*", "op", "three", "d", "{}"});
+  c.command({"XADD", "g:g:commands:0", "*", "op", "3", "d", R"({"since":null,"activities":[],"status":"idle","afk":false})"});
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.fc.get("/_fakecord/received?op=3").find("idle") != std::string::npos; }), node.log());
+  CHECK(w.wait_for([&] { return node.log().find("rejected") != std::string::npos; }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(w.stat("/connections") == 1);
+  CHECK(w.stat("/identifies") == 1);
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  CHECK(c.command({"XLEN", "g:g:commands:0"}).number == 0);  // each command handled once
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("a stalled Redis under load loses nothing: events wait, then commit in order") {
+  world w(2, {"--rate", "200"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  std::this_thread::sleep_for(500ms);
+  ::kill(w.redis.pid(), SIGSTOP);
+  std::this_thread::sleep_for(3s);
+  ::kill(w.redis.pid(), SIGCONT);
+  std::this_thread::sleep_for(1s);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.stream_caught_up(); }, 20s), node.log());
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/connections") == 2);
+  CHECK(w.stat("/identifies") == 2);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("configuration and dependency errors: one clear line and a non-zero exit") {
+  world w(1);
+  auto run = [&](const std::string& cfg) {
+    auto p = w.node(cfg);
+    int rc = p.wait(20s);
+    return std::make_pair(rc, p.log());
+  };
+  std::filesystem::remove(w.dir / "node.log");
+  auto missing = run((w.dir / "absent.toml").string());
+  CHECK(missing.first == 2);
+  CHECK(missing.second.find("cannot read config file") != std::string::npos);
+
+  std::filesystem::remove(w.dir / "node.log");
+  auto no_redis = run(w.write_config("no-redis.toml", "test-token", g::harness::free_tcp_port()));
+  CHECK(no_redis.first == 1);
+  CHECK(no_redis.second.find("cannot connect to Redis") != std::string::npos);
+
+  std::filesystem::remove(w.dir / "node.log");
+  auto bad_token = run(w.write_config("bad-token.toml", "wrong-token", w.redis.port()));
+  CHECK(bad_token.first == 1);
+  CHECK(bad_token.second.find("rejected the bot token") != std::string::npos);
+  CHECK(std::count(bad_token.second.begin(), bad_token.second.end(), '\n') == 1);
+}
