@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
 
   g::actors::node_env env;
   env.cfg = &cfg;
+  env.filter = g::cluster::event_filter(cfg.events.include, cfg.events.exclude);
   env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
   env.gateway_url = cfg.discord.gateway_url.empty() ? bot.url : cfg.discord.gateway_url;
   std::random_device rd;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cluster/event_filter.hpp"
 #include "config/node_config.hpp"
 
 namespace boost::asio {
@@ -31,6 +32,7 @@ struct node_env {
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;
   net::identify_gate* gate = nullptr;
+  cluster::event_filter filter;
   node_counters counters;
 };
 

@@ -23,11 +23,16 @@ std::int64_t wall_ms() {
 // The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
 class bridge : public net::shard_listener {
  public:
-  explicit bridge(caf::actor shard) : shard_(std::move(shard)) {}
+  bridge(caf::actor shard, const cluster::event_filter& filter) : shard_(std::move(shard)), filter_(filter) {}
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
-    caf::anon_send(shard_, event_msg{{tag_, net::stream_event{f.s, std::string(f.t), std::string(f.d), wall_ms()}}});
+    net::stream_event e{f.s, {}, {}, wall_ms()};
+    if (filter_.passes(f.t)) {  // filtered events still move the committed seq
+      e.t.assign(f.t);
+      e.d.assign(f.d);
+    }
+    caf::anon_send(shard_, event_msg{{tag_, std::move(e)}});
   }
   void on_report(const net::shard_report& r) override {
     if (r.session.resumable() && (!tag_ || tag_->session_id != r.session.session_id || tag_->resume_url != r.session.resume_url))
@@ -41,6 +46,7 @@ class bridge : public net::shard_listener {
 
  private:
   caf::actor shard_;
+  const cluster::event_filter& filter_;
   std::shared_ptr<const cluster::session_tag> tag_;
 };
 
@@ -84,7 +90,7 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
-  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self));
+  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter);
   s.listener->adopt(session);
   s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
   s.conn->start(std::move(session));

@@ -22,10 +22,13 @@ for i = 8, #ARGV, 4 do
   local seq = tonumber(ARGV[i])
   if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
   if seq == committed + 1 then
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
-               'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3])
+    -- An event filtered out by the node's [events] settings comes with an empty t: it moves the seq, writes nothing.
+    if ARGV[i + 1] ~= '' then
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
+                 'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3])
+      appended = appended + 1
+    end
     committed = seq
-    appended = appended + 1
   end
 end
 redis.call('HSET', KEYS[2], 'session_id', ARGV[2], 'seq', committed, 'resume_url', ARGV[3], 'node', ARGV[1],

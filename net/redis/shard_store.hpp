@@ -28,7 +28,7 @@ struct redis_keys {
 
 struct stream_event {
   std::int64_t seq = 0;
-  std::string t;
+  std::string t;        // empty: filtered out (the committed seq moves past it, nothing is written)
   std::string d;        // raw JSON of d, byte for byte as Discord sent it
   std::int64_t ts_ms = 0;  // when it was received
 };

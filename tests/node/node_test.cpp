@@ -55,11 +55,12 @@ struct world {
     return a;
   }
 
-  std::string write_config(const std::string& name, const std::string& token, std::uint16_t redis_port) {
+  std::string write_config(const std::string& name, const std::string& token, std::uint16_t redis_port,
+                           const std::string& extra = "", std::uint64_t intents = 33281) {
     auto path = dir / name;
     std::ofstream f(path);
-    f << "[node]\nname = \"test\"\nlisten = \"127.0.0.1:0\"\n"
-      << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = 33281\n"
+    f << extra << "[node]\nname = \"test\"\nlisten = \"127.0.0.1:0\"\n"
+      << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = " << intents << "\n"
       << "[redis]\nport = " << redis_port << "\n"
       << "[cluster]\nlease_ms = 1500\n"
       << "[security]\ncookie = \"0123456789abcdef-test\"\n";
@@ -225,6 +226,35 @@ TEST_CASE("a stalled Redis under load loses nothing: events wait, then commit in
   CHECK(w.check_stream().discontinuities == 0);
   CHECK(w.stat("/connections") == 2);
   CHECK(w.stat("/identifies") == 2);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("event filters: excluded events are not written, but the committed seq moves past them") {
+  world w(1, {"--rate", "300"});
+  auto cfg = w.write_config("filtered.toml", "test-token", w.redis.port(), "[events]\nexclude = [\"TYPING_START\"]\n",
+                            33281 | 2048);
+  auto node = w.node(cfg);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  std::this_thread::sleep_for(1s);
+  w.load(0);
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  REQUIRE(w.wait_for([&] {
+    auto rec = c.command({"HGET", "g:g:session:1:0", "seq"});
+    return rec.type == g::net::redis_reply::string && std::stoll(rec.text) == json_int(w.fc.stats(), "/sessions/0/seq");
+  }, 10s));
+  auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+  std::size_t typing = 0, messages = 0;
+  for (auto& e : r.elements) {
+    auto& f = e.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].text != "t") continue;
+      typing += f[i + 1].text == "TYPING_START";
+      messages += f[i + 1].text == "MESSAGE_CREATE";
+    }
+  }
+  CHECK(typing == 0);
+  CHECK(messages > 50);
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
 }

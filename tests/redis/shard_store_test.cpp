@@ -116,6 +116,20 @@ TEST_CASE("an expired lease nobody took is taken back by the next commit") {
   CHECK(s.lease_holder(1, 0) == "node-a");
 }
 
+TEST_CASE("filtered events move the committed seq without being written") {
+  redis_process redis;
+  redis_connection c(at(redis));
+  shard_store s(c, "t", "node-a");
+  REQUIRE(s.acquire_lease(1, 0, 5000) == 0);
+  auto ev = events(1, 4);
+  ev[1].t.clear();
+  ev[2].t.clear();
+  auto r = s.commit(1, 0, "s", "u", ev, 1000, 1);
+  CHECK(r.committed_seq == 4);
+  CHECK(r.appended == 2);
+  CHECK(stream_seqs(c, s.keys()) == std::vector<std::int64_t>{1, 4});
+}
+
 TEST_CASE("fencing: a node that lost the lease writes nothing") {
   redis_process redis;
   redis_connection ca(at(redis)), cb(at(redis));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "cluster/commit_batch.hpp"
+#include "cluster/event_filter.hpp"
 #include "cluster/identify_schedule.hpp"
 #include "cluster/snowflake.hpp"
 
@@ -59,4 +60,14 @@ TEST_CASE("commit batches: one session per batch, bounded, retried in order afte
   REQUIRE(again.events.size() == 3);
   CHECK(again.events.front().seq == 1);
   CHECK(again.events.back().seq == 3);
+}
+
+TEST_CASE("event filter: include wins, else exclude, else everything") {
+  CHECK(event_filter().passes("MESSAGE_CREATE"));
+  event_filter inc({"MESSAGE_CREATE"}, {});
+  CHECK(inc.passes("MESSAGE_CREATE"));
+  CHECK_FALSE(inc.passes("TYPING_START"));
+  event_filter exc({}, {"TYPING_START", "PRESENCE_UPDATE"});
+  CHECK(exc.passes("MESSAGE_CREATE"));
+  CHECK_FALSE(exc.passes("TYPING_START"));
 }
