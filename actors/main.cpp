@@ -15,6 +15,8 @@
 #include "actors/messages.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/node_env.hpp"
+#include "actors/status_pages.hpp"
+#include "net/http/http_server.hpp"
 #include "cluster/snowflake.hpp"
 #include "config/node_config.hpp"
 #include "net/json/json_writer.hpp"
@@ -90,6 +92,9 @@ int main(int argc, char** argv) {
   g::cluster::snowflake_generator ids(rd() & 0x3FF);
   env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(wall_ms())));
   const std::string name = cfg.node.name.empty() ? env.node_id : cfg.node.name;
+  env.name = name;
+  env.started_ms = wall_ms();
+  env.board.resize(env.shard_total);
 
   // Signals go to the main thread only: block them before any other thread starts.
   sigset_t signals;
@@ -104,6 +109,18 @@ int main(int argc, char** argv) {
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
   int rc = 0;
+  std::unique_ptr<g::net::http_server> http;
+  try {
+    http = std::make_unique<g::net::http_server>(io, cfg.http.listen.host, cfg.http.listen.port,
+                                                 [&env](std::string_view m, std::string_view t) {
+                                                   return g::actors::route_status(env, m, t);
+                                                 });
+  } catch (const std::exception& e) {
+    work.reset();
+    io.stop();
+    io_thread.join();
+    return fail(std::string("[http] ") + e.what());
+  }
   {
     g::net::redis_worker redis(redis_ep);
     gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency);
@@ -143,6 +160,7 @@ int main(int argc, char** argv) {
       conn.command({"HDEL", store.keys().nodes(), env.node_id});
     });
   }  // the Redis thread finishes its queue
+  http.reset();
   work.reset();
   io.stop();
   io_thread.join();

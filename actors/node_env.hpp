@@ -3,7 +3,9 @@
 // thread, the identify gate and the node's counters. Owned by main; outlives every actor.
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "cluster/event_filter.hpp"
 #include "config/node_config.hpp"
@@ -24,6 +26,39 @@ struct node_counters {
       rejected_commands{0}, fenced{0};
 };
 
+// Each shard's latest state, written by its actor, read by the HTTP endpoints.
+struct shard_status {
+  std::string state = "idle";
+  std::int64_t seq = 0;        // committed
+  std::int64_t latency_ms = -1;
+  std::uint64_t events = 0;    // committed to the stream
+  std::uint64_t commits = 0;
+  std::size_t buffered = 0;    // waiting for Redis
+  std::string error;
+  bool fatal = false;
+};
+
+class shard_board {
+ public:
+  void resize(int n) {
+    std::lock_guard l(mu_);
+    shards_.resize(static_cast<std::size_t>(n));
+  }
+  template <class F>
+  void update(int id, F&& f) {
+    std::lock_guard l(mu_);
+    if (id >= 0 && static_cast<std::size_t>(id) < shards_.size()) f(shards_[static_cast<std::size_t>(id)]);
+  }
+  std::vector<shard_status> snapshot() const {
+    std::lock_guard l(mu_);
+    return shards_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<shard_status> shards_;
+};
+
 struct node_env {
   const config::node_config* cfg = nullptr;
   std::string node_id;
@@ -34,6 +69,9 @@ struct node_env {
   net::identify_gate* gate = nullptr;
   cluster::event_filter filter;
   node_counters counters;
+  shard_board board;
+  std::string name;
+  std::int64_t started_ms = 0;
 };
 
 }  // namespace g::actors

@@ -202,6 +202,12 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
             ++env->counters.commits;
             s.batch.committed();
             s.committed_seq = m.result.committed_seq;
+            env->board.update(id, [&](shard_status& st) {
+              st.seq = m.result.committed_seq;
+              st.events += static_cast<std::uint64_t>(m.result.appended);
+              ++st.commits;
+              st.buffered = s.batch.size();
+            });
             break;
           case net::commit_result::fenced:
             return fenced(self, m.result.error);
@@ -229,6 +235,12 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
         bool phase_changed = m.report.phase != s.last.phase;
         s.last = m.report;
         if (m.report.fatal) log(s, "stopped: " + m.report.error);
+        env->board.update(id, [&](shard_status& st) {
+          st.state = std::string(net::name(m.report.phase));
+          st.latency_ms = m.report.latency_ms;
+          st.error = m.report.error;
+          st.fatal = m.report.fatal;
+        });
         if (phase_changed) publish_status(self);
         if (s.stopping && m.report.phase == net::session_phase::stopped) finish(self);
       },

@@ -39,6 +39,7 @@ struct world {
   std::filesystem::path dir;
   std::string config;
   int shards;
+  std::uint16_t http_port = g::harness::free_tcp_port();
 
   explicit world(int shard_count, std::vector<std::string> fakecord_args = {})
       : fc(with_defaults(shard_count, std::move(fakecord_args))), shards(shard_count) {
@@ -63,6 +64,7 @@ struct world {
       << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = " << intents << "\n"
       << "[redis]\nport = " << redis_port << "\n"
       << "[cluster]\nlease_ms = 1500\n"
+      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\n"
       << "[security]\ncookie = \"0123456789abcdef-test\"\n";
     return path.string();
   }
@@ -255,6 +257,32 @@ TEST_CASE("event filters: excluded events are not written, but the committed seq
   }
   CHECK(typing == 0);
   CHECK(messages > 50);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
+  world w(2, {"--rate", "100"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  int status = 0;
+  REQUIRE(w.wait_for([&] {
+    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
+    return status == 200;
+  }));
+  std::string metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+  CHECK(status == 200);
+  CHECK(metrics.find("# TYPE g_shard_ready gauge") != std::string::npos);
+  CHECK(metrics.find("g_shard_ready{shard=\"1\"} 1") != std::string::npos);
+  CHECK(metrics.find("g_node_redis_errors_total 0") != std::string::npos);
+  CHECK(metrics.find("g_shard_events_total{shard=\"0\"}") != std::string::npos);
+  std::string js = g::test::http_request(w.http_port, "GET", "/status.json", "", "", status);
+  CHECK(status == 200);
+  CHECK(json_int(js, "/shard_count") == 2);
+  CHECK(json_str(js, "/shards/1/state") == "ready");
+  CHECK(json_int(js, "/shards/0/seq") > 0);
+  g::test::http_request(w.http_port, "GET", "/nothing", "", "", status);
+  CHECK(status == 404);
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
 }

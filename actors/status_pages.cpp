@@ -1,0 +1,122 @@
+#include "actors/status_pages.hpp"
+
+#include <chrono>
+
+#include "actors/node_env.hpp"
+#include "net/json/json_writer.hpp"
+
+namespace g::actors {
+
+namespace {
+
+void metric(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const char* name, std::uint64_t value, int shard = -1) {
+  out += name;
+  if (shard >= 0) out += "{shard=\"" + std::to_string(shard) + "\"}";
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+}  // namespace
+
+net::http_answer metrics_page(const node_env& env) {
+  net::http_answer a;
+  a.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  std::string& o = a.body;
+  auto shards = env.board.snapshot();
+  metric(o, "g_shard_ready", "gauge", "1 when the shard's gateway session is ready");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_ready", shards[i].state == "ready", static_cast<int>(i));
+  metric(o, "g_shard_latency_ms", "gauge", "last heartbeat round trip (-1 unknown)");
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    o += "g_shard_latency_ms{shard=\"" + std::to_string(i) + "\"} " + std::to_string(shards[i].latency_ms) + "\n";
+  }
+  metric(o, "g_shard_seq", "gauge", "last committed sequence number");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_seq", static_cast<std::uint64_t>(shards[i].seq), static_cast<int>(i));
+  metric(o, "g_shard_events_total", "counter", "events written to the stream");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_events_total", shards[i].events, static_cast<int>(i));
+  metric(o, "g_shard_commits_total", "counter", "atomic commits to Redis");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_commits_total", shards[i].commits, static_cast<int>(i));
+  metric(o, "g_shard_buffered_events", "gauge", "events waiting for Redis");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_buffered_events", shards[i].buffered, static_cast<int>(i));
+  metric(o, "g_shard_fatal", "gauge", "1 when the shard stopped for good (token, intents, shards): alert on it");
+  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_fatal", shards[i].fatal, static_cast<int>(i));
+  const auto& c = env.counters;
+  metric(o, "g_node_events_received_total", "counter", "dispatches received from Discord");
+  sample(o, "g_node_events_received_total", c.events);
+  metric(o, "g_node_redis_errors_total", "counter", "Redis operations that failed");
+  sample(o, "g_node_redis_errors_total", c.redis_errors);
+  metric(o, "g_node_rejected_commands_total", "counter", "backend commands refused (invalid, queue full)");
+  sample(o, "g_node_rejected_commands_total", c.rejected_commands);
+  metric(o, "g_node_fenced_total", "counter", "shards stopped because another node holds their lease");
+  sample(o, "g_node_fenced_total", c.fenced);
+  return a;
+}
+
+net::http_answer health_page(const node_env& env) {
+  net::http_answer a;
+  auto shards = env.board.snapshot();
+  std::size_t ready = 0, fatal = 0;
+  for (auto& s : shards) {
+    ready += s.state == "ready";
+    fatal += s.fatal;
+  }
+  bool ok = fatal == 0 && ready == shards.size();
+  a.status = ok ? 200 : 503;
+  a.body = (ok ? "ok: " : "degraded: ") + std::to_string(ready) + "/" + std::to_string(shards.size()) + " shards ready" +
+           (fatal ? ", " + std::to_string(fatal) + " stopped for good" : "") + "\n";
+  return a;
+}
+
+net::http_answer status_json(const node_env& env) {
+  net::http_answer a;
+  a.content_type = "application/json";
+  json::writer w(a.body);
+  auto shards = env.board.snapshot();
+  w.begin_object()
+      .field("node", env.node_id)
+      .field("name", env.name)
+      .field("group", env.cfg->node.group)
+      .field("master", env.node_id)
+      .field("shard_count", env.shard_total)
+      .field("started", env.started_ms)
+      .key("shards")
+      .begin_array();
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    const auto& s = shards[i];
+    w.begin_object()
+        .field("shard", static_cast<int>(i))
+        .field("owner", env.node_id)
+        .field("state", s.state)
+        .field("seq", s.seq)
+        .field("latency_ms", s.latency_ms)
+        .field("events", s.events)
+        .field("buffered", static_cast<std::uint64_t>(s.buffered));
+    if (!s.error.empty()) w.field("error", s.error);
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return a;
+}
+
+net::http_answer route_status(const node_env& env, std::string_view method, std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (method != "GET") return {405, "text/plain; charset=utf-8", "use GET\n"};
+  if (path == "/metrics") return metrics_page(env);
+  if (path == "/healthz") return health_page(env);
+  if (path == "/status.json") return status_json(env);
+  return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /status.json\n"};
+}
+
+}  // namespace g::actors
