@@ -58,9 +58,23 @@ struct shard_state {
   bool stopping = false;
   std::shared_ptr<bridge> listener;
   std::unique_ptr<net::shard_connection> conn;
-  cluster::commit_batch batch;
+  cluster::commit_batch batch{batch_capacity};
   net::shard_report last;
   std::int64_t committed_seq = 0;
+  bool reading_paused = false;
+
+  // Backpressure: a full buffer (Redis slow or down) pauses the socket; half empty, it reads again.
+  void pace_reading() {
+    if (!conn) return;
+    if (!reading_paused && batch.full()) {
+      reading_paused = true;
+      conn->pause_reading(true);
+    } else if (reading_paused && batch.size() < batch_capacity / 2) {
+      reading_paused = false;
+      conn->pause_reading(false);
+    }
+  }
+  static constexpr std::size_t batch_capacity = 50000;
 
   ~shard_state() { drop_connection(); }
 
@@ -194,6 +208,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
         ++env->counters.events;
         self->state.batch.add(std::move(m.e));
         try_commit(self);
+        self->state.pace_reading();
       },
       [=](commit_msg& m) {
         auto& s = self->state;
@@ -228,6 +243,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
         }
         if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);
         try_commit(self);
+        s.pace_reading();
       },
       [=](commit_atom) { try_commit(self); },
       [=](report_msg& m) {

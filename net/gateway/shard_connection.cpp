@@ -109,6 +109,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   beast::flat_buffer rbuf;
   bool open = false;
   bool writing = false;
+  bool paused = false;
+  bool read_wanted = false;  // a read is due but reading is paused
   int pending_close = 0;
   std::deque<std::string> critical;
   struct queued_command {
@@ -317,6 +319,11 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
 
   // ---- reading: the hot path ------------------------------------------------------------------------------
   void read() {
+    if (paused) {
+      read_wanted = true;
+      return;
+    }
+    read_wanted = false;
     std::uint64_t gen = generation;
     with_ws([&](auto& ws) {
       ws.async_read(rbuf, [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
@@ -504,6 +511,13 @@ shard_connection::~shard_connection() {
 void shard_connection::start(session_state initial) {
   asio::post(impl_->strand, [i = impl_, initial = std::move(initial)]() mutable {
     i->apply(i->machine.start(std::move(initial), steady_ms()));
+  });
+}
+
+void shard_connection::pause_reading(bool paused) {
+  asio::post(impl_->strand, [i = impl_, paused] {
+    i->paused = paused;
+    if (!paused && i->read_wanted && i->open && !i->dead) i->read();
   });
 }
 

@@ -68,6 +68,10 @@ class shard_connection {
   // Queues a backend command (validated; within the send budget, behind heartbeats). `done` reports the outcome
   // and the reason on rejection; it runs on the strand.
   void send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done = {});
+  // Backpressure: stop reading the socket while the consumer cannot keep up (TCP then holds Discord back).
+  // A long pause can cost the connection (no heartbeat ACK is read); the session then resumes from the last
+  // sequence received, so nothing is lost.
+  void pause_reading(bool paused);
 
   struct impl;
 

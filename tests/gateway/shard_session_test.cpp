@@ -233,6 +233,30 @@ TEST_CASE("a server heartbeat request is answered at once") {
   CHECK_MESSAGE(h.violations_none(), h.stats());
 }
 
+TEST_CASE("paused reading holds events back, resuming delivers them all in order") {
+  harness h({"--guilds", "1", "--heartbeat-ms", "60000"});
+  h.conn->start();
+  REQUIRE(h.rec.wait([&] { return h.rec.count("GUILD_CREATE") == 1; }));
+  h.conn->pause_reading(true);
+  std::this_thread::sleep_for(100ms);
+  std::size_t before;
+  {
+    std::lock_guard l(h.rec.mu);
+    before = h.rec.seqs.size();
+  }
+  h.fc.post("/_fakecord/load", R"({"rate":500})");
+  std::this_thread::sleep_for(500ms);
+  {
+    std::lock_guard l(h.rec.mu);
+    CHECK(h.rec.seqs.size() <= before + 1);  // at most one message already in flight
+  }
+  h.fc.post("/_fakecord/load", R"({"rate":0})");
+  h.conn->pause_reading(false);
+  REQUIRE(h.rec.wait([&] { return h.rec.seqs.size() > before + 100; }));
+  std::lock_guard l(h.rec.mu);
+  CHECK(h.rec.contiguous());
+}
+
 TEST_CASE("a session handed in by another process is resumed from its seq") {
   fakecord_process fc({"--guilds", "2"});
   io_thread io;
