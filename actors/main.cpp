@@ -123,7 +123,19 @@ int main(int argc, char** argv) {
   }
   {
     g::net::redis_worker redis(redis_ep);
-    gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency);
+    g::net::identify_budget budget;
+    budget.total = bot.session_total;
+    budget.remaining = bot.session_remaining;
+    budget.reset_after_ms = bot.reset_after_ms;
+    budget.reserve = cfg.discord.session_reserve;
+    budget.refused = [&env](const std::string& why) {
+      ++env.counters.identify_refused;
+      std::cerr << "g-actor: ERROR: " << why << "\n";
+    };
+    if (bot.session_remaining <= cfg.discord.session_reserve)
+      std::cerr << "g-actor: ERROR: only " << bot.session_remaining << " session starts left (reserve "
+                << cfg.discord.session_reserve << "): shards without a session to resume will not IDENTIFY\n";
+    gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency, std::move(budget));
     env.io = &io;
     env.redis = &redis;
     env.gate = gate.get();

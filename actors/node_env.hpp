@@ -23,7 +23,7 @@ namespace g::actors {
 
 struct node_counters {
   std::atomic<std::uint64_t> events{0}, commits{0}, redis_errors{0}, identifies{0}, resumes{0},
-      rejected_commands{0}, fenced{0};
+      rejected_commands{0}, fenced{0}, identify_refused{0};
 };
 
 // Each shard's latest state, written by its actor, read by the HTTP endpoints.

@@ -61,6 +61,8 @@ net::http_answer metrics_page(const node_env& env) {
   sample(o, "g_node_rejected_commands_total", c.rejected_commands);
   metric(o, "g_node_fenced_total", "counter", "shards stopped because another node holds their lease");
   sample(o, "g_node_fenced_total", c.fenced);
+  metric(o, "g_node_identify_refused_total", "counter", "IDENTIFYs refused to keep the session start reserve: alert on it");
+  sample(o, "g_node_identify_refused_total", c.identify_refused);
   return a;
 }
 

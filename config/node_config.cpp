@@ -151,6 +151,8 @@ node_config build(const toml::table& root, const env_lookup& env) {
   c.discord.large_threshold = discord.get<int>("large_threshold").value_or(250);
   if (c.discord.large_threshold < 50 || c.discord.large_threshold > 250)
     throw config_error("[discord] large_threshold must be between 50 and 250");
+  c.discord.session_reserve = discord.get<int>("session_reserve").value_or(10);
+  if (c.discord.session_reserve < 0) throw config_error("[discord] session_reserve must be >= 0");
   if (auto* p = discord.raw("presence")) {
     auto* t = p->as_table();
     if (!t) throw config_error("[discord] presence must be an inline table, e.g. { status = \"online\", afk = false }");

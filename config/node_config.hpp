@@ -34,6 +34,7 @@ struct node_config {
     std::string compress = "zlib-stream";
     int large_threshold = 250;
     std::string presence;     // JSON object, or empty
+    int session_reserve = 10; // IDENTIFY stops when this few daily session starts remain
   } discord;
   struct redis_section {
     std::string host = "127.0.0.1";

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "cluster/session_budget_guard.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/shard_store.hpp"
 
@@ -16,8 +17,19 @@ namespace {
 class redis_identify_gate : public identify_gate {
  public:
   redis_identify_gate(boost::asio::io_context& io, redis_worker& redis, std::string group, std::string node, int mc,
-                      std::int64_t slot_ms)
-      : io_(io), redis_(redis), group_(std::move(group)), node_(std::move(node)), max_concurrency_(mc), slot_ms_(slot_ms) {}
+                      identify_budget budget, std::int64_t slot_ms)
+      : io_(io),
+        redis_(redis),
+        group_(std::move(group)),
+        node_(std::move(node)),
+        max_concurrency_(mc),
+        slot_ms_(slot_ms),
+        refused_(std::move(budget.refused)),
+        guard_(budget.total, budget.remaining, budget.reset_after_ms, budget.reserve, now_ms()) {}
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
 
   ticket request(int shard_id, std::function<void()> granted) override {
     ticket t;
@@ -44,20 +56,36 @@ class redis_identify_gate : public identify_gate {
   void attempt(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted) {
     redis_.post([this, t, bucket, granted](redis_connection& conn) {
       if (!live(t)) return;
+      {
+        std::unique_lock l(mu_);
+        if (!guard_.allows(now_ms())) {
+          std::string why = "IDENTIFY refused: only " + std::to_string(guard_.remaining()) +
+                            " session starts left today (reserve reached); resuming sessions continue";
+          l.unlock();
+          if (refused_) refused_(why);
+          retry_later(t, bucket, granted, 60000);
+          return;
+        }
+      }
       std::int64_t wait = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
       if (wait == 0) {
         {
           std::lock_guard l(mu_);
           if (!live_.erase(t)) return;  // cancelled meanwhile: the slot goes unused, as it would on Discord
+          guard_.spent();
         }
         (*granted)();
         return;
       }
       // Held elsewhere (or Redis down: -1): try again when the slot frees.
-      auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(wait > 0 ? wait + 10 : 1000));
-      timer->async_wait([this, timer, t, bucket, granted](boost::system::error_code ec) {
-        if (!ec) attempt(t, bucket, granted);
-      });
+      retry_later(t, bucket, granted, wait > 0 ? wait + 10 : 1000);
+    });
+  }
+
+  void retry_later(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted, std::int64_t ms) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(ms));
+    timer->async_wait([this, timer, t, bucket, granted](boost::system::error_code ec) {
+      if (!ec) attempt(t, bucket, granted);
     });
   }
 
@@ -66,7 +94,9 @@ class redis_identify_gate : public identify_gate {
   std::string group_, node_;
   int max_concurrency_;
   std::int64_t slot_ms_;
+  std::function<void(const std::string&)> refused_;
   std::mutex mu_;
+  cluster::session_budget_guard guard_;
   std::set<ticket> live_;
   ticket last_ = 0;
 };
@@ -75,9 +105,9 @@ class redis_identify_gate : public identify_gate {
 
 std::unique_ptr<identify_gate> make_redis_identify_gate(boost::asio::io_context& io, redis_worker& redis,
                                                         std::string group, std::string node_id, int max_concurrency,
-                                                        std::int64_t slot_ms) {
+                                                        identify_budget budget, std::int64_t slot_ms) {
   return std::make_unique<redis_identify_gate>(io, redis, std::move(group), std::move(node_id),
-                                               max_concurrency < 1 ? 1 : max_concurrency, slot_ms);
+                                               max_concurrency < 1 ? 1 : max_concurrency, std::move(budget), slot_ms);
 }
 
 }  // namespace g::net

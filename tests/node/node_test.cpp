@@ -287,6 +287,21 @@ TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
   CHECK(node.wait(10s) == 0);
 }
 
+TEST_CASE("the session start reserve: IDENTIFY stops loudly before the budget runs out, resumes go on") {
+  world w(3, {"--session-limit", "12"});  // 12 starts left, reserve 10: two shards may identify
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("IDENTIFY refused") != std::string::npos; }), node.log());
+  REQUIRE(w.wait_for([&] { return w.stat("/identifies") == 2; }));
+  std::this_thread::sleep_for(500ms);
+  CHECK(w.stat("/identifies") == 2);
+  CHECK(w.fc.stats().find("session_limit") == std::string::npos);  // Discord's limit never hit
+  int status = 0;
+  auto metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+  CHECK(metrics.find("g_node_identify_refused_total 0") == std::string::npos);
+  node.signal(SIGTERM);
+  CHECK(node.wait(15s) == 0);
+}
+
 TEST_CASE("configuration and dependency errors: one clear line and a non-zero exit") {
   world w(1);
   auto run = [&](const std::string& cfg) {

@@ -71,3 +71,17 @@ TEST_CASE("event filter: include wins, else exclude, else everything") {
   CHECK(exc.passes("MESSAGE_CREATE"));
   CHECK_FALSE(exc.passes("TYPING_START"));
 }
+
+#include "cluster/session_budget_guard.hpp"
+
+TEST_CASE("session budget guard: refuses at the reserve, until the window resets") {
+  session_budget_guard g(1000, 12, 60000, 10, 0);
+  CHECK(g.allows(0));
+  g.spent();
+  CHECK(g.allows(1));
+  g.spent();
+  CHECK_FALSE(g.allows(2));  // 10 left = the reserve
+  CHECK(g.remaining() == 10);
+  CHECK(g.allows(60000));    // the window reset
+  CHECK(g.remaining() == 1000);
+}
