@@ -146,11 +146,7 @@ int main(int argc, char** argv) {
     const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
     w.begin_object().field("name", name).field("host", adv.host).field("port", static_cast<int>(adv.port))
         .field("priority", cfg.node.priority).field("started", wall_ms()).end_object();
-    redis.post([&cfg, &env, entry](g::net::redis_connection& conn) {
-      g::net::shard_store store(conn, cfg.node.group, env.node_id);
-      store.set_shard_count(env.shard_total);
-      conn.command({"HSET", store.keys().nodes(), env.node_id, entry});
-    });
+    env.registry_entry = entry;  // the node actor writes it (and shard_count), again every few seconds
 
     try {
       caf::actor_system_config caf_cfg;

@@ -72,6 +72,7 @@ struct node_env {
   shard_board board;
   std::string name;
   std::int64_t started_ms = 0;
+  std::string registry_entry;  // this node's JSON in `nodes`
 };
 
 }  // namespace g::actors

@@ -302,6 +302,25 @@ TEST_CASE("the session start reserve: IDENTIFY stops loudly before the budget ru
   CHECK(node.wait(15s) == 0);
 }
 
+TEST_CASE("a Redis restart under load (empty, no persistence): sessions stay up, the stream is rebuilt without gaps") {
+  world w(2, {"--rate", "200"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  std::this_thread::sleep_for(500ms);
+  w.redis.kill();
+  std::this_thread::sleep_for(2s);
+  w.redis.start();
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  REQUIRE(w.wait_for([&] { return c.command({"GET", "g:g:shard_count"}).text == "2"; }, 10s));  // re-registered
+  std::this_thread::sleep_for(1s);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.stream_caught_up(); }, 20s), node.log());
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/connections") == 2);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
 TEST_CASE("configuration and dependency errors: one clear line and a non-zero exit") {
   world w(1);
   auto run = [&](const std::string& cfg) {
