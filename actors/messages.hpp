@@ -20,6 +20,7 @@ using renew_atom = caf::atom_constant<caf::atom("renew")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 
 struct event_msg {  // io thread → shard: one dispatch
   cluster::tagged_event e;
@@ -39,6 +40,9 @@ struct renew_msg {  // Redis → shard: the lease is still ours (false: fenced),
   bool held = false;
   bool redis_down = false;
 };
+struct chunk_msg {  // io thread → shard: this guild's member list is incomplete
+  std::uint64_t guild_id = 0;
+};
 struct command {
   std::string stream_id;
   int op = 0;
@@ -57,3 +61,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::lease_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commit_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::renew_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commands_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::chunk_msg)

@@ -6,9 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
+#include <deque>
+#include <unordered_map>
 
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
+#include "net/gateway/member_chunking.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_worker.hpp"
 
@@ -23,7 +26,8 @@ std::int64_t wall_ms() {
 // The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
 class bridge : public net::shard_listener {
  public:
-  bridge(caf::actor shard, const cluster::event_filter& filter) : shard_(std::move(shard)), filter_(filter) {}
+  bridge(caf::actor shard, const cluster::event_filter& filter, bool chunking)
+      : shard_(std::move(shard)), filter_(filter), chunking_(chunking) {}
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
@@ -33,6 +37,8 @@ class bridge : public net::shard_listener {
       e.d.assign(f.d);
     }
     caf::anon_send(shard_, event_msg{{tag_, std::move(e)}});
+    if (chunking_ && f.t == "GUILD_CREATE")
+      if (auto gid = net::guild_needing_members(f.d)) caf::anon_send(shard_, chunk_msg{*gid});
   }
   void on_report(const net::shard_report& r) override {
     if (r.session.resumable() && (!tag_ || tag_->session_id != r.session.session_id || tag_->resume_url != r.session.resume_url))
@@ -47,6 +53,7 @@ class bridge : public net::shard_listener {
  private:
   caf::actor shard_;
   const cluster::event_filter& filter_;
+  bool chunking_;
   std::shared_ptr<const cluster::session_tag> tag_;
 };
 
@@ -62,6 +69,11 @@ struct shard_state {
   net::shard_report last;
   std::int64_t committed_seq = 0;
   bool reading_paused = false;
+  // Member chunking: guilds waiting for their op 8, paced to one a second (half the command budget), and when
+  // each was last asked for (Discord allows one whole-list request per guild per 30 s).
+  std::deque<std::uint64_t> chunk_queue;
+  std::unordered_map<std::uint64_t, std::int64_t> chunk_asked;
+  bool chunk_timer = false;
 
   // Backpressure: a full buffer (Redis slow or down) pauses the socket; half empty, it reads again.
   void pace_reading() {
@@ -104,7 +116,7 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
-  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter);
+  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter, env.cfg->chunking.enabled);
   s.listener->adopt(session);
   s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
   s.conn->start(std::move(session));
@@ -246,6 +258,36 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
         s.pace_reading();
       },
       [=](commit_atom) { try_commit(self); },
+      [=](chunk_msg m) {
+        auto& s = self->state;
+        s.chunk_queue.push_back(m.guild_id);
+        if (!s.chunk_timer) {
+          s.chunk_timer = true;
+          self->send(self, chunk_atom::value);
+        }
+      },
+      [=](chunk_atom) {
+        auto& s = self->state;
+        const std::int64_t now = wall_ms();
+        while (!s.chunk_queue.empty() && s.conn) {
+          std::uint64_t gid = s.chunk_queue.front();
+          s.chunk_queue.pop_front();
+          auto it = s.chunk_asked.find(gid);
+          if (it != s.chunk_asked.end() && now - it->second < 30000) continue;  // asked recently: Discord would refuse
+          s.chunk_asked[gid] = now;
+          s.conn->send_command(8, net::request_all_members(gid, env->cfg->chunking.presences),
+                               [id](net::command_result r, std::string why) {
+                                 if (r != net::command_result::sent)
+                                   std::fprintf(stderr, "g-actor: shard %d: member request not sent: %s\n", id, why.c_str());
+                               });
+          break;
+        }
+        if (s.chunk_queue.empty()) {
+          s.chunk_timer = false;
+          return;
+        }
+        self->delayed_send(self, std::chrono::seconds(1), chunk_atom::value);
+      },
       [=](report_msg& m) {
         auto& s = self->state;
         bool phase_changed = m.report.phase != s.last.phase;

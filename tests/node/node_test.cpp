@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "net/redis/redis_connection.hpp"
@@ -317,6 +318,31 @@ TEST_CASE("a Redis restart under load (empty, no persistence): sessions stay up,
   REQUIRE_MESSAGE(w.wait_for([&] { return w.stream_caught_up(); }, 20s), node.log());
   CHECK(w.check_stream().discontinuities == 0);
   CHECK(w.stat("/connections") == 2);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("member chunking: large guilds get their members requested, within Discord's limits") {
+  world w(1, {"--members", "300"});  // 301 members > large_threshold 250: every guild is large
+  auto cfg = w.write_config("chunking.toml", "test-token", w.redis.port(), "[chunking]\nenabled = true\n", 33281 | 2);
+  auto node = w.node(cfg);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  auto chunked_guilds = [&] {
+    std::set<std::string> guilds;
+    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+    for (auto& e : r.elements) {
+      std::map<std::string, std::string> f;
+      auto& fields = e.elements[1].elements;
+      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].text] = fields[i + 1].text;
+      if (f["t"] == "GUILD_MEMBERS_CHUNK") guilds.insert(json_str(f["d"], "/guild_id"));
+    }
+    return guilds.size();
+  };
+  // 10 guilds, one request a second.
+  CHECK_MESSAGE(w.wait_for([&] { return chunked_guilds() == 10; }, 30s), node.log());
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  CHECK(w.check_stream().discontinuities == 0);
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
 }

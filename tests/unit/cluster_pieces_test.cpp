@@ -85,3 +85,16 @@ TEST_CASE("session budget guard: refuses at the reserve, until the window resets
   CHECK(g.allows(60000));    // the window reset
   CHECK(g.remaining() == 1000);
 }
+
+#include "net/gateway/member_chunking.hpp"
+
+TEST_CASE("member chunking: only guilds with an incomplete member list are requested") {
+  using g::net::guild_needing_members;
+  CHECK(guild_needing_members(R"({"id":"42","large":true,"member_count":5000,"members":[{}]})") == 42u);
+  CHECK(guild_needing_members(R"({"id":"43","large":false,"member_count":3,"members":[{},{}]})") == 43u);
+  CHECK_FALSE(guild_needing_members(R"({"id":"44","large":false,"member_count":2,"members":[{},{}]})"));
+  CHECK_FALSE(guild_needing_members("not json"));
+  std::string req = g::net::request_all_members(81384788765712384ULL, false);
+  CHECK(req.find(R"("guild_id":"81384788765712384")") != std::string::npos);
+  CHECK(req.find(R"("query":"","limit":0)") != std::string::npos);
+}
