@@ -23,6 +23,7 @@
 #include "net/redis/redis_identify_gate.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/rest/gateway_bot.hpp"
+#include "net/rest/node_id_service.hpp"
 
 namespace {
 
@@ -88,9 +89,15 @@ int main(int argc, char** argv) {
   env.filter = g::cluster::event_filter(cfg.events.include, cfg.events.exclude);
   env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
   env.gateway_url = cfg.discord.gateway_url.empty() ? bot.url : cfg.discord.gateway_url;
-  std::random_device rd;
-  g::cluster::snowflake_generator ids(rd() & 0x3FF);
-  env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(wall_ms())));
+  if (!cfg.ids.raindrop_url.empty()) {
+    auto id = g::net::fetch_node_id(cfg.ids.raindrop_url);
+    if (auto* err = std::get_if<std::string>(&id)) return fail(*err);
+    env.node_id = std::to_string(std::get<std::uint64_t>(id));
+  } else {
+    std::random_device rd;
+    g::cluster::snowflake_generator ids(rd() & 0x3FF);
+    env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(wall_ms())));
+  }
   const std::string name = cfg.node.name.empty() ? env.node_id : cfg.node.name;
   env.name = name;
   env.started_ms = wall_ms();

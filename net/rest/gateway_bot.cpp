@@ -1,108 +1,16 @@
 #include "net/rest/gateway_bot.hpp"
 
-#include <utility>  // before Asio (Boost 1.74 with C++20)
-
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <optional>
 #include <random>
 #include <simdjson.h>
 #include <thread>
 
+#include "net/rest/http_get.hpp"
 #include "net/url.hpp"
 
 namespace g::net {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-
 namespace {
-
-struct http_result {
-  int status = 0;
-  std::string body;
-  std::string retry_after;  // header
-  std::string network_error;
-};
-
-template <class Stream>
-http_result exchange(Stream& stream, asio::io_context& io, const url& u, const std::string& target,
-                     const std::string& token, std::chrono::milliseconds timeout) {
-  http_result out;
-  http::request<http::empty_body> req(http::verb::get, target, 11);
-  req.set(http::field::host, u.host);
-  req.set(http::field::user_agent, "DiscordBot (G, 0.1)");
-  req.set(http::field::authorization, "Bot " + token);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  beast::error_code result = asio::error::timed_out;
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-    if (ec) {
-      result = ec;
-      return;
-    }
-    http::async_read(stream, buf, res, [&](beast::error_code ec2, std::size_t) { result = ec2; });
-  });
-  io.run();
-  if (result) {
-    out.network_error = result.message();
-    return out;
-  }
-  out.status = static_cast<int>(res.result_int());
-  out.body = std::move(res.body());
-  out.retry_after = std::string(res[http::field::retry_after]);
-  return out;
-}
-
-http_result get_once(const url& u, const std::string& target, const rest_options& o) {
-  asio::io_context io;
-  http_result out;
-  auto timeout = std::chrono::milliseconds(o.timeout_ms);
-  tcp::resolver resolver(io);
-  beast::error_code ec;
-  auto endpoints = resolver.resolve(u.host, std::to_string(u.port), ec);
-  if (ec) {
-    out.network_error = "cannot resolve " + u.host + ": " + ec.message();
-    return out;
-  }
-  if (!u.tls) {
-    beast::tcp_stream stream(io);
-    stream.expires_after(timeout);
-    stream.connect(endpoints, ec);
-    if (ec) {
-      out.network_error = "cannot connect to " + u.host + ":" + std::to_string(u.port) + ": " + ec.message();
-      return out;
-    }
-    return exchange(stream, io, u, target, o.token, timeout);
-  }
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.set_default_verify_paths();
-  if (!o.ca_file.empty()) ctx.load_verify_file(o.ca_file, ec);
-  if (ec) {
-    out.network_error = "cannot load CA file " + o.ca_file + ": " + ec.message();
-    return out;
-  }
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-  SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
-  stream.set_verify_callback(ssl::host_name_verification(u.host));
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  beast::get_lowest_layer(stream).connect(endpoints, ec);
-  if (!ec) stream.handshake(ssl::stream_base::client, ec);
-  if (ec) {
-    out.network_error = "TLS connection to " + u.host + " failed: " + ec.message();
-    return out;
-  }
-  return exchange(stream, io, u, target, o.token, timeout);
-}
 
 double retry_after_seconds(const http_result& r) {
   simdjson::dom::parser p;
@@ -154,7 +62,7 @@ std::variant<gateway_bot, rest_error> fetch_gateway_bot(const rest_options& o) {
   rest_error last{rest_error::network, "no attempt made"};
   std::int64_t backoff = o.backoff_base_ms;
   for (int attempt = 1; attempt <= o.max_attempts; ++attempt) {
-    http_result r = get_once(*u, target, o);
+    http_result r = http_get(*u, target, "Bot " + o.token, o.ca_file, o.timeout_ms);
     std::int64_t wait_ms = 0;
     if (!r.network_error.empty()) {
       last = {rest_error::network, r.network_error};

@@ -98,3 +98,16 @@ TEST_CASE("member chunking: only guilds with an incomplete member list are reque
   CHECK(req.find(R"("guild_id":"81384788765712384")") != std::string::npos);
   CHECK(req.find(R"("query":"","limit":0)") != std::string::npos);
 }
+
+#include "net/rest/node_id_service.hpp"
+
+TEST_CASE("node ids from an id service: bare, JSON number, JSON string, or an object with id") {
+  using g::net::parse_node_id;
+  CHECK(parse_node_id("175928847299117063\n") == 175928847299117063ULL);
+  CHECK(parse_node_id("175928847299117063") == 175928847299117063ULL);
+  CHECK(parse_node_id(R"("175928847299117063")") == 175928847299117063ULL);
+  CHECK(parse_node_id(R"({"id":"175928847299117063"})") == 175928847299117063ULL);
+  CHECK(parse_node_id(R"({"id":175928847299117063})") == 175928847299117063ULL);
+  CHECK(parse_node_id("nope") == 0);
+  CHECK(parse_node_id(R"({"ids":[1]})") == 0);
+}
