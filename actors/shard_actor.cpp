@@ -26,11 +26,13 @@ std::int64_t wall_ms() {
 // The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
 class bridge : public net::shard_listener {
  public:
-  bridge(caf::actor shard, const cluster::event_filter& filter, bool chunking)
-      : shard_(std::move(shard)), filter_(filter), chunking_(chunking) {}
+  bridge(caf::actor shard, const cluster::event_filter& filter, bool chunking, node_counters& counters)
+      : shard_(std::move(shard)), filter_(filter), chunking_(chunking), counters_(counters) {}
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
+    if (f.t == "READY") ++counters_.identifies;
+    if (f.t == "RESUMED") ++counters_.resumes;
     net::stream_event e{f.s, {}, {}, wall_ms()};
     if (filter_.passes(f.t)) {  // filtered events still move the committed seq
       e.t.assign(f.t);
@@ -54,6 +56,7 @@ class bridge : public net::shard_listener {
   caf::actor shard_;
   const cluster::event_filter& filter_;
   bool chunking_;
+  node_counters& counters_;
   std::shared_ptr<const cluster::session_tag> tag_;
 };
 
@@ -116,7 +119,7 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
-  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter, env.cfg->chunking.enabled);
+  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter, env.cfg->chunking.enabled, env.counters);
   s.listener->adopt(session);
   s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
   s.conn->start(std::move(session));

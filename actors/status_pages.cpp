@@ -55,6 +55,10 @@ net::http_answer metrics_page(const node_env& env) {
   const auto& c = env.counters;
   metric(o, "g_node_events_received_total", "counter", "dispatches received from Discord");
   sample(o, "g_node_events_received_total", c.events);
+  metric(o, "g_node_identifies_total", "counter", "sessions started (READY)");
+  sample(o, "g_node_identifies_total", c.identifies);
+  metric(o, "g_node_resumes_total", "counter", "sessions resumed (RESUMED)");
+  sample(o, "g_node_resumes_total", c.resumes);
   metric(o, "g_node_redis_errors_total", "counter", "Redis operations that failed");
   sample(o, "g_node_redis_errors_total", c.redis_errors);
   metric(o, "g_node_rejected_commands_total", "counter", "backend commands refused (invalid, queue full)");

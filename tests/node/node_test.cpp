@@ -276,6 +276,7 @@ TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
   CHECK(metrics.find("# TYPE g_shard_ready gauge") != std::string::npos);
   CHECK(metrics.find("g_shard_ready{shard=\"1\"} 1") != std::string::npos);
   CHECK(metrics.find("g_node_redis_errors_total 0") != std::string::npos);
+  CHECK(metrics.find("g_node_identifies_total 2") != std::string::npos);
   CHECK(metrics.find("g_shard_events_total{shard=\"0\"}") != std::string::npos);
   std::string js = g::test::http_request(w.http_port, "GET", "/status.json", "", "", status);
   CHECK(status == 200);
