@@ -1,6 +1,7 @@
 #include "actors/status_pages.hpp"
 
 #include <chrono>
+#include <vector>
 
 #include "actors/node_env.hpp"
 #include "net/json/json_writer.hpp"
@@ -21,9 +22,8 @@ void metric(std::string& out, const char* name, const char* type, const char* he
   out += '\n';
 }
 
-void sample(std::string& out, const char* name, std::uint64_t value, int shard = -1) {
+void sample(std::string& out, const char* name, std::uint64_t value) {
   out += name;
-  if (shard >= 0) out += "{shard=\"" + std::to_string(shard) + "\"}";
   out += ' ';
   out += std::to_string(value);
   out += '\n';
@@ -31,27 +31,33 @@ void sample(std::string& out, const char* name, std::uint64_t value, int shard =
 
 }  // namespace
 
+// One gauge or counter with a sample per shard.
+template <class F>
+void per_shard(std::string& out, const char* name, const char* type, const char* help,
+               const std::vector<shard_status>& shards, F value) {
+  metric(out, name, type, help);
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    out += std::string(name) + "{shard=\"" + std::to_string(i) + "\"} " + std::to_string(value(shards[i])) + "\n";
+}
+
 net::http_answer metrics_page(const node_env& env) {
   net::http_answer a;
   a.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::string& o = a.body;
   auto shards = env.board.snapshot();
-  metric(o, "g_shard_ready", "gauge", "1 when the shard's gateway session is ready");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_ready", shards[i].state == "ready", static_cast<int>(i));
-  metric(o, "g_shard_latency_ms", "gauge", "last heartbeat round trip (-1 unknown)");
-  for (std::size_t i = 0; i < shards.size(); ++i) {
-    o += "g_shard_latency_ms{shard=\"" + std::to_string(i) + "\"} " + std::to_string(shards[i].latency_ms) + "\n";
-  }
-  metric(o, "g_shard_seq", "gauge", "last committed sequence number");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_seq", static_cast<std::uint64_t>(shards[i].seq), static_cast<int>(i));
-  metric(o, "g_shard_events_total", "counter", "events written to the stream");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_events_total", shards[i].events, static_cast<int>(i));
-  metric(o, "g_shard_commits_total", "counter", "atomic commits to Redis");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_commits_total", shards[i].commits, static_cast<int>(i));
-  metric(o, "g_shard_buffered_events", "gauge", "events waiting for Redis");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_buffered_events", shards[i].buffered, static_cast<int>(i));
-  metric(o, "g_shard_fatal", "gauge", "1 when the shard stopped for good (token, intents, shards): alert on it");
-  for (std::size_t i = 0; i < shards.size(); ++i) sample(o, "g_shard_fatal", shards[i].fatal, static_cast<int>(i));
+  per_shard(o, "g_shard_ready", "gauge", "1 when the shard's gateway session is ready", shards,
+            [](const shard_status& s) { return static_cast<int>(s.state == "ready"); });
+  per_shard(o, "g_shard_latency_ms", "gauge", "last heartbeat round trip (-1 unknown)", shards,
+            [](const shard_status& s) { return s.latency_ms; });
+  per_shard(o, "g_shard_seq", "gauge", "last committed sequence number", shards, [](const shard_status& s) { return s.seq; });
+  per_shard(o, "g_shard_events_total", "counter", "events written to the stream", shards,
+            [](const shard_status& s) { return s.events; });
+  per_shard(o, "g_shard_commits_total", "counter", "atomic commits to Redis", shards,
+            [](const shard_status& s) { return s.commits; });
+  per_shard(o, "g_shard_buffered_events", "gauge", "events waiting for Redis", shards,
+            [](const shard_status& s) { return s.buffered; });
+  per_shard(o, "g_shard_fatal", "gauge", "1 when the shard stopped for good (token, intents, shards): alert on it", shards,
+            [](const shard_status& s) { return static_cast<int>(s.fatal); });
   const auto& c = env.counters;
   metric(o, "g_node_events_received_total", "counter", "dispatches received from Discord");
   sample(o, "g_node_events_received_total", c.events);

@@ -27,6 +27,18 @@ using g::test::json_str;
 
 namespace {
 
+// Every entry of the stream as field → value.
+std::vector<std::map<std::string, std::string>> stream_entries(redis_connection& c) {
+  std::vector<std::map<std::string, std::string>> out;
+  auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+  for (auto& e : r.elements) {
+    auto& fields = e.elements[1].elements;
+    auto& m = out.emplace_back();
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) m[fields[i].text] = fields[i + 1].text;
+  }
+  return out;
+}
+
 struct stream_check {
   std::size_t entries = 0;
   std::size_t discontinuities = 0;
@@ -93,11 +105,7 @@ struct world {
     redis_connection c({"127.0.0.1", redis.port(), "", 0, 5000});
     stream_check out;
     std::map<int, std::int64_t> last;
-    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
-    for (auto& e : r.elements) {
-      std::map<std::string, std::string> f;
-      auto& fields = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].text] = fields[i + 1].text;
+    for (auto& f : stream_entries(c)) {
       int shard = std::stoi(f["shard"]);
       std::int64_t seq = std::stoll(f["seq"]);
       if (f["t"] == "READY") last[shard] = 0;
@@ -177,12 +185,7 @@ TEST_CASE("fencing: when another node id takes a shard's lease, the original wri
   REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("shard 0: fenced") != std::string::npos; }, 5s), node.log());
   auto count_shard0 = [&] {
     std::size_t n = 0;
-    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
-    for (auto& e : r.elements) {
-      auto& f = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < f.size(); i += 2)
-        if (f[i].text == "shard" && f[i + 1].text == "0") ++n;
-    }
+    for (auto& f : stream_entries(c)) n += f["shard"] == "0";
     return n;
   };
   std::size_t before = count_shard0();
@@ -246,15 +249,10 @@ TEST_CASE("event filters: excluded events are not written, but the committed seq
     auto rec = c.command({"HGET", "g:g:session:1:0", "seq"});
     return rec.type == g::net::redis_reply::string && std::stoll(rec.text) == json_int(w.fc.stats(), "/sessions/0/seq");
   }, 10s));
-  auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
   std::size_t typing = 0, messages = 0;
-  for (auto& e : r.elements) {
-    auto& f = e.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-      if (f[i].text != "t") continue;
-      typing += f[i + 1].text == "TYPING_START";
-      messages += f[i + 1].text == "MESSAGE_CREATE";
-    }
+  for (auto& f : stream_entries(c)) {
+    typing += f["t"] == "TYPING_START";
+    messages += f["t"] == "MESSAGE_CREATE";
   }
   CHECK(typing == 0);
   CHECK(messages > 50);
@@ -331,13 +329,8 @@ TEST_CASE("member chunking: large guilds get their members requested, within Dis
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
   auto chunked_guilds = [&] {
     std::set<std::string> guilds;
-    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
-    for (auto& e : r.elements) {
-      std::map<std::string, std::string> f;
-      auto& fields = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].text] = fields[i + 1].text;
+    for (auto& f : stream_entries(c))
       if (f["t"] == "GUILD_MEMBERS_CHUNK") guilds.insert(json_str(f["d"], "/guild_id"));
-    }
     return guilds.size();
   };
   // 10 guilds, one request a second.
