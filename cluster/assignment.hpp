@@ -1,0 +1,38 @@
+#pragma once
+// The master's shard placement as a pure function: every shard without a live owner goes to the live node with
+// the fewest shards (lowest shard ids first, which starts IDENTIFYs in bucket order), and, when nothing is
+// unowned, shards move one at a time from the busiest node to the idlest until counts differ by at most one,
+// with at most `max_moves` migrations in flight and never two of one identify bucket at once.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+namespace g::cluster {
+
+struct placement_input {
+  int total = 0;
+  int max_concurrency = 1;
+  std::vector<std::uint64_t> live_nodes;    // nodes that may own shards
+  std::map<int, std::uint64_t> owners;      // shard → node (owners not live count as unowned)
+  std::set<int> moving;                     // shards being migrated now
+  int max_moves = 1;
+  bool rebalance = true;
+};
+
+struct placement_plan {
+  struct assign {
+    int shard;
+    std::uint64_t node;
+  };
+  struct move {
+    int shard;
+    std::uint64_t from, to;
+  };
+  std::vector<assign> assigns;
+  std::vector<move> moves;
+};
+
+placement_plan plan_placement(const placement_input& in);
+
+}  // namespace g::cluster

@@ -1,0 +1,99 @@
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "cluster/assignment.hpp"
+
+using namespace g::cluster;
+
+namespace {
+std::map<std::uint64_t, int> counts(const placement_input& in, const placement_plan& p) {
+  std::map<std::uint64_t, int> c;
+  for (auto n : in.live_nodes) c[n] = 0;
+  std::map<int, std::uint64_t> owners;
+  for (auto& [s, n] : in.owners)
+    if (c.count(n)) owners[s] = n;
+  for (auto& a : p.assigns) owners[a.shard] = a.node;
+  for (auto& m : p.moves) owners[m.shard] = m.to;
+  for (auto& [s, n] : owners) ++c[n];
+  return c;
+}
+}  // namespace
+
+TEST_CASE("placement: unowned shards go to the node with the fewest, lowest shard ids first") {
+  placement_input in;
+  in.total = 8;
+  in.max_concurrency = 2;
+  in.live_nodes = {1, 2, 3};
+  in.owners = {{0, 1}, {1, 1}, {2, 1}};
+  auto p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 5);
+  CHECK(p.assigns[0].shard == 3);
+  CHECK(p.moves.empty());  // no rebalancing while shards are unowned
+  auto c = counts(in, p);
+  CHECK(c[1] == 3);
+  CHECK(c[2] == 3);  // 2 and 3 took turns
+  CHECK(c[3] == 2);
+}
+
+TEST_CASE("placement: shards of a dead node count as unowned") {
+  placement_input in;
+  in.total = 4;
+  in.live_nodes = {1, 2};
+  in.owners = {{0, 1}, {1, 9}, {2, 9}, {3, 2}};
+  auto p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 2);
+  CHECK(p.assigns[0].shard == 1);
+  CHECK(p.assigns[1].shard == 2);
+}
+
+TEST_CASE("placement: rebalancing moves one shard at a time within the cap, never two of one bucket") {
+  placement_input in;
+  in.total = 12;
+  in.max_concurrency = 4;
+  in.live_nodes = {1, 2};
+  for (int s = 0; s < 12; ++s) in.owners[s] = 1;
+  in.max_moves = 3;
+  auto p = plan_placement(in);
+  REQUIRE(p.moves.size() == 3);
+  std::set<int> buckets;
+  for (auto& m : p.moves) {
+    CHECK(m.from == 1);
+    CHECK(m.to == 2);
+    buckets.insert(m.shard % 4);
+  }
+  CHECK(buckets.size() == 3);
+  in.moving = {p.moves[0].shard, p.moves[1].shard, p.moves[2].shard};
+  CHECK(plan_placement(in).moves.empty());  // the cap is reached
+}
+
+TEST_CASE("placement: repeated rounds converge to counts that differ by at most one") {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    placement_input in;
+    in.total = 1 + static_cast<int>(rng() % 64);
+    in.max_concurrency = 1 + static_cast<int>(rng() % 16);
+    int nodes = 1 + static_cast<int>(rng() % 6);
+    for (int n = 0; n < nodes; ++n) in.live_nodes.push_back(static_cast<std::uint64_t>(n + 1));
+    for (int s = 0; s < in.total; ++s)
+      if (rng() % 3) in.owners[s] = 1 + rng() % 8;  // some owners are dead nodes
+    in.max_moves = 1 + static_cast<int>(rng() % 3);
+    for (int step = 0; step < 200; ++step) {
+      auto p = plan_placement(in);
+      if (p.assigns.empty() && p.moves.empty()) break;
+      for (auto& a : p.assigns) in.owners[a.shard] = a.node;
+      for (auto& m : p.moves) in.owners[m.shard] = m.to;  // migrations complete before the next round
+    }
+    auto c = counts(in, plan_placement(in));
+    int lo = in.total, hi = 0;
+    for (auto& [n, k] : c) {
+      lo = std::min(lo, k);
+      hi = std::max(hi, k);
+    }
+    CAPTURE(round);
+    CHECK(hi - lo <= 1);
+    int sum = 0;
+    for (auto& [n, k] : c) sum += k;
+    CHECK(sum == in.total);
+  }
+}
