@@ -85,7 +85,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
                 cfg.seed ? cfg.seed : static_cast<std::uint64_t>(std::random_device{}()) ^ static_cast<std::uint64_t>(steady_ms())),
         resolver(strand),
         timer(strand),
-        send_timer(strand) {}
+        send_timer(strand),
+        close_timer(strand) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   shard_config cfg;
@@ -96,7 +97,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   frame_scanner scanner;
   gateway_frame frame;
   tcp::resolver resolver;
-  asio::steady_timer timer, send_timer;
+  asio::steady_timer timer, send_timer, close_timer;
   std::atomic<bool> dead{false};
 
   // The current connection; `generation` tells its handlers from those of older ones.
@@ -485,7 +486,15 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     });
     pending_close = 0;
     writing = true;  // nothing more goes out on this connection
+    // A dead peer (the zombie case) never answers the close frame: do not wait for it longer than this.
+    close_timer.expires_after(std::chrono::milliseconds(close_wait_ms));
+    close_timer.async_wait([self = shared_from_this(), gen, code](beast::error_code ec) {
+      if (ec || self->dead || gen != self->generation || !self->open) return;
+      self->reset_connection();
+      self->apply(self->machine.on_closed(code, steady_ms()));
+    });
   }
+  static constexpr millis close_wait_ms = 2000;
 
   void shutdown() {
     dead = true;
