@@ -90,6 +90,10 @@ bool shard_store::renew_lease(int total, int id, std::int64_t lease_ms) {
   return r.type == redis_reply::integer && r.number == 1;
 }
 
+bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
+  return redis_.command({"SET", keys_.owner(total, id), node_, "PX", std::to_string(lease_ms)}).ok();
+}
+
 void shard_store::release_lease(int total, int id) {
   std::string key = keys_.owner(total, id);
   redis_.eval(release_script, sha(release_script), {key}, {node_});

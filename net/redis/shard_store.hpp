@@ -58,6 +58,10 @@ class shard_store {
   // other holder's lease expires (-1: Redis unreachable).
   std::int64_t acquire_lease(int total, int id, std::int64_t lease_ms);
   bool renew_lease(int total, int id, std::int64_t lease_ms);  // false: lost (fenced) or Redis down
+  // Session stealing: the master decided this node now owns the shard (its previous owner is dead or leaving),
+  // so the lease is taken over at once instead of waiting for it to expire; the previous owner, if it still
+  // runs, is fenced by its next commit. False only when Redis is unreachable.
+  bool take_over_lease(int total, int id, std::int64_t lease_ms);
   void release_lease(int total, int id);
   std::optional<std::string> lease_holder(int total, int id);
 

@@ -146,6 +146,21 @@ TEST_CASE("fencing: a node that lost the lease writes nothing") {
   CHECK(a.load_session(1, 0)->node == "node-b");
 }
 
+TEST_CASE("session stealing: a lease taken over at once fences the previous owner") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  REQUIRE(a.acquire_lease(1, 0, 60000) == 0);
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 3), 1000, 1).what == commit_result::committed);
+  REQUIRE(b.take_over_lease(1, 0, 60000));  // no wait for a 60 s lease
+  auto rec = b.load_session(1, 0);
+  REQUIRE(rec);
+  CHECK(rec->seq == 3);  // where the new owner resumes
+  CHECK(a.commit(1, 0, "s", "u", events(4, 4), 1000, 2).what == commit_result::fenced);
+  CHECK(b.commit(1, 0, "s", "u", events(4, 5), 1000, 3).what == commit_result::committed);
+  CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+}
+
 TEST_CASE("identify slots: one per bucket per slot length, cluster-wide") {
   redis_process redis;
   redis_connection ca(at(redis)), cb(at(redis));
