@@ -24,6 +24,7 @@
 #include "net/redis/redis_worker.hpp"
 #include "net/rest/gateway_bot.hpp"
 #include "net/rest/node_id_service.hpp"
+#include "net/clock.hpp"
 
 namespace {
 
@@ -40,10 +41,6 @@ REDIS_PORT, REDIS_PASS, NODE_COOKIE and RAINDROP_URL override it.
 int fail(const std::string& why, int code = 1) {
   std::cerr << "g-actor: " << why << "\n";
   return code;
-}
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -96,11 +93,11 @@ int main(int argc, char** argv) {
   } else {
     std::random_device rd;
     g::cluster::snowflake_generator ids(rd() & 0x3FF);
-    env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(wall_ms())));
+    env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(g::net::wall_ms())));
   }
   const std::string name = cfg.node.name.empty() ? env.node_id : cfg.node.name;
   env.name = name;
-  env.started_ms = wall_ms();
+  env.started_ms = g::net::wall_ms();
   env.board.resize(env.shard_total);
 
   // Signals go to the main thread only: block them before any other thread starts.
@@ -152,7 +149,7 @@ int main(int argc, char** argv) {
     g::json::writer w(entry);
     const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
     w.begin_object().field("name", name).field("host", adv.host).field("port", static_cast<int>(adv.port))
-        .field("priority", cfg.node.priority).field("started", wall_ms()).end_object();
+        .field("priority", cfg.node.priority).field("started", g::net::wall_ms()).end_object();
     env.registry_entry = entry;  // the node actor writes it (and shard_count), again every few seconds
 
     try {

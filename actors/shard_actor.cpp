@@ -14,14 +14,11 @@
 #include "net/gateway/member_chunking.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_worker.hpp"
+#include "net/clock.hpp"
 
 namespace g::actors {
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
 class bridge : public net::shard_listener {
@@ -33,7 +30,7 @@ class bridge : public net::shard_listener {
     if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
     if (f.t == "READY") ++counters_.identifies;
     if (f.t == "RESUMED") ++counters_.resumes;
-    net::stream_event e{f.s, {}, {}, wall_ms()};
+    net::stream_event e{f.s, {}, {}, g::net::wall_ms()};
     if (filter_.passes(f.t)) {  // filtered events still move the committed seq
       e.t.assign(f.t);
       e.d.assign(f.d);
@@ -135,7 +132,7 @@ void try_commit(shard_actor_t* self) {
   env->redis->post([env, id, me, b = std::move(b)](net::redis_connection& conn) mutable {
     net::shard_store store(conn, env->cfg->node.group, env->node_id);
     auto r = store.commit(env->shard_total, id, b.session->session_id, b.session->resume_url, b.events,
-                          env->cfg->events.stream_maxlen, wall_ms(), env->cfg->cluster.lease_ms);
+                          env->cfg->events.stream_maxlen, g::net::wall_ms(), env->cfg->cluster.lease_ms);
     caf::anon_send(me, commit_msg{std::move(r), std::move(b)});
   });
 }
@@ -149,7 +146,7 @@ void publish_status(shard_actor_t* self) {
       .field("state", std::string(net::name(s.last.phase)))
       .field("seq", s.last.session.seq)
       .field("latency_ms", s.last.latency_ms)
-      .field("updated", wall_ms());
+      .field("updated", g::net::wall_ms());
   if (!s.last.error.empty()) w.field("error", s.last.error);
   w.end_object();
   node_env* env = s.env;
@@ -271,7 +268,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
       },
       [=](chunk_atom) {
         auto& s = self->state;
-        const std::int64_t now = wall_ms();
+        const std::int64_t now = g::net::wall_ms();
         while (!s.chunk_queue.empty() && s.conn) {
           std::uint64_t gid = s.chunk_queue.front();
           s.chunk_queue.pop_front();

@@ -23,6 +23,7 @@
 #include "net/compression/zlib_stream.hpp"
 #include "net/compression/zstd_stream.hpp"
 #include "sim/harness/fakecord_process.hpp"
+#include "net/clock.hpp"
 
 namespace g::bench {
 
@@ -33,10 +34,9 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using net::steady_ms;
+using net::wall_ms;
+using net::wall_us;
 
 // CPU seconds (user + system) a process has used so far, from /proc.
 double cpu_seconds(pid_t pid) {

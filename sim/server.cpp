@@ -21,6 +21,7 @@
 #include "sim/gateway_connection.hpp"
 #include "sim/http_api.hpp"
 #include "sim/load_generator.hpp"
+#include "net/clock.hpp"
 
 namespace g::sim {
 
@@ -33,15 +34,9 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-millis steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using net::steady_ms;
+using net::wall_ms;
+using net::wall_us;
 
 using plain_stream = net::write_coalescing_stream<beast::tcp_stream>;
 // TLS keeps one record per message (Asio's ssl::stream wants a socket-like next layer); wss:// is not the hot path.

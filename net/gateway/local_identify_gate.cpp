@@ -7,14 +7,11 @@
 
 #include "cluster/identify_schedule.hpp"
 #include "net/gateway/identify_gate.hpp"
+#include "net/clock.hpp"
 
 namespace g::net {
 
 namespace {
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 class local_identify_gate : public identify_gate {
  public:

@@ -24,6 +24,7 @@
 #include "net/gateway/send_budget.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/url.hpp"
+#include "net/clock.hpp"
 
 namespace g::net {
 
@@ -34,10 +35,6 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-millis steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // One TLS context per trusted-CA set, shared by every shard: loading the system store per shard would cost
 // hundreds of kilobytes each.

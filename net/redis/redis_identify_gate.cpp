@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cluster/session_budget_guard.hpp"
+#include "net/clock.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/shard_store.hpp"
 
@@ -25,11 +26,8 @@ class redis_identify_gate : public identify_gate {
         max_concurrency_(mc),
         slot_ms_(slot_ms),
         refused_(std::move(budget.refused)),
-        guard_(budget.total, budget.remaining, budget.reset_after_ms, budget.reserve, now_ms()) {}
+        guard_(budget.total, budget.remaining, budget.reset_after_ms, budget.reserve, steady_ms()) {}
 
-  static std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  }
 
   ticket request(int shard_id, std::function<void()> granted) override {
     ticket t;
@@ -58,7 +56,7 @@ class redis_identify_gate : public identify_gate {
       if (!live(t)) return;
       {
         std::unique_lock l(mu_);
-        if (!guard_.allows(now_ms())) {
+        if (!guard_.allows(steady_ms())) {
           std::string why = "IDENTIFY refused: only " + std::to_string(guard_.remaining()) +
                             " session starts left today (reserve reached); resuming sessions continue";
           l.unlock();
