@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <chrono>
 #include <iostream>
 #include <random>
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   env.cfg = &cfg;
   env.filter = g::cluster::event_filter(cfg.events.include, cfg.events.exclude);
   env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
+  env.max_concurrency = bot.max_concurrency;
   env.gateway_url = cfg.discord.gateway_url.empty() ? bot.url : cfg.discord.gateway_url;
   if (!cfg.ids.raindrop_url.empty()) {
     auto id = g::net::fetch_node_id(cfg.ids.raindrop_url);
@@ -144,18 +146,25 @@ int main(int argc, char** argv) {
     env.redis = &redis;
     env.gate = gate.get();
 
-    // Registration: workers route by guild with shard_count; the registry is how nodes find each other.
-    std::string entry;
-    g::json::writer w(entry);
-    const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
-    w.begin_object().field("name", name).field("host", adv.host).field("port", static_cast<int>(adv.port))
-        .field("priority", cfg.node.priority).field("started", g::net::wall_ms()).end_object();
-    env.registry_entry = entry;  // the node actor writes it (and shard_count), again every few seconds
-
     try {
       caf::actor_system_config caf_cfg;
+      caf_cfg.load<caf::io::middleman>();
+      // Identical on every node: a frozen peer is noticed (down_msg) after connection_timeout_ms.
+      caf_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cfg.cluster.heartbeat_ms)});
+      caf_cfg.set("middleman.connection-timeout",
+                  caf::timespan{std::chrono::milliseconds(cfg.cluster.connection_timeout_ms)});
       caf::actor_system sys{caf_cfg};
       auto node = g::actors::spawn_node(sys, env);
+      auto published = sys.middleman().publish(node, cfg.node.listen.port, cfg.node.listen.host.c_str(), true);
+      if (!published) throw std::runtime_error("cannot listen on " + cfg.node.listen.text() + ": " + sys.render(published.error()));
+      // Registration: peers find this node in `nodes`; workers route by guild with shard_count.
+      std::string entry;
+      g::json::writer w(entry);
+      const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
+      w.begin_object().field("name", name).field("host", adv.host)
+          .field("port", static_cast<int>(cfg.node.advertise ? adv.port : *published))
+          .field("priority", cfg.node.priority).field("started", env.started_ms).end_object();
+      env.registry_entry = entry;
       caf::anon_send(node, g::actors::start_atom::value);
       std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total
                 << " shards of group '" << cfg.node.group << "'\n";

@@ -64,6 +64,7 @@ struct node_env {
   std::string node_id;
   std::string gateway_url;
   int shard_total = 1;
+  int max_concurrency = 1;
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;
   net::identify_gate* gate = nullptr;

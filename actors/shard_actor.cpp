@@ -159,7 +159,10 @@ void publish_status(shard_actor_t* self) {
 // Ends the shard on this node: for a graceful stop after everything is committed and the lease released.
 void finish(shard_actor_t* self) {
   auto& s = self->state;
-  if (s.batch.in_flight() || !s.batch.empty()) return;  // commit_msg calls again
+  if (s.batch.in_flight() || !s.batch.empty()) {
+    try_commit(self);  // commit_msg calls again once it is done
+    return;
+  }
   if (s.leased) {
     node_env* env = s.env;
     int id = s.id;
@@ -181,7 +184,7 @@ void fenced(shard_actor_t* self, const std::string& why) {
   self->quit();
 }
 
-caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
+caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool take_over) {
   self->state.env = env;
   self->state.id = id;
   const std::int64_t lease_ms = env->cfg->cluster.lease_ms;
@@ -192,7 +195,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
         env->redis->post([=](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           lease_msg m;
-          m.wait_ms = store.acquire_lease(env->shard_total, id, lease_ms);
+          m.wait_ms = take_over ? (store.take_over_lease(env->shard_total, id, lease_ms) ? 0 : -1)
+                                : store.acquire_lease(env->shard_total, id, lease_ms);
           if (m.wait_ms == 0) m.session = store.load_session(env->shard_total, id);
           caf::anon_send(me, std::move(m));
         });
@@ -253,7 +257,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
             self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
             return;
         }
-        if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);
+        if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);  // commits what is left
         try_commit(self);
         s.pace_reading();
       },
@@ -394,8 +398,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id) {
 
 }  // namespace
 
-caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id) {
-  return sys.spawn(shard_behavior, &env, shard_id);
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over) {
+  return sys.spawn(shard_behavior, &env, shard_id, take_over);
 }
 
 }  // namespace g::actors

@@ -7,6 +7,8 @@ namespace g::actors {
 
 struct node_env;
 
-caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id);
+// `take_over`: the master gave this shard to this node because its previous owner is gone, so the lease is taken
+// at once (the previous owner, if it still runs, is fenced) instead of waiting for it to expire.
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over = false);
 
 }  // namespace g::actors

@@ -70,20 +70,35 @@ struct world {
   }
 
   std::string write_config(const std::string& name, const std::string& token, std::uint16_t redis_port,
-                           const std::string& extra = "", std::uint64_t intents = 33281) {
+                           const std::string& extra = "", std::uint64_t intents = 33281, std::uint16_t http = 0,
+                           const std::string& cookie = "0123456789abcdef-test") {
     auto path = dir / name;
     std::ofstream f(path);
     f << extra << "[node]\nname = \"test\"\nlisten = \"127.0.0.1:0\"\n"
       << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = " << intents << "\n"
       << "[redis]\nport = " << redis_port << "\n"
       << "[cluster]\nlease_ms = 1500\n"
-      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\n"
-      << "[security]\ncookie = \"0123456789abcdef-test\"\n";
+      << "[http]\nlisten = \"127.0.0.1:" << (http ? http : http_port) << "\"\n"
+      << "[security]\ncookie = \"" << cookie << "\"\n";
     return path.string();
   }
 
-  child_process node(const std::string& cfg = "") {
-    return child_process({G_ACTOR_PATH, "--config", cfg.empty() ? config : cfg}, (dir / "node.log").string());
+  child_process node(const std::string& cfg = "", const std::string& log = "node.log") {
+    return child_process({G_ACTOR_PATH, "--config", cfg.empty() ? config : cfg}, (dir / log).string());
+  }
+  // Another node of the same cluster: its own config and log.
+  child_process extra_node(const std::string& name, const std::string& cookie = "0123456789abcdef-test") {
+    auto cfg = write_config(name + ".toml", "test-token", redis.port(), "", 33281, g::harness::free_tcp_port(), cookie);
+    return node(cfg, name + ".log");
+  }
+  // Shards per node id, from the status hash.
+  std::map<std::string, int> owners() {
+    redis_connection c({"127.0.0.1", redis.port(), "", 0, 2000});
+    std::map<std::string, int> out;
+    auto r = c.command({"HVALS", "g:g:status"});
+    for (auto& v : r.elements)
+      if (json_str(v.text, "/state") == "ready") ++out[json_str(v.text, "/node")];
+    return out;
   }
 
   std::int64_t stat(const char* p) { return json_int(fc.stats(), p); }
@@ -163,10 +178,10 @@ TEST_CASE("SIGTERM hands the shards over: leases released, the next start resume
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
-  CHECK(c.command({"EXISTS", "g:g:owner:2:0", "g:g:owner:2:1"}).number == 0);
+  CHECK_MESSAGE(c.command({"EXISTS", "g:g:owner:2:0", "g:g:owner:2:1"}).number == 0, node.log());
   auto t0 = std::chrono::steady_clock::now();
   auto again = w.node();
-  REQUIRE(w.wait_for([&] { return w.stat("/resumes") == 2 && w.all_connected(); }));
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.stat("/resumes") == 2 && w.all_connected(); }), std::string(again.log() + w.fc.stats()));
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   w.load(0);
   REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 10s));
@@ -339,6 +354,66 @@ TEST_CASE("member chunking: large guilds get their members requested, within Dis
   CHECK(w.check_stream().discontinuities == 0);
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
+}
+
+TEST_CASE("cluster: a joining node gets half the shards by live migration, without a new identify") {
+  world w(4, {"--rate", "200"});
+  auto a = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto b = w.extra_node("b");
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    auto o = w.owners();
+    return o.size() == 2 && o.begin()->second == 2 && o.rbegin()->second == 2;
+  }), std::string(a.log() + b.log()));
+  CHECK(w.stat("/identifies") == 4);
+  CHECK(w.stat("/resumes") == 2);
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 10s));
+  CHECK(w.check_stream().discontinuities == 0);
+  b.signal(SIGTERM);
+  a.signal(SIGTERM);
+  CHECK(b.wait(15s) == 0);
+  CHECK(a.wait(15s) == 0);
+}
+
+TEST_CASE("cluster: kill -9 of a worker and then of the master: their shards resume elsewhere, no gap") {
+  world w(4, {"--rate", "200"});
+  auto a = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto b = w.extra_node("b");
+  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }));
+  b.kill();  // a worker dies
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 1 && w.owners().begin()->second == 4 && w.all_connected(); }, 15s),
+                  a.log());
+  auto c = w.extra_node("c");
+  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }));
+  a.kill();  // the master dies
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 1 && w.owners().begin()->second == 4 && w.all_connected(); }, 15s),
+                  c.log());
+  CHECK(c.log().find("master of group") != std::string::npos);
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 10s));
+  CHECK(w.stat("/identifies") == 4);
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  c.signal(SIGTERM);
+  CHECK(c.wait(15s) == 0);
+}
+
+TEST_CASE("cluster: a node with the wrong cookie is refused and gets no shard") {
+  world w(2);
+  auto a = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto intruder = w.extra_node("intruder", "a-completely-different-cookie");
+  REQUIRE(w.wait_for([&] { return a.log().find("failed authentication") != std::string::npos; }));
+  std::this_thread::sleep_for(2s);
+  auto o = w.owners();
+  CHECK(o.size() == 1);
+  CHECK(w.stat("/identifies") == 2);
+  CHECK(w.stat("/resumes") == 0);
+  intruder.signal(SIGTERM);
+  a.signal(SIGTERM);
+  CHECK(a.wait(15s) == 0);
 }
 
 TEST_CASE("configuration and dependency errors: one clear line and a non-zero exit") {
