@@ -27,7 +27,12 @@ class bridge : public net::shard_listener {
       : shard_(std::move(shard)), filter_(filter), chunking_(chunking), counters_(counters) {}
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
-    if (!tag_) return;  // cannot happen: READY/RESUMED are reported before they are dispatched
+    if (!tag_) {
+      // READY/RESUMED are reported before they are dispatched, so this would be a bug: say so, loudly.
+      std::fprintf(stderr, "g-actor: BUG: dispatch %.*s (seq %lld) before any session report\n",
+                   static_cast<int>(f.t.size()), f.t.data(), static_cast<long long>(f.s));
+      return;
+    }
     if (f.t == "READY") ++counters_.identifies;
     if (f.t == "RESUMED") ++counters_.resumes;
     net::stream_event e{f.s, {}, {}, g::net::wall_ms()};
