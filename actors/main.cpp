@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   auto loaded = g::config::load_node_config(config_path);
   if (!loaded.config) return fail(loaded.error, 2);
   const g::config::node_config cfg = *loaded.config;
+  if (cfg.security.tls())  // refuse rather than run the cluster link unencrypted while the operator asked for TLS
+    return fail("[security] tls_cert/tls_key/tls_ca: mutual TLS between nodes is not available in this version yet", 2);
 
   // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
   g::net::redis_endpoint redis_ep{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000};
