@@ -179,8 +179,7 @@ int main(int argc, char** argv) {
       rc = fail(std::string("actor system: ") + e.what());
     }
     redis.post([&cfg, &env](g::net::redis_connection& conn) {
-      g::net::shard_store store(conn, cfg.node.group, env.node_id);
-      conn.command({"HDEL", store.keys().nodes(), env.node_id});
+      g::net::shard_store(conn, cfg.node.group, env.node_id).unregister_node();
     });
   }  // the Redis thread finishes its queue
   http.reset();

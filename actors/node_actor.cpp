@@ -29,6 +29,7 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
 
 struct peer {
   caf::actor handle;
@@ -55,9 +56,7 @@ std::uint64_t self_id(node_env* env) { return std::stoull(env->node_id); }
 
 void register_node(node_env* env) {
   env->redis->post([env](net::redis_connection& conn) {
-    net::shard_store store(conn, env->cfg->node.group, env->node_id);
-    conn.pipeline({{"SET", store.keys().shard_count(), std::to_string(env->shard_total)},
-                   {"HSET", store.keys().nodes(), env->node_id, env->registry_entry}});
+    net::shard_store(conn, env->cfg->node.group, env->node_id).register_node(env->registry_entry, env->shard_total);
   });
 }
 
@@ -134,25 +133,14 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
       case cluster::election_output::claim_master: {
         auto me = caf::actor_cast<caf::actor>(self);
         env->redis->post([env, me](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          std::string ms = std::to_string(env->cfg->cluster.lease_ms);
-          auto r = conn.command({"SET", store.keys().master(), env->node_id, "NX", "PX", ms});
-          bool granted = r.ok();
-          if (!granted) {
-            auto holder = conn.command({"GET", store.keys().master()});
-            granted = holder.type == net::redis_reply::string && holder.text == env->node_id;
-          }
-          std::uint64_t epoch = 0;
-          if (granted) epoch = static_cast<std::uint64_t>(conn.command({"INCR", store.keys().epoch()}).number);
-          caf::anon_send(me, claimed_atom::value, granted, epoch);
+          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id).claim_master(env->cfg->cluster.lease_ms);
+          caf::anon_send(me, claimed_atom::value, epoch.has_value(), epoch.value_or(0));
         });
         break;
       }
       case cluster::election_output::resign:
         env->redis->post([env](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          auto holder = conn.command({"GET", store.keys().master()});
-          if (holder.type == net::redis_reply::string && holder.text == env->node_id) conn.command({"DEL", store.keys().master()});
+          net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
         });
         break;
       case cluster::election_output::became_follower:
@@ -306,17 +294,16 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           // Keep the master lease; losing it means another node may act as master.
           auto me = caf::actor_cast<caf::actor>(self);
           env->redis->post([env, me](net::redis_connection& conn) {
-            net::shard_store store(conn, env->cfg->node.group, env->node_id);
-            std::string ms = std::to_string(env->cfg->cluster.lease_ms);
-            auto holder = conn.command({"GET", store.keys().master()});
-            if (holder.type == net::redis_reply::string && holder.text == env->node_id)
-              conn.command({"PEXPIRE", store.keys().master(), ms});
-            else if (holder.type == net::redis_reply::nil)
-              conn.command({"SET", store.keys().master(), env->node_id, "NX", "PX", ms});
+            if (!net::shard_store(conn, env->cfg->node.group, env->node_id).keep_master(env->cfg->cluster.lease_ms))
+              caf::anon_send(me, lost_atom::value);
           });
           place(self, env);
         }
         self->delayed_send(self, std::chrono::milliseconds(250), tick_atom::value);
+      },
+      [=](lost_atom) {
+        std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
+        apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },
       [=](assign_atom, std::uint64_t epoch, std::int32_t shard, bool take_over) {
         auto& s = self->state;

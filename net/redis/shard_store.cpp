@@ -76,28 +76,51 @@ const std::string& sha(const std::string& script) {
 shard_store::shard_store(redis_connection& redis, const std::string& group, std::string node_id)
     : redis_(redis), keys_(group), node_(std::move(node_id)) {}
 
-std::int64_t shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
-  std::string key = keys_.owner(total, id), ms = std::to_string(lease_ms);
+// The lease logic serves both the shards' leases and the master's.
+std::int64_t shard_store::acquire(const std::string& key, std::int64_t lease_ms) {
+  std::string ms = std::to_string(lease_ms);
   auto r = redis_.eval(acquire_script, sha(acquire_script), {key}, {node_, ms});
   if (r.type != redis_reply::array || r.elements.empty()) return -1;
   if (r.elements[0].number == 1) return 0;
   return r.elements.size() > 1 && r.elements[1].number > 0 ? r.elements[1].number : 1;
 }
 
-bool shard_store::renew_lease(int total, int id, std::int64_t lease_ms) {
-  std::string key = keys_.owner(total, id), ms = std::to_string(lease_ms);
+bool shard_store::renew(const std::string& key, std::int64_t lease_ms) {
+  std::string ms = std::to_string(lease_ms);
   auto r = redis_.eval(renew_script, sha(renew_script), {key}, {node_, ms});
   return r.type == redis_reply::integer && r.number == 1;
 }
+
+void shard_store::release(const std::string& key) { redis_.eval(release_script, sha(release_script), {key}, {node_}); }
+
+std::int64_t shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
+  return acquire(keys_.owner(total, id), lease_ms);
+}
+
+bool shard_store::renew_lease(int total, int id, std::int64_t lease_ms) { return renew(keys_.owner(total, id), lease_ms); }
 
 bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
   return redis_.command({"SET", keys_.owner(total, id), node_, "PX", std::to_string(lease_ms)}).ok();
 }
 
-void shard_store::release_lease(int total, int id) {
-  std::string key = keys_.owner(total, id);
-  redis_.eval(release_script, sha(release_script), {key}, {node_});
+void shard_store::release_lease(int total, int id) { release(keys_.owner(total, id)); }
+
+std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms) {
+  if (acquire(keys_.master(), lease_ms) != 0) return std::nullopt;
+  auto epoch = redis_.command({"INCR", keys_.epoch()});
+  if (epoch.type != redis_reply::integer) return std::nullopt;
+  return static_cast<std::uint64_t>(epoch.number);
 }
+
+bool shard_store::keep_master(std::int64_t lease_ms) { return acquire(keys_.master(), lease_ms) == 0; }
+
+void shard_store::resign_master() { release(keys_.master()); }
+
+void shard_store::register_node(const std::string& entry, int shard_total) {
+  redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total)}, {"HSET", keys_.nodes(), node_, entry}});
+}
+
+void shard_store::unregister_node() { redis_.command({"HDEL", keys_.nodes(), node_}); }
 
 std::optional<std::string> shard_store::lease_holder(int total, int id) {
   auto r = redis_.command({"GET", keys_.owner(total, id)});
@@ -172,8 +195,6 @@ std::int64_t shard_store::take_identify_slot(int bucket, std::int64_t slot_ms) {
   auto ttl = redis_.command({"PTTL", key});
   return ttl.type == redis_reply::integer && ttl.number > 0 ? ttl.number : 1;
 }
-
-void shard_store::set_shard_count(int total) { redis_.command({"SET", keys_.shard_count(), std::to_string(total)}); }
 
 void shard_store::set_status(int id, const std::string& json) {
   redis_.command({"HSET", keys_.status(), std::to_string(id), json});

@@ -77,10 +77,22 @@ class shard_store {
   // One cluster-wide IDENTIFY slot per bucket per `slot_ms`: 0 when granted, else ms to wait (-1: Redis down).
   std::int64_t take_identify_slot(int bucket, std::int64_t slot_ms);
 
-  void set_shard_count(int total);
+  // The master's lease (`master`) and its epoch: claim returns the new epoch when this node now holds the lease;
+  // keep renews it (or takes it back if it expired with nobody taking it); false means another node is master.
+  std::optional<std::uint64_t> claim_master(std::int64_t lease_ms);
+  bool keep_master(std::int64_t lease_ms);
+  void resign_master();
+
+  // This node in `nodes` (its JSON entry) and the shard total in `shard_count`.
+  void register_node(const std::string& entry, int shard_total);
+  void unregister_node();
   void set_status(int id, const std::string& json);
 
  private:
+  std::int64_t acquire(const std::string& key, std::int64_t lease_ms);
+  bool renew(const std::string& key, std::int64_t lease_ms);
+  void release(const std::string& key);
+
   redis_connection& redis_;
   redis_keys keys_;
   std::string node_;

@@ -161,6 +161,22 @@ TEST_CASE("session stealing: a lease taken over at once fences the previous owne
   CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
 
+TEST_CASE("the master lease: one holder, a new epoch per claim, kept while held, free after resigning") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  auto first = a.claim_master(60000);
+  REQUIRE(first);
+  CHECK_FALSE(b.claim_master(60000));
+  CHECK(a.keep_master(60000));
+  CHECK_FALSE(b.keep_master(60000));
+  a.resign_master();
+  auto second = b.claim_master(60000);
+  REQUIRE(second);
+  CHECK(*second > *first);
+  CHECK_FALSE(a.keep_master(60000));
+}
+
 TEST_CASE("identify slots: one per bucket per slot length, cluster-wide") {
   redis_process redis;
   redis_connection ca(at(redis)), cb(at(redis));
