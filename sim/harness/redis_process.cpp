@@ -3,17 +3,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <stdexcept>
 #include <thread>
-#include <vector>
-
-extern char** environ;
 
 namespace g::harness {
 
@@ -52,14 +47,9 @@ redis_process::redis_process() : port_(free_tcp_port()) { start(); }
 redis_process::~redis_process() { kill(); }
 
 void redis_process::start() {
-  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                   "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-                                   "--logfile", "/dev/null"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("cannot start redis-server (is it installed?)");
+  server_ = child_process({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"},
+                          "/dev/null");
   for (int i = 0; i < 500; ++i) {
     if (port_open(port_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -68,17 +58,10 @@ void redis_process::start() {
 }
 
 void redis_process::stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+  server_.signal(SIGTERM);
+  server_.wait(std::chrono::seconds(10));
 }
 
-void redis_process::kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  pid_ = -1;
-}
+void redis_process::kill() { server_.kill(); }
 
 }  // namespace g::harness

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sim/harness/child_process.hpp"
+
 namespace g::harness {
 
 class redis_process {
@@ -19,10 +21,10 @@ class redis_process {
   void stop();     // SIGTERM and wait
   void kill();     // SIGKILL (a crash)
   void start();    // again, on the same port, empty
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return server_.pid(); }
 
  private:
-  pid_t pid_ = -1;
+  child_process server_;
   std::uint16_t port_ = 0;
 };
 
