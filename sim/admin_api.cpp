@@ -33,6 +33,7 @@ http_reply stats(fakecord& fc) {
       .field("connections", static_cast<std::uint64_t>(fc.connection_count()))
       .field("identifies", fc.identifies)
       .field("resumes", fc.resumes)
+      .field("heartbeats", fc.heartbeats)
       .field("dispatches_sent", fc.dispatches_sent)
       .field("bytes_sent", fc.bytes_sent)
       .field("generated", fc.load().generated())

@@ -126,7 +126,7 @@ class fakecord {
   // Statistics.
   void count_violation(std::string_view kind) { ++violations_[std::string(kind)]; }
   const std::map<std::string, std::uint64_t>& violations() const { return violations_; }
-  std::uint64_t identifies = 0, resumes = 0, dispatches_sent = 0, bytes_sent = 0;
+  std::uint64_t identifies = 0, resumes = 0, heartbeats = 0, dispatches_sent = 0, bytes_sent = 0;
   void record_command(const session& s, int op, std::string d, millis now);
   const std::deque<received_command>& received() const { return received_; }
 

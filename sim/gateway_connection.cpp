@@ -244,6 +244,7 @@ void gateway_connection::on_message(std::string_view payload, millis now) {
 }
 
 void gateway_connection::handle_heartbeat() {
+  ++fc_.heartbeats;
   if (zombie_) return;
   send_control(R"({"t":null,"s":null,"op":11,"d":null})");
 }

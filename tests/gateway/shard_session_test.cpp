@@ -227,8 +227,10 @@ TEST_CASE("a server heartbeat request is answered at once") {
   harness h({"--guilds", "1", "--heartbeat-ms", "60000"});
   h.conn->start();
   REQUIRE(h.rec.wait([&] { return h.rec.ready(); }));
+  std::int64_t before = h.stat("/heartbeats");
   for (int i = 0; i < 3; ++i) h.fault("heartbeat_request");
   std::this_thread::sleep_for(300ms);
+  CHECK(h.stat("/heartbeats") >= before + 3);  // each request answered with an op 1
   CHECK(h.stat("/connections") == 1);
   CHECK_MESSAGE(h.violations_none(), h.stats());
 }
