@@ -13,7 +13,10 @@
 #include <random>
 #include <thread>
 
+#include "actors/cluster_link_config.hpp"
+#include "actors/cluster_view.hpp"
 #include "actors/messages.hpp"
+#include "actors/status_client.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/node_env.hpp"
 #include "actors/status_pages.hpp"
@@ -33,6 +36,9 @@ const char* usage = R"(g-actor: one node of a G cluster
 
 Usage:
   g-actor --config FILE.toml     run the node (SIGTERM/SIGINT: hand every shard over, then exit)
+  g-actor status --config FILE.toml [--peer HOST:PORT] [--json]
+  g-actor status --peer HOST:PORT [--json]      (cookie from NODE_COOKIE)
+                                 print the cluster: master, epoch, nodes, every shard's owner, state, seq, latency
   g-actor --help
 
 The configuration is described in config/node.example.toml; BOT_TOKEN, NODE_NAME, GROUP_NAME, REDIS_HOST,
@@ -42,6 +48,61 @@ REDIS_PORT, REDIS_PASS, NODE_COOKIE and RAINDROP_URL override it.
 int fail(const std::string& why, int code = 1) {
   std::cerr << "g-actor: " << why << "\n";
   return code;
+}
+
+// `g-actor status`: with --config, the cookie and TLS settings come from the node's file and the node asked is
+// the master found in Redis (else --peer); with --peer alone, the cookie comes from NODE_COOKIE.
+int status_command(const std::vector<std::string>& args) {
+  std::string config_path, peer;
+  g::actors::status_options o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) config_path = args[++i];
+    else if (args[i] == "--peer" && i + 1 < args.size()) peer = args[++i];
+    else if (args[i] == "--json") o.json = true;
+    else return fail("status: unknown argument '" + args[i] + "' (see --help)", 2);
+  }
+  if (config_path.empty() && peer.empty()) return fail("status: give --config FILE or --peer HOST:PORT", 2);
+  if (!config_path.empty()) {
+    // The status command needs no bot token: do not make the operator provide one.
+    auto env = [base = g::config::process_environment()](const std::string& name) -> std::optional<std::string> {
+      auto v = base(name);
+      if (!v && name == "BOT_TOKEN") return std::string("not-needed-for-status");
+      return v;
+    };
+    auto loaded = g::config::load_node_config(config_path, env);
+    if (!loaded.config) return fail(loaded.error, 2);
+    const auto& cfg = *loaded.config;
+    o.cookie = cfg.security.cookie;
+    o.security = cfg.security;
+    o.heartbeat_ms = cfg.cluster.heartbeat_ms;
+    o.connection_timeout_ms = cfg.cluster.connection_timeout_ms;
+    if (peer.empty()) {
+      g::net::redis_connection conn({cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000});
+      g::net::redis_keys keys(cfg.node.group);
+      auto nodes = conn.command({"HGETALL", keys.nodes()});
+      if (nodes.type != g::net::redis_reply::array)
+        return fail("status: Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " +
+                    (nodes.text.empty() ? conn.last_error() : nodes.text));
+      auto master = conn.command({"GET", keys.master()});
+      std::optional<std::pair<std::string, std::uint16_t>> at;
+      for (std::size_t i = 0; i + 1 < nodes.elements.size(); i += 2)
+        if (!at || nodes.elements[i].text == master.text) at = g::actors::registry_address(nodes.elements[i + 1].text);
+      if (!at) return fail("status: no node of group '" + cfg.node.group + "' is registered in Redis", 1);
+      o.host = at->first;
+      o.port = at->second;
+    }
+  } else {
+    auto cookie = g::config::process_environment()("NODE_COOKIE");
+    if (!cookie) return fail("status: set NODE_COOKIE (or use --config)", 2);
+    o.cookie = *cookie;
+  }
+  if (!peer.empty()) {
+    auto hp = g::config::parse_host_port(peer);
+    if (!hp) return fail("status: --peer '" + peer + "' is not HOST:PORT", 2);
+    o.host = hp->host;
+    o.port = hp->port;
+  }
+  return g::actors::print_cluster_status(o);
 }
 
 }  // namespace
@@ -56,8 +117,8 @@ int main(int argc, char** argv) {
     }
     if (args[i] == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
-    } else if (args[i] == "status") {
-      return fail("'status' is not available yet in this version", 2);
+    } else if (args[i] == "status" && i == 0) {
+      return status_command({args.begin() + 1, args.end()});
     } else {
       return fail("unknown argument '" + args[i] + "' (see --help)", 2);
     }
@@ -66,8 +127,6 @@ int main(int argc, char** argv) {
   auto loaded = g::config::load_node_config(config_path);
   if (!loaded.config) return fail(loaded.error, 2);
   const g::config::node_config cfg = *loaded.config;
-  if (cfg.security.tls())  // refuse rather than run the cluster link unencrypted while the operator asked for TLS
-    return fail("[security] tls_cert/tls_key/tls_ca: mutual TLS between nodes is not available in this version yet", 2);
 
   // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
   g::net::redis_endpoint redis_ep{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000};
@@ -150,21 +209,21 @@ int main(int argc, char** argv) {
 
     try {
       caf::actor_system_config caf_cfg;
-      caf_cfg.load<caf::io::middleman>();
-      // Identical on every node: a frozen peer is noticed (down_msg) after connection_timeout_ms.
-      caf_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cfg.cluster.heartbeat_ms)});
-      caf_cfg.set("middleman.connection-timeout",
-                  caf::timespan{std::chrono::milliseconds(cfg.cluster.connection_timeout_ms)});
+      g::actors::configure_cluster_link(caf_cfg, cfg.security, cfg.cluster.heartbeat_ms, cfg.cluster.connection_timeout_ms);
+      env.tls = cfg.security.tls();
       caf::actor_system sys{caf_cfg};
       auto node = g::actors::spawn_node(sys, env);
-      auto published = sys.middleman().publish(node, cfg.node.listen.port, cfg.node.listen.host.c_str(), true);
-      if (!published) throw std::runtime_error("cannot listen on " + cfg.node.listen.text() + ": " + sys.render(published.error()));
+      auto published = g::actors::publish_node(sys, node, cfg.node.listen.host, cfg.node.listen.port, env.tls);
+      if (!published.error.empty()) {
+        caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+        throw std::runtime_error("cannot listen on " + cfg.node.listen.text() + ": " + published.error);
+      }
       // Registration: peers find this node in `nodes`; workers route by guild with shard_count.
       std::string entry;
       g::json::writer w(entry);
       const auto& adv = cfg.node.advertise ? *cfg.node.advertise : cfg.node.listen;
       w.begin_object().field("name", name).field("host", adv.host)
-          .field("port", static_cast<int>(cfg.node.advertise ? adv.port : *published))
+          .field("port", static_cast<int>(cfg.node.advertise ? adv.port : published.port))
           .field("priority", cfg.node.priority).field("started", env.started_ms).end_object();
       env.registry_entry = entry;
       caf::anon_send(node, g::actors::start_atom::value);

@@ -21,6 +21,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
 
 struct event_msg {  // io thread → shard: one dispatch
   cluster::tagged_event e;

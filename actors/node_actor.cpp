@@ -1,18 +1,24 @@
 #include "actors/node_actor.hpp"
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
 
+#include <deque>
 #include <map>
 #include <set>
 
+#include "actors/cluster_view.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "actors/shard_actor.hpp"
+#include "actors/status_protocol.hpp"
 #include "cluster/assignment.hpp"
 #include "cluster/election.hpp"
 #include "net/clock.hpp"
 #include "net/peer_auth.hpp"
 #include "net/redis/redis_worker.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::cluster_snapshot)
 
 namespace g::actors {
 
@@ -26,10 +32,17 @@ using proof_atom = caf::atom_constant<caf::atom("proof")>;
 using elect_atom = caf::atom_constant<caf::atom("elect")>;
 using assign_atom = caf::atom_constant<caf::atom("assign")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;  // worker → master: hand my shards over
+using moved_atom = caf::atom_constant<caf::atom("moved")>;      // worker → master: this shard is ready here
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+
+constexpr std::int64_t move_timeout_ms = 30000;   // a migration not reported ready by then stops counting
+constexpr std::int64_t drain_timeout_ms = 30000;  // a stopping node waits this long for the master's handover
+constexpr std::size_t departed_kept = 64;
 
 struct peer {
   caf::actor handle;
@@ -44,10 +57,25 @@ struct node_state {
   std::map<std::uint64_t, peer> peers;
   std::set<std::uint64_t> connecting;
   std::map<int, caf::actor> shards;  // the shards this node runs
-  std::map<int, std::uint64_t> owners;  // the master's view
-  std::uint64_t epoch_seen = 0;
-  bool stopping = false;
+  std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
+  // The master's view.
+  std::map<int, std::uint64_t> owners;
+  std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
+  std::set<std::uint64_t> draining;    // nodes handing their shards over before they stop
   bool owners_loaded = false;
+  // As a worker: the newest master heard from.
+  std::uint64_t epoch_seen = 0;
+  std::uint64_t master_seen = 0;
+  // Stopping.
+  bool stopping = false;
+  std::uint64_t leaving_told = 0;  // the master told that this node is leaving
+  std::int64_t drain_deadline = 0;
+  bool shards_stopped = false;  // every shard was told to stop here
+  // The cluster view: events/s from the stream's entries-added.
+  std::int64_t last_added = -1;
+  std::int64_t last_added_ms = 0;
+  double events_per_s = 0;
+  status_challenges challenges;
 };
 
 using node_actor_t = caf::stateful_actor<node_state>;
@@ -60,49 +88,113 @@ void register_node(node_env* env) {
   });
 }
 
-void apply_election(node_actor_t* self, node_env* env, const cluster::election_outputs& outs);
+// The authenticated peer that sent the current message, or 0.
+std::uint64_t authenticated_sender(node_actor_t* self) {
+  auto from = self->current_sender();
+  if (!from) return 0;
+  for (auto& [id, p] : self->state.peers)
+    if (p.authenticated && p.handle.address() == from->address()) return id;
+  return 0;
+}
+
+caf::io::middleman_actor cluster_link(node_actor_t* self, node_env* env) {
+  return env->tls ? self->system().openssl_manager().actor_handle() : self->system().middleman().actor_handle();
+}
 
 void start_shard(node_actor_t* self, node_env* env, int shard, bool take_over) {
   auto& s = self->state;
   if (s.shards.count(shard) || s.stopping) return;
-  auto a = spawn_shard(self->system(), *env, shard, take_over);
+  auto a = spawn_shard(self->system(), *env, shard, take_over, caf::actor_cast<caf::actor>(self));
   self->monitor(a);
   s.shards[shard] = a;
 }
 
-// The master's placement round: every shard owned by a live node, then rebalanced.
+void stop_shard(node_actor_t* self, int shard) {
+  auto& s = self->state;
+  if (auto it = s.shards.find(shard); it != s.shards.end()) self->send(it->second, stop_atom::value);
+}
+
+// The end of a stop: the shards are handed over (or stopped); a master gives up its lease so that another node
+// need not wait for it.
+void leave(node_actor_t* self, node_env* env) {
+  if (self->state.election && self->state.election->is_master())
+    env->redis->post([env](net::redis_connection& conn) {
+      net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
+    });
+  self->quit();
+}
+
+// No master to hand the shards over through: each closes with a resumable code, commits and releases its lease;
+// whoever gets it next resumes the session.
+void stop_every_shard(node_actor_t* self, node_env* env) {
+  auto& s = self->state;
+  s.drain_deadline = 0;
+  if (s.shards_stopped) return;
+  s.shards_stopped = true;
+  if (s.shards.empty()) return leave(self, env);
+  for (auto& [id, shard] : s.shards) self->send(shard, stop_atom::value);
+}
+
+std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
+  std::set<std::uint64_t> live{self_id(env)};
+  for (auto& [id, p] : self->state.peers)
+    if (p.authenticated) live.insert(id);
+  return live;
+}
+
+// The master's placement round: every shard owned by a live node, leaving nodes emptied, then rebalanced.
 void place(node_actor_t* self, node_env* env) {
   auto& s = self->state;
-  if (!s.election || !s.election->is_master() || !s.owners_loaded || s.stopping) return;
+  if (!s.election || !s.election->is_master() || !s.owners_loaded) return;
+  const std::int64_t now = net::steady_ms();
+  const auto live = live_nodes(self, env);
+  for (auto it = s.moving.begin(); it != s.moving.end();) {
+    auto owner = s.owners.find(it->first);
+    bool lost = owner == s.owners.end() || !live.count(owner->second);
+    it = (lost || it->second < now) ? s.moving.erase(it) : std::next(it);
+  }
   cluster::placement_input in;
   in.total = env->shard_total;
   in.max_concurrency = env->max_concurrency;
-  in.live_nodes.push_back(self_id(env));
-  for (auto& [id, p] : s.peers)
-    if (p.authenticated) in.live_nodes.push_back(id);
+  in.live_nodes.assign(live.begin(), live.end());
+  for (auto n : s.draining)
+    if (live.count(n)) in.draining.insert(n);
+  if (s.stopping) in.draining.insert(self_id(env));
   in.owners = s.owners;
+  for (auto& [shard, until] : s.moving) in.moving.insert(shard);
   in.rebalance = env->cfg->cluster.rebalance;
-  in.max_moves = 1;
-  auto plan = cluster::plan_placement(in);
+  in.max_moves = env->cfg->cluster.max_moves;
   const std::uint64_t epoch = s.election->epoch();
-  std::set<std::uint64_t> live(in.live_nodes.begin(), in.live_nodes.end());
+  if (in.draining.size() == in.live_nodes.size()) {
+    // Every node is leaving: nowhere to move anything. Each stops its shards (commit, resumable close, lease
+    // released), and whoever runs them next resumes the sessions.
+    for (auto it = s.owners.begin(); it != s.owners.end();) {
+      if (it->second != self_id(env) && live.count(it->second))
+        self->send(s.peers[it->second].handle, release_atom::value, epoch, static_cast<std::int32_t>(it->first));
+      it = live.count(it->second) ? s.owners.erase(it) : std::next(it);
+    }
+    if (s.stopping) stop_every_shard(self, env);
+    return;
+  }
+  auto plan = cluster::plan_placement(in);
+  auto tell = [&](std::uint64_t node, int shard, bool take_over) {
+    if (node == self_id(env)) start_shard(self, env, shard, take_over);
+    else self->send(s.peers[node].handle, assign_atom::value, epoch, static_cast<std::int32_t>(shard), take_over);
+  };
   for (auto& a : plan.assigns) {
     auto prev = s.owners.find(a.shard);
     bool take_over = prev != s.owners.end() && !live.count(prev->second);  // its owner is gone: steal the session
     s.owners[a.shard] = a.node;
-    if (a.node == self_id(env)) start_shard(self, env, a.shard, take_over);
-    else self->send(s.peers[a.node].handle, assign_atom::value, epoch, a.shard, take_over);
+    tell(a.node, a.shard, take_over);
   }
   for (auto& m : plan.moves) {
+    // Live migration: the old owner commits, closes with a resumable code and releases the lease; the new owner
+    // takes the released lease and resumes.
     s.owners[m.shard] = m.to;
-    if (m.from == self_id(env)) {
-      if (auto it = s.shards.find(m.shard); it != s.shards.end()) self->send(it->second, stop_atom::value);
-    } else {
-      self->send(s.peers[m.from].handle, release_atom::value, epoch, m.shard);
-    }
-    // The new owner waits for the released lease, then resumes.
-    if (m.to == self_id(env)) start_shard(self, env, m.shard, false);
-    else self->send(s.peers[m.to].handle, assign_atom::value, epoch, m.shard, false);
+    s.moving[m.shard] = now + move_timeout_ms;
+    if (m.from == self_id(env)) stop_shard(self, m.shard);
+    else self->send(s.peers[m.from].handle, release_atom::value, epoch, static_cast<std::int32_t>(m.shard));
+    tell(m.to, m.shard, false);
   }
 }
 
@@ -115,9 +207,10 @@ void load_owners(node_actor_t* self, node_env* env) {
     std::vector<std::string_view> argv = {"MGET"};
     argv.insert(argv.end(), keys.begin(), keys.end());
     auto r = conn.command(argv);
+    if (r.type != net::redis_reply::array) return;  // Redis down: the next claim round tries again
     std::vector<std::uint64_t> owners(static_cast<std::size_t>(env->shard_total), 0);
     for (std::size_t i = 0; i < r.elements.size() && i < owners.size(); ++i)
-      if (r.elements[i].type == net::redis_reply::string) owners[i] = std::stoull(r.elements[i].text);
+      if (r.elements[i].type == net::redis_reply::string) owners[i] = std::strtoull(r.elements[i].text.c_str(), nullptr, 10);
     caf::anon_send(me, owners_atom::value, owners);
   });
 }
@@ -132,8 +225,9 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         break;
       case cluster::election_output::claim_master: {
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([env, me](net::redis_connection& conn) {
-          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id).claim_master(env->cfg->cluster.lease_ms);
+        std::vector<std::string> departed(s.departed.begin(), s.departed.end());
+        env->redis->post([env, me, departed](net::redis_connection& conn) {
+          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id).claim_master(env->cfg->cluster.lease_ms, departed);
           caf::anon_send(me, claimed_atom::value, epoch.has_value(), epoch.value_or(0));
         });
         break;
@@ -146,9 +240,40 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
       case cluster::election_output::became_follower:
       case cluster::election_output::master_lost:
         s.owners_loaded = false;
+        s.moving.clear();
+        s.draining.clear();
         break;
     }
   }
+}
+
+// A message from the master: acted on only from an authenticated peer, and never from a deposed master.
+bool from_master(node_actor_t* self, std::uint64_t epoch) {
+  auto& s = self->state;
+  std::uint64_t from = authenticated_sender(self);
+  if (!from || epoch < s.epoch_seen) return false;
+  if (epoch == s.epoch_seen && s.master_seen && from != s.master_seen) return false;
+  s.epoch_seen = epoch;
+  s.master_seen = from;
+  return true;
+}
+
+// A stopping worker tells the current master, again after every change of master, until its shards are gone.
+void tell_master_leaving(node_actor_t* self, node_env* env) {
+  auto& s = self->state;
+  auto master = s.election->master();
+  if (!master || *master == self_id(env) || *master == s.leaving_told) return;
+  auto it = s.peers.find(*master);
+  if (it == s.peers.end() || !it->second.authenticated) return;
+  self->send(it->second.handle, leaving_atom::value, self_id(env));
+  s.leaving_told = *master;
+}
+
+void refresh_view(node_actor_t* self, node_env* env) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  env->redis->post([env, me](net::redis_connection& conn) {
+    caf::anon_send(me, view_atom::value, read_cluster(conn, env->cfg->node.group, env->shard_total));
+  });
 }
 
 caf::behavior node_behavior(node_actor_t* self, node_env* env) {
@@ -157,7 +282,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
     for (auto it = s.shards.begin(); it != s.shards.end(); ++it) {
       if (it->second.address() == dm.source) {
         s.shards.erase(it);
-        if (s.stopping && s.shards.empty()) self->quit();
+        if (s.stopping && s.shards.empty()) leave(self, env);
         return;
       }
     }
@@ -166,7 +291,17 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       std::uint64_t id = it->first;
       bool was_auth = it->second.authenticated;
       s.peers.erase(it);
-      if (was_auth) apply_election(self, env, s.election->peer_down(id, net::steady_ms()));
+      if (!was_auth) return;
+      std::fprintf(stderr, "g-actor: node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
+      s.draining.erase(id);
+      s.departed.push_back(std::to_string(id));
+      if (s.departed.size() > departed_kept) s.departed.pop_front();
+      if (s.leaving_told == id) s.leaving_told = 0;
+      apply_election(self, env, s.election->peer_down(id, net::steady_ms()));
+      if (s.election->is_master())  // a node that died cannot unregister itself
+        env->redis->post([env, id](net::redis_connection& conn) {
+          conn.command({"HDEL", net::redis_keys(env->cfg->node.group).nodes(), std::to_string(id)});
+        });
       place(self, env);  // a dead worker's shards go to the living at once
       return;
     }
@@ -179,6 +314,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         self->send(self, register_atom::value);
         self->send(self, discover_atom::value);
         self->send(self, tick_atom::value);
+        self->send(self, view_atom::value);
       },
       [=](register_atom) {
         if (self->state.stopping) return;
@@ -190,8 +326,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (s.stopping) return;
         auto me = caf::actor_cast<caf::actor>(self);
         env->redis->post([env, me](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          auto r = conn.command({"HGETALL", store.keys().nodes()});
+          auto r = conn.command({"HGETALL", net::redis_keys(env->cfg->node.group).nodes()});
           std::vector<std::string> entries;
           for (auto& e : r.elements) entries.push_back(e.text);
           caf::anon_send(me, peers_atom::value, entries);
@@ -201,18 +336,13 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       [=](peers_atom, const std::vector<std::string>& entries) {
         auto& s = self->state;
         for (std::size_t i = 0; i + 1 < entries.size(); i += 2) {
-          std::uint64_t id = std::stoull(entries[i]);
-          if (id == self_id(env) || s.peers.count(id) || s.connecting.count(id)) continue;
-          if (id < self_id(env)) continue;  // one connection per pair: the older id... is dialled by the newer one
-          const std::string& json = entries[i + 1];
-          auto host_at = json.find("\"host\":\"");
-          auto port_at = json.find("\"port\":");
-          if (host_at == std::string::npos || port_at == std::string::npos) continue;
-          std::string host = json.substr(host_at + 8, json.find('"', host_at + 8) - host_at - 8);
-          auto port = static_cast<std::uint16_t>(std::stoi(json.substr(port_at + 7)));
+          std::uint64_t id = std::strtoull(entries[i].c_str(), nullptr, 10);
+          if (id == 0 || id == self_id(env) || s.peers.count(id) || s.connecting.count(id)) continue;
+          if (id < self_id(env)) continue;  // one connection per pair: the newer node (larger id) dials the older
+          auto at = registry_address(entries[i + 1]);
+          if (!at) continue;
           s.connecting.insert(id);
-          auto mm = self->system().middleman().actor_handle();
-          self->request(mm, std::chrono::seconds(3), caf::connect_atom::value, host, port)
+          self->request(cluster_link(self, env), std::chrono::seconds(3), caf::connect_atom::value, at->first, at->second)
               .then(
                   [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
                     self->state.connecting.erase(id);
@@ -249,6 +379,8 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         auto it = s.peers.find(id);
         if (it == s.peers.end() || it->second.authenticated) return;
+        auto from = self->current_sender();
+        if (!from || it->second.handle.address() != from->address()) return;  // someone else's proof
         if (!net::verify(env->cfg->security.cookie, it->second.my_challenge, id, self_id(env), proof)) {
           std::fprintf(stderr, "g-actor: node %llu failed authentication (wrong cookie): ignored\n",
                        static_cast<unsigned long long>(id));
@@ -263,8 +395,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](elect_atom, std::uint64_t from, std::int32_t m, std::uint64_t epoch) {
         auto& s = self->state;
-        auto it = s.peers.find(from);
-        if (it == s.peers.end() || !it->second.authenticated) return;  // unauthenticated: never acted on
+        if (authenticated_sender(self) != from) return;  // unauthenticated, or posing as another node
         apply_election(self, env, s.election->receive(from, static_cast<cluster::election_message>(m), epoch, net::steady_ms()));
       },
       [=](claimed_atom, bool granted, std::uint64_t epoch) {
@@ -273,6 +404,8 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (s.election->is_master()) {
           std::fprintf(stderr, "g-actor: master of group '%s', epoch %llu\n", env->cfg->node.group.c_str(),
                        static_cast<unsigned long long>(epoch));
+          s.epoch_seen = epoch;
+          s.master_seen = self_id(env);
           load_owners(self, env);
         }
       },
@@ -287,7 +420,6 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](tick_atom) {
         auto& s = self->state;
-        if (s.stopping) return;
         std::int64_t now = net::steady_ms();
         if (s.election->next_wakeup() <= now) apply_election(self, env, s.election->tick(now));
         if (s.election->is_master()) {
@@ -299,6 +431,14 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           });
           place(self, env);
         }
+        if (s.stopping && s.drain_deadline) {
+          if (now > s.drain_deadline) {
+            std::fprintf(stderr, "g-actor: the handover through the master timed out; stopping the shards here\n");
+            stop_every_shard(self, env);
+          } else if (!s.election->is_master()) {
+            tell_master_leaving(self, env);
+          }
+        }
         self->delayed_send(self, std::chrono::milliseconds(250), tick_atom::value);
       },
       [=](lost_atom) {
@@ -306,22 +446,72 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },
       [=](assign_atom, std::uint64_t epoch, std::int32_t shard, bool take_over) {
-        auto& s = self->state;
-        if (epoch < s.epoch_seen) return;  // from a deposed master
-        s.epoch_seen = epoch;
+        if (!from_master(self, epoch)) return;
         start_shard(self, env, shard, take_over);
       },
       [=](release_atom, std::uint64_t epoch, std::int32_t shard) {
+        if (!from_master(self, epoch)) return;
+        stop_shard(self, shard);
+      },
+      [=](leaving_atom, std::uint64_t id) {
         auto& s = self->state;
-        if (epoch < s.epoch_seen) return;
-        s.epoch_seen = epoch;
-        if (auto it = s.shards.find(shard); it != s.shards.end()) self->send(it->second, stop_atom::value);
+        if (authenticated_sender(self) != id || !s.election->is_master()) return;
+        std::fprintf(stderr, "g-actor: node %llu is leaving: moving its shards\n", static_cast<unsigned long long>(id));
+        s.draining.insert(id);
+        place(self, env);
+      },
+      [=](ready_atom, std::int32_t shard) {  // from one of this node's shard actors
+        auto& s = self->state;
+        if (s.election->is_master()) {
+          s.moving.erase(shard);
+          place(self, env);
+        } else if (auto m = s.election->master(); m && s.peers.count(*m) && s.peers[*m].authenticated) {
+          self->send(s.peers[*m].handle, moved_atom::value, shard);
+        }
+      },
+      [=](moved_atom, std::int32_t shard) {
+        auto& s = self->state;
+        if (!authenticated_sender(self) || !s.election->is_master()) return;
+        s.moving.erase(shard);
+        place(self, env);  // the next migration may start
+      },
+      [=](view_atom) {
+        refresh_view(self, env);
+        self->delayed_send(self, std::chrono::seconds(1), view_atom::value);
+      },
+      [=](view_atom, const cluster_snapshot& snap) {
+        auto& s = self->state;
+        std::int64_t now = net::wall_ms();
+        if (snap.entries_added >= 0) {
+          if (s.last_added >= 0 && now > s.last_added_ms)
+            s.events_per_s = static_cast<double>(snap.entries_added - s.last_added) * 1000.0 /
+                             static_cast<double>(now - s.last_added_ms);
+          s.last_added = snap.entries_added;
+          s.last_added_ms = now;
+        }
+        env->view.set(render_cluster(snap, {env->cfg->node.group, env->node_id, env->shard_total, now, s.events_per_s}));
+      },
+      // `g-actor status`: a challenge, then the view for whoever proves the cookie.
+      [=](status_atom) -> std::string { return env->node_id + ":" + self->state.challenges.issue(net::steady_ms()); },
+      [=](status_atom, std::uint64_t client, const std::string& challenge, const std::string& proof) -> std::string {
+        auto& s = self->state;
+        if (!s.challenges.redeem(challenge, net::steady_ms()) ||
+            !net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof)) {
+          std::fprintf(stderr, "g-actor: a status request failed authentication (wrong cookie)\n");
+          return status_denied;
+        }
+        return env->view.get();
       },
       [=](stop_atom) {
         auto& s = self->state;
         s.stopping = true;
-        if (s.shards.empty()) return self->quit();
-        for (auto& [id, shard] : s.shards) self->send(shard, stop_atom::value);
+        if (s.shards.empty()) return leave(self, env);
+        bool peers = live_nodes(self, env).size() > 1;
+        if (!peers) return stop_every_shard(self, env);
+        // Hand the shards over through the master, one bucket-safe move at a time (zero identifies).
+        s.drain_deadline = net::steady_ms() + drain_timeout_ms;
+        if (s.election->is_master()) place(self, env);
+        else tell_master_leaving(self, env);
       },
   };
 }

@@ -28,6 +28,7 @@ struct node_counters {
 
 // Each shard's latest state, written by its actor, read by the HTTP endpoints.
 struct shard_status {
+  bool here = false;           // this node runs the shard now
   std::string state = "idle";
   std::int64_t seq = 0;        // committed
   std::int64_t latency_ms = -1;
@@ -59,6 +60,24 @@ class shard_board {
   std::vector<shard_status> shards_;
 };
 
+// The cluster as this node last read it (JSON, see cluster_view.hpp): written by the node actor every second,
+// served by the HTTP thread and `g-actor status`.
+class published_view {
+ public:
+  void set(std::string json) {
+    std::lock_guard l(mu_);
+    json_ = std::move(json);
+  }
+  std::string get() const {
+    std::lock_guard l(mu_);
+    return json_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string json_;
+};
+
 struct node_env {
   const config::node_config* cfg = nullptr;
   std::string node_id;
@@ -74,6 +93,8 @@ struct node_env {
   std::string name;
   std::int64_t started_ms = 0;
   std::string registry_entry;  // this node's JSON in `nodes`
+  bool tls = false;            // cluster links go through caf::openssl (mutual TLS)
+  published_view view;
 };
 
 }  // namespace g::actors

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -68,6 +69,7 @@ struct shard_state {
   int id = 0;
   bool leased = false;
   bool stopping = false;
+  bool announced = false;  // the node was told that this shard is ready
   std::shared_ptr<bridge> listener;
   std::unique_ptr<net::shard_connection> conn;
   cluster::commit_batch batch{batch_capacity};
@@ -93,7 +95,10 @@ struct shard_state {
   }
   static constexpr std::size_t batch_capacity = 50000;
 
-  ~shard_state() { drop_connection(); }
+  ~shard_state() {
+    drop_connection();
+    if (env) env->board.update(id, [](shard_status& st) { st = shard_status{}; });  // not here any more
+  }
 
   void drop_connection() {
     if (!conn) return;
@@ -149,7 +154,7 @@ void publish_status(shard_actor_t* self) {
   w.begin_object()
       .field("node", s.env->node_id)
       .field("state", std::string(net::name(s.last.phase)))
-      .field("seq", s.last.session.seq)
+      .field("seq", s.committed_seq)
       .field("latency_ms", s.last.latency_ms)
       .field("updated", g::net::wall_ms());
   if (!s.last.error.empty()) w.field("error", s.last.error);
@@ -189,9 +194,10 @@ void fenced(shard_actor_t* self, const std::string& why) {
   self->quit();
 }
 
-caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool take_over) {
+caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool take_over, caf::actor node) {
   self->state.env = env;
   self->state.id = id;
+  env->board.update(id, [](shard_status& st) { st.here = true; });
   const std::int64_t lease_ms = env->cfg->cluster.lease_ms;
   self->send(self, acquire_atom::value);
   return {
@@ -211,7 +217,10 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         if (s.stopping) return self->quit();
         if (m.wait_ms != 0) {
           if (m.wait_ms < 0) ++env->counters.redis_errors;
-          self->delayed_send(self, std::chrono::milliseconds(m.wait_ms > 0 ? m.wait_ms + 10 : 1000), acquire_atom::value);
+          // A migrating shard's lease is released as soon as its old owner has committed: look again soon
+          // rather than waiting out the whole lease.
+          auto wait = m.wait_ms > 0 ? std::min<std::int64_t>(m.wait_ms + 10, 200) : 1000;
+          self->delayed_send(self, std::chrono::milliseconds(wait), acquire_atom::value);
           return;
         }
         s.leased = true;
@@ -309,11 +318,16 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
           st.fatal = m.report.fatal;
         });
         if (phase_changed) publish_status(self);
+        if (!s.announced && m.report.phase == net::session_phase::ready) {
+          s.announced = true;
+          self->send(node, ready_atom::value, static_cast<std::int32_t>(id));
+        }
         if (s.stopping && m.report.phase == net::session_phase::stopped) finish(self);
       },
       [=](renew_atom) {
         auto& s = self->state;
         if (!s.leased) return;
+        publish_status(self);  // keeps latency and seq in `status` fresh
         auto me = caf::actor_cast<caf::actor>(self);
         env->redis->post([=](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
@@ -403,8 +417,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
 
 }  // namespace
 
-caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over) {
-  return sys.spawn(shard_behavior, &env, shard_id, take_over);
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over, const caf::actor& node) {
+  return sys.spawn(shard_behavior, &env, shard_id, take_over, node);
 }
 
 }  // namespace g::actors

@@ -7,8 +7,9 @@ namespace g::actors {
 
 struct node_env;
 
+// `node`: told once the shard is ready (the master counts a migration as done then).
 // `take_over`: the master gave this shard to this node because its previous owner is gone, so the lease is taken
 // at once (the previous owner, if it still runs, is fenced) instead of waiting for it to expire.
-caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over = false);
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over, const caf::actor& node);
 
 }  // namespace g::actors

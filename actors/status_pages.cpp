@@ -5,6 +5,7 @@
 
 #include "actors/node_env.hpp"
 #include "net/json/json_writer.hpp"
+#include "status_page_html.hpp"  // generated from status_page/index.html
 
 namespace g::actors {
 
@@ -37,7 +38,8 @@ void per_shard(std::string& out, const char* name, const char* type, const char*
                const std::vector<shard_status>& shards, F value) {
   metric(out, name, type, help);
   for (std::size_t i = 0; i < shards.size(); ++i)
-    out += std::string(name) + "{shard=\"" + std::to_string(i) + "\"} " + std::to_string(value(shards[i])) + "\n";
+    if (shards[i].here)  // each shard is reported by the node that runs it
+      out += std::string(name) + "{shard=\"" + std::to_string(i) + "\"} " + std::to_string(value(shards[i])) + "\n";
 }
 
 net::http_answer metrics_page(const node_env& env) {
@@ -79,19 +81,22 @@ net::http_answer metrics_page(const node_env& env) {
 net::http_answer health_page(const node_env& env) {
   net::http_answer a;
   auto shards = env.board.snapshot();
-  std::size_t ready = 0, fatal = 0;
+  std::size_t ready = 0, fatal = 0, here = 0;
   for (auto& s : shards) {
+    if (!s.here) continue;
+    ++here;
     ready += s.state == "ready";
     fatal += s.fatal;
   }
-  bool ok = fatal == 0 && ready == shards.size();
+  bool ok = fatal == 0 && ready == here;
   a.status = ok ? 200 : 503;
-  a.body = (ok ? "ok: " : "degraded: ") + std::to_string(ready) + "/" + std::to_string(shards.size()) + " shards ready" +
+  a.body = (ok ? "ok: " : "degraded: ") + std::to_string(ready) + "/" + std::to_string(here) + " shards of this node ready" +
            (fatal ? ", " + std::to_string(fatal) + " stopped for good" : "") + "\n";
   return a;
 }
 
-net::http_answer status_json(const node_env& env) {
+// This node's own shards, in more detail than the cluster view (buffered events, commits).
+net::http_answer node_json(const node_env& env) {
   net::http_answer a;
   a.content_type = "application/json";
   json::writer w(a.body);
@@ -100,16 +105,15 @@ net::http_answer status_json(const node_env& env) {
       .field("node", env.node_id)
       .field("name", env.name)
       .field("group", env.cfg->node.group)
-      .field("master", env.node_id)
       .field("shard_count", env.shard_total)
       .field("started", env.started_ms)
       .key("shards")
       .begin_array();
   for (std::size_t i = 0; i < shards.size(); ++i) {
     const auto& s = shards[i];
+    if (!s.here) continue;
     w.begin_object()
         .field("shard", static_cast<int>(i))
-        .field("owner", env.node_id)
         .field("state", s.state)
         .field("seq", s.seq)
         .field("latency_ms", s.latency_ms)
@@ -127,8 +131,14 @@ net::http_answer route_status(const node_env& env, std::string_view method, std:
   if (method != "GET") return {405, "text/plain; charset=utf-8", "use GET\n"};
   if (path == "/metrics") return metrics_page(env);
   if (path == "/healthz") return health_page(env);
-  if (path == "/status.json") return status_json(env);
-  return {404, "text/plain; charset=utf-8", "not found: try /metrics, /healthz or /status.json\n"};
+  if (path == "/status.json") {
+    std::string view = env.view.get();
+    if (view.empty()) return {503, "application/json", "{\"error\":\"the cluster view is not read yet\"}"};
+    return {200, "application/json", std::move(view)};
+  }
+  if (path == "/node.json") return node_json(env);
+  if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(status_page_html)};
+  return {404, "text/plain; charset=utf-8", "not found: try /, /status.json, /node.json, /metrics or /healthz\n"};
 }
 
 }  // namespace g::actors

@@ -1,8 +1,8 @@
 #pragma once
 // The master's shard placement as a pure function: every shard without a live owner goes to the live node with
-// the fewest shards (lowest shard ids first, which starts IDENTIFYs in bucket order), and, when nothing is
-// unowned, shards move one at a time from the busiest node to the idlest until counts differ by at most one,
-// with at most `max_moves` migrations in flight and never two of one identify bucket at once.
+// the fewest shards (lowest shard ids first, which starts IDENTIFYs in bucket order). With nothing unowned, shards
+// move off draining nodes (a node stopping hands everything over), then from the busiest node to the idlest until
+// counts differ by at most one; at most `max_moves` migrations are in flight and never two of one identify bucket.
 #include <cstdint>
 #include <map>
 #include <set>
@@ -14,6 +14,7 @@ struct placement_input {
   int total = 0;
   int max_concurrency = 1;
   std::vector<std::uint64_t> live_nodes;    // nodes that may own shards
+  std::set<std::uint64_t> draining;         // live nodes that are leaving: they get nothing and give everything
   std::map<int, std::uint64_t> owners;      // shard → node (owners not live count as unowned)
   std::set<int> moving;                     // shards being migrated now
   int max_moves = 1;

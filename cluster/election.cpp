@@ -111,9 +111,9 @@ election_outputs election::claim_result(bool granted, std::uint64_t epoch, std::
   election_outputs out;
   if (state_ != state::claiming) return out;
   if (!granted) {
-    // Someone holds the master lease (a master we cannot see yet): wait, then try again.
+    // Someone holds the master lease (a master we cannot see yet, or one that just died): try again soon.
     state_ = state::waiting_coordinator;
-    deadline_ = now_ms + coordinator_timeout_ms;
+    deadline_ = now_ms + claim_retry_ms;
     return out;
   }
   state_ = state::master;

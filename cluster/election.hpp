@@ -40,6 +40,9 @@ class election {
  public:
   static constexpr std::int64_t answer_timeout_ms = 1000;       // ELECTION → ALIVE
   static constexpr std::int64_t coordinator_timeout_ms = 3000;  // ALIVE → COORDINATOR
+  // A refused claim (the lease is still held, typically by a master that just died and whose lease the shell may
+  // take only once it has gone unrenewed for a while) is tried again this soon: failover time depends on it.
+  static constexpr std::int64_t claim_retry_ms = 500;
 
   election(node_rank self, std::int64_t now_ms);
 

@@ -199,6 +199,8 @@ node_config build(const toml::table& root, const env_lookup& env) {
   c.cluster.heartbeat_ms = cluster.get<std::int64_t>("heartbeat_ms").value_or(c.cluster.heartbeat_ms);
   c.cluster.connection_timeout_ms = cluster.get<std::int64_t>("connection_timeout_ms").value_or(c.cluster.connection_timeout_ms);
   c.cluster.rebalance = cluster.get<bool>("rebalance").value_or(true);
+  c.cluster.max_moves = cluster.get<int>("max_moves").value_or(c.cluster.max_moves);
+  if (c.cluster.max_moves < 1) throw config_error("[cluster] max_moves must be at least 1");
   positive(cluster, "lease_ms", c.cluster.lease_ms);
   positive(cluster, "heartbeat_ms", c.cluster.heartbeat_ms);
   positive(cluster, "connection_timeout_ms", c.cluster.connection_timeout_ms);

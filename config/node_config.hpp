@@ -55,6 +55,7 @@ struct node_config {
     std::int64_t heartbeat_ms = 500;
     std::int64_t connection_timeout_ms = 2000;
     bool rebalance = true;
+    int max_moves = 2;  // live migrations in flight at once
   } cluster;
   struct security_section {
     std::string cookie;

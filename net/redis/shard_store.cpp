@@ -1,5 +1,7 @@
 #include "net/redis/shard_store.hpp"
 
+#include <algorithm>
+
 namespace g::net {
 
 namespace {
@@ -54,6 +56,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 )lua";
 
+// KEYS: lease. ARGV: node, lease_ms, the holder known to be gone, the most ms its lease may have left. Takes the
+// lease only from that holder, and only once it has gone unrenewed for a while (a live holder renews it often).
+const std::string steal_script = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[3] and redis.call('PTTL', KEYS[1]) <= tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
 const std::string release_script = R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -65,6 +77,8 @@ const std::string& sha(const std::string& script) {
   static const std::string acquire = redis_connection::sha1_hex(acquire_script);
   static const std::string renew = redis_connection::sha1_hex(renew_script);
   static const std::string release = redis_connection::sha1_hex(release_script);
+  static const std::string steal = redis_connection::sha1_hex(steal_script);
+  if (&script == &steal_script) return steal;
   if (&script == &commit_script) return commit;
   if (&script == &acquire_script) return acquire;
   if (&script == &renew_script) return renew;
@@ -105,8 +119,17 @@ bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
 
 void shard_store::release_lease(int total, int id) { release(keys_.owner(total, id)); }
 
-std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms) {
-  if (acquire(keys_.master(), lease_ms) != 0) return std::nullopt;
+std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed) {
+  if (acquire(keys_.master(), lease_ms) != 0) {
+    auto holder = redis_.command({"GET", keys_.master()});
+    bool dead = holder.type == redis_reply::string &&
+                std::find(departed.begin(), departed.end(), holder.text) != departed.end();
+    if (!dead) return std::nullopt;
+    // The master renews every 250 ms: a lease unrenewed for a second belongs to a master that is gone or frozen.
+    std::string most_left = std::to_string(std::max<std::int64_t>(0, lease_ms - 1000));
+    auto r = redis_.eval(steal_script, sha(steal_script), {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
+    if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
+  }
   auto epoch = redis_.command({"INCR", keys_.epoch()});
   if (epoch.type != redis_reply::integer) return std::nullopt;
   return static_cast<std::uint64_t>(epoch.number);

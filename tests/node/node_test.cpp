@@ -1,153 +1,8 @@
 // One g-actor node end to end, with a private redis-server and g-fakecord under load: crash and restart,
 // graceful stop, fencing, bad commands, a stalled Redis, and configuration errors.
-#include <doctest/doctest.h>
+#include "tests/node/node_world.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <set>
-#include <thread>
-
-#include "net/redis/redis_connection.hpp"
-#include "sim/harness/child_process.hpp"
-#include "sim/harness/redis_process.hpp"
-#include "tests/support/fakecord_process.hpp"
-#include "tests/support/gateway_test_client.hpp"
-
-using namespace std::chrono_literals;
-using g::harness::child_process;
-using g::harness::redis_process;
-using g::net::redis_connection;
-using g::test::fakecord_process;
-using g::test::json_int;
-using g::test::json_str;
-
-namespace {
-
-// Every entry of the stream as field → value.
-std::vector<std::map<std::string, std::string>> stream_entries(redis_connection& c) {
-  std::vector<std::map<std::string, std::string>> out;
-  auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
-  for (auto& e : r.elements) {
-    auto& fields = e.elements[1].elements;
-    auto& m = out.emplace_back();
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) m[fields[i].text] = fields[i + 1].text;
-  }
-  return out;
-}
-
-struct stream_check {
-  std::size_t entries = 0;
-  std::size_t discontinuities = 0;
-  std::map<int, std::int64_t> last_seq;   // per shard
-  std::map<std::string, std::size_t> by_node;
-};
-
-struct world {
-  redis_process redis;
-  fakecord_process fc;
-  std::filesystem::path dir;
-  std::string config;
-  int shards;
-  std::uint16_t http_port = g::harness::free_tcp_port();
-
-  explicit world(int shard_count, std::vector<std::string> fakecord_args = {})
-      : fc(with_defaults(shard_count, std::move(fakecord_args))), shards(shard_count) {
-    dir = std::filesystem::temp_directory_path() / ("g-node-test-" + std::to_string(::getpid()) + "-" + std::to_string(redis.port()));
-    std::filesystem::create_directories(dir);
-    config = write_config("node.toml", "test-token", redis.port());
-  }
-  ~world() { std::filesystem::remove_all(dir); }
-
-  static std::vector<std::string> with_defaults(int shards, std::vector<std::string> extra) {
-    std::vector<std::string> a = {"--guilds", std::to_string(shards * 10), "--shards", std::to_string(shards),
-                                  "--max-concurrency", std::to_string(shards), "--token", "test-token"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-
-  std::string write_config(const std::string& name, const std::string& token, std::uint16_t redis_port,
-                           const std::string& extra = "", std::uint64_t intents = 33281, std::uint16_t http = 0,
-                           const std::string& cookie = "0123456789abcdef-test") {
-    auto path = dir / name;
-    std::ofstream f(path);
-    f << extra << "[node]\nname = \"test\"\nlisten = \"127.0.0.1:0\"\n"
-      << "[discord]\ntoken = \"" << token << "\"\nrest_url = \"http://127.0.0.1:" << fc.port() << "/api\"\nintents = " << intents << "\n"
-      << "[redis]\nport = " << redis_port << "\n"
-      << "[cluster]\nlease_ms = 1500\n"
-      << "[http]\nlisten = \"127.0.0.1:" << (http ? http : http_port) << "\"\n"
-      << "[security]\ncookie = \"" << cookie << "\"\n";
-    return path.string();
-  }
-
-  child_process node(const std::string& cfg = "", const std::string& log = "node.log") {
-    return child_process({G_ACTOR_PATH, "--config", cfg.empty() ? config : cfg}, (dir / log).string());
-  }
-  // Another node of the same cluster: its own config and log.
-  child_process extra_node(const std::string& name, const std::string& cookie = "0123456789abcdef-test") {
-    auto cfg = write_config(name + ".toml", "test-token", redis.port(), "", 33281, g::harness::free_tcp_port(), cookie);
-    return node(cfg, name + ".log");
-  }
-  // Shards per node id, from the status hash.
-  std::map<std::string, int> owners() {
-    redis_connection c({"127.0.0.1", redis.port(), "", 0, 2000});
-    std::map<std::string, int> out;
-    auto r = c.command({"HVALS", "g:g:status"});
-    for (auto& v : r.elements)
-      if (json_str(v.text, "/state") == "ready") ++out[json_str(v.text, "/node")];
-    return out;
-  }
-
-  std::int64_t stat(const char* p) { return json_int(fc.stats(), p); }
-  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-  }
-  bool all_connected() {
-    auto s = fc.stats();
-    return json_int(s, "/connections") == shards &&
-           s.find(R"("connected":false)") == std::string::npos && json_int(s, "/sessions/0/seq") > 0;
-  }
-
-  stream_check check_stream() {
-    redis_connection c({"127.0.0.1", redis.port(), "", 0, 5000});
-    stream_check out;
-    std::map<int, std::int64_t> last;
-    for (auto& f : stream_entries(c)) {
-      int shard = std::stoi(f["shard"]);
-      std::int64_t seq = std::stoll(f["seq"]);
-      if (f["t"] == "READY") last[shard] = 0;
-      if (last[shard] + 1 != seq) ++out.discontinuities;
-      last[shard] = seq;
-      ++out.entries;
-      ++out.by_node[f["node"]];
-    }
-    out.last_seq = last;
-    return out;
-  }
-
-  // Everything g-fakecord sent each shard's live session is in the stream.
-  bool stream_caught_up() {
-    auto s = fc.stats();
-    auto st = check_stream();
-    for (int i = 0; i < shards; ++i) {
-      std::string p = "/sessions/" + std::to_string(i) + "/";
-      int shard = static_cast<int>(json_int(s, (p + "shard").c_str()));
-      if (st.last_seq[shard] != json_int(s, (p + "seq").c_str())) return false;
-    }
-    return true;
-  }
-  void load(int rate) { fc.post("/_fakecord/load", "{\"rate\":" + std::to_string(rate) + "}"); }
-};
-
-}  // namespace
+using namespace g::test;
 
 TEST_CASE("kill -9 under load: every shard resumes on restart, no new identify, no gap, no duplicate") {
   world w(4, {"--rate", "300"});
@@ -298,11 +153,20 @@ TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
   CHECK(metrics.find("g_node_redis_errors_total 0") != std::string::npos);
   CHECK(metrics.find("g_node_identifies_total 2") != std::string::npos);
   CHECK(metrics.find("g_shard_events_total{shard=\"0\"}") != std::string::npos);
-  std::string js = g::test::http_request(w.http_port, "GET", "/status.json", "", "", status);
-  CHECK(status == 200);
+  std::string js;
+  REQUIRE(w.wait_for([&] {  // the cluster view is read every second
+    js = g::test::http_request(w.http_port, "GET", "/status.json", "", "", status);
+    return status == 200 && json_str(js, "/shards/1/state") == "ready" && json_int(js, "/shards/0/seq") > 0;
+  }));
   CHECK(json_int(js, "/shard_count") == 2);
   CHECK(json_str(js, "/shards/1/state") == "ready");
   CHECK(json_int(js, "/shards/0/seq") > 0);
+  CHECK(json_int(js, "/nodes/0/shards") == 2);
+  std::string mine = g::test::http_request(w.http_port, "GET", "/node.json", "", "", status);
+  CHECK(json_int(mine, "/shards/1/events") >= 0);
+  std::string page = g::test::http_request(w.http_port, "GET", "/", "", "", status);
+  CHECK(status == 200);
+  CHECK(page.find("id=\"shards\"") != std::string::npos);  // the status page, compiled in
   g::test::http_request(w.http_port, "GET", "/nothing", "", "", status);
   CHECK(status == 404);
   node.signal(SIGTERM);
@@ -361,66 +225,6 @@ TEST_CASE("member chunking: large guilds get their members requested, within Dis
   CHECK(w.check_stream().discontinuities == 0);
   node.signal(SIGTERM);
   CHECK(node.wait(10s) == 0);
-}
-
-TEST_CASE("cluster: a joining node gets half the shards by live migration, without a new identify") {
-  world w(4, {"--rate", "200"});
-  auto a = w.node();
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
-  auto b = w.extra_node("b");
-  REQUIRE_MESSAGE(w.wait_for([&] {
-    auto o = w.owners();
-    return o.size() == 2 && o.begin()->second == 2 && o.rbegin()->second == 2;
-  }), std::string(a.log() + b.log()));
-  CHECK(w.stat("/identifies") == 4);
-  CHECK(w.stat("/resumes") == 2);
-  w.load(0);
-  REQUIRE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 10s));
-  CHECK(w.check_stream().discontinuities == 0);
-  b.signal(SIGTERM);
-  a.signal(SIGTERM);
-  CHECK(b.wait(15s) == 0);
-  CHECK(a.wait(15s) == 0);
-}
-
-TEST_CASE("cluster: kill -9 of a worker and then of the master: their shards resume elsewhere, no gap") {
-  world w(4, {"--rate", "200"});
-  auto a = w.node();
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
-  auto b = w.extra_node("b");
-  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }));
-  b.kill();  // a worker dies
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 1 && w.owners().begin()->second == 4 && w.all_connected(); }, 15s),
-                  a.log());
-  auto c = w.extra_node("c");
-  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }));
-  a.kill();  // the master dies
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 1 && w.owners().begin()->second == 4 && w.all_connected(); }, 15s),
-                  c.log());
-  CHECK(c.log().find("master of group") != std::string::npos);
-  w.load(0);
-  REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 10s));
-  CHECK(w.stat("/identifies") == 4);
-  CHECK(w.check_stream().discontinuities == 0);
-  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
-  c.signal(SIGTERM);
-  CHECK(c.wait(15s) == 0);
-}
-
-TEST_CASE("cluster: a node with the wrong cookie is refused and gets no shard") {
-  world w(2);
-  auto a = w.node();
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
-  auto intruder = w.extra_node("intruder", "a-completely-different-cookie");
-  REQUIRE(w.wait_for([&] { return a.log().find("failed authentication") != std::string::npos; }));
-  std::this_thread::sleep_for(2s);
-  auto o = w.owners();
-  CHECK(o.size() == 1);
-  CHECK(w.stat("/identifies") == 2);
-  CHECK(w.stat("/resumes") == 0);
-  intruder.signal(SIGTERM);
-  a.signal(SIGTERM);
-  CHECK(a.wait(15s) == 0);
 }
 
 TEST_CASE("configuration and dependency errors: one clear line and a non-zero exit") {

@@ -97,3 +97,44 @@ TEST_CASE("placement: repeated rounds converge to counts that differ by at most 
     CHECK(sum == in.total);
   }
 }
+
+TEST_CASE("placement: a draining node gets nothing and hands every shard over, within the cap and bucket-safe") {
+  placement_input in;
+  in.total = 8;
+  in.max_concurrency = 2;
+  in.live_nodes = {1, 2, 3};
+  for (int s = 0; s < 8; ++s) in.owners[s] = s < 4 ? 1 : (s < 6 ? 2 : 3);
+  in.draining = {1};
+  in.max_moves = 4;
+  in.rebalance = false;  // draining is not rebalancing: it happens anyway
+  auto p = plan_placement(in);
+  REQUIRE(p.moves.size() == 2);  // two buckets: at most one move of each at a time
+  CHECK(p.moves[0].from == 1);
+  CHECK(p.moves[0].shard % 2 != p.moves[1].shard % 2);
+  for (auto& m : p.moves) CHECK(m.to != 1);
+  // Rounds until done: node 1 ends with nothing, the others split everything evenly.
+  for (int step = 0; step < 20; ++step) {
+    auto q = plan_placement(in);
+    if (q.moves.empty() && q.assigns.empty()) break;
+    for (auto& m : q.moves) in.owners[m.shard] = m.to;
+  }
+  auto c = counts(in, plan_placement(in));
+  CHECK(c[1] == 0);
+  CHECK(c[2] + c[3] == 8);
+  CHECK(std::abs(c[2] - c[3]) <= 1);
+}
+
+TEST_CASE("placement: unowned shards never go to a draining node; with everyone draining nothing moves") {
+  placement_input in;
+  in.total = 4;
+  in.live_nodes = {1, 2};
+  in.draining = {1};
+  auto p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 4);
+  for (auto& a : p.assigns) CHECK(a.node == 2);
+  in.draining = {1, 2};
+  in.owners = {{0, 1}, {1, 2}};
+  auto q = plan_placement(in);
+  CHECK(q.assigns.empty());
+  CHECK(q.moves.empty());
+}

@@ -1,0 +1,130 @@
+#include "actors/cluster_view.hpp"
+
+#include <simdjson.h>
+
+#include "net/json/json_writer.hpp"
+#include "net/redis/shard_store.hpp"
+
+namespace g::actors {
+
+cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& group, int shard_total) {
+  cluster_snapshot s;
+  net::redis_keys keys(group);
+  std::vector<std::string> owner_keys;
+  for (int i = 0; i < shard_total; ++i) owner_keys.push_back(keys.owner(shard_total, i));
+  std::vector<std::string_view> mget = {"MGET"};
+  mget.insert(mget.end(), owner_keys.begin(), owner_keys.end());
+  std::string nodes = keys.nodes(), master = keys.master(), epoch = keys.epoch(), status = keys.status(),
+              events = keys.events();
+  auto r_nodes = conn.command({"HGETALL", nodes});
+  if (r_nodes.is_error() || r_nodes.type != net::redis_reply::array) return s;
+  for (std::size_t i = 0; i + 1 < r_nodes.elements.size(); i += 2) s.nodes[r_nodes.elements[i].text] = r_nodes.elements[i + 1].text;
+  auto r_master = conn.command({"GET", master});
+  if (r_master.type == net::redis_reply::string) s.master = r_master.text;
+  auto r_epoch = conn.command({"GET", epoch});
+  if (r_epoch.type == net::redis_reply::string) s.epoch = std::strtoull(r_epoch.text.c_str(), nullptr, 10);
+  if (shard_total > 0) {
+    auto r_owners = conn.command(mget);
+    for (auto& e : r_owners.elements) s.owners.push_back(e.type == net::redis_reply::string ? e.text : "");
+  }
+  s.owners.resize(static_cast<std::size_t>(shard_total));
+  auto r_status = conn.command({"HGETALL", status});
+  for (std::size_t i = 0; i + 1 < r_status.elements.size(); i += 2)
+    s.status[std::atoi(r_status.elements[i].text.c_str())] = r_status.elements[i + 1].text;
+  auto r_info = conn.command({"XINFO", "STREAM", events});
+  for (std::size_t i = 0; i + 1 < r_info.elements.size(); i += 2)
+    if (r_info.elements[i].text == "entries-added") s.entries_added = r_info.elements[i + 1].number;
+  s.ok = true;
+  return s;
+}
+
+namespace {
+
+// Fields of the small JSON objects G itself wrote (registry entries, shard states).
+struct fields {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  bool ok = false;
+  bool parse(const std::string& json) { return ok = parser.parse(json).get(doc) == simdjson::SUCCESS; }
+  std::string str(const char* k) {
+    std::string_view v;
+    return ok && doc[k].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+  }
+  std::int64_t num(const char* k, std::int64_t fallback = 0) {
+    std::int64_t v;
+    return ok && doc[k].get(v) == simdjson::SUCCESS ? v : fallback;
+  }
+};
+
+}  // namespace
+
+std::string render_cluster(const cluster_snapshot& snap, const view_context& ctx) {
+  std::map<std::string, int> load;
+  for (auto& o : snap.owners)
+    if (!o.empty()) ++load[o];
+  std::map<std::string, std::string> names;
+  fields f;
+  for (auto& [id, json] : snap.nodes) {
+    f.parse(json);
+    names[id] = f.str("name");
+  }
+  std::string out;
+  json::writer w(out);
+  w.begin_object()
+      .field("group", ctx.group)
+      .field("node", ctx.serving_node)
+      .field("redis", snap.ok)
+      .field("master", snap.master)
+      .field("master_name", names.count(snap.master) ? names[snap.master] : std::string())
+      .field("epoch", snap.epoch)
+      .field("shard_count", ctx.shard_total)
+      .field("updated", ctx.now_ms)
+      .field("events_per_s", ctx.events_per_s)
+      .key("nodes")
+      .begin_array();
+  for (auto& [id, json] : snap.nodes) {
+    f.parse(json);
+    w.begin_object()
+        .field("id", id)
+        .field("name", f.str("name"))
+        .field("host", f.str("host"))
+        .field("port", f.num("port"))
+        .field("priority", f.num("priority"))
+        .field("started", f.num("started"))
+        .field("shards", load.count(id) ? load[id] : 0)
+        .field("master", id == snap.master)
+        .end_object();
+  }
+  w.end_array().key("shards").begin_array();
+  for (int i = 0; i < ctx.shard_total; ++i) {
+    auto st = snap.status.find(i);
+    bool known = st != snap.status.end() && f.parse(st->second);
+    std::string owner = static_cast<std::size_t>(i) < snap.owners.size() ? snap.owners[static_cast<std::size_t>(i)] : "";
+    // Without a lease nobody runs the shard, whatever it last reported.
+    std::string state = owner.empty() ? "unowned" : known ? f.str("state") : "idle";
+    if (known && owner != f.str("node")) state = "moving";  // the new owner has not reported yet
+    w.begin_object()
+        .field("shard", i)
+        .field("owner", owner)
+        .field("owner_name", names.count(owner) ? names[owner] : std::string())
+        .field("state", state)
+        .field("seq", known ? f.num("seq") : 0)
+        .field("latency_ms", known ? f.num("latency_ms", -1) : -1)
+        .field("updated", known ? f.num("updated") : 0);
+    if (known && !f.str("error").empty()) w.field("error", f.str("error"));
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return out;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> registry_address(const std::string& entry_json) {
+  fields f;
+  if (!f.parse(entry_json)) return std::nullopt;
+  std::string host = f.str("host");
+  std::int64_t port = f.num("port");
+  if (host.empty() || port <= 0 || port > 65535) return std::nullopt;
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+
+}  // namespace g::actors
