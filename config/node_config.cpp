@@ -218,6 +218,8 @@ node_config build(const toml::table& root, const env_lookup& env) {
   int tls_set = !c.security.tls_cert.empty() + !c.security.tls_key.empty() + !c.security.tls_ca.empty();
   if (tls_set != 0 && tls_set != 3)
     throw config_error("[security] tls_cert, tls_key and tls_ca go together (mutual TLS needs all three)");
+  for (auto* f : {&c.security.tls_cert, &c.security.tls_key, &c.security.tls_ca})
+    if (!f->empty() && !std::ifstream(*f)) throw config_error("[security] cannot read '" + *f + "'");
   security.check_unknown();
 
   section ids(root, "ids");

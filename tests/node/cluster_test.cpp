@@ -211,3 +211,55 @@ TEST_CASE("g-actor status: the cluster as a table and as JSON, for the cookie on
   CHECK(a.wait(30s) == 0);
   CHECK(b.wait(30s) == 0);
 }
+
+TEST_CASE("cluster: mutual TLS from a private CA; a node with another CA's certificate cannot join") {
+  world w(4, {"--rate", "100"});
+  auto make_ca = [&](const std::string& dir, std::vector<std::string> names) {
+    std::vector<std::string> args = {"/bin/bash", std::string(G_SOURCE_DIR) + "/scripts/make-cluster-ca", (w.dir / dir).string()};
+    args.insert(args.end(), names.begin(), names.end());
+    child_process p(args, (w.dir / (dir + "-ca.log")).string());
+    REQUIRE_MESSAGE(p.wait(30s) == 0, p.log());
+  };
+  make_ca("ca", {"a", "b"});
+  make_ca("rogue", {"x"});
+  auto tls = [&](const std::string& dir, const std::string& name) {
+    world::node_options o;
+    auto d = (w.dir / dir).string();
+    o.security = "tls_cert = \"" + d + "/" + name + ".pem\"\ntls_key = \"" + d + "/" + name + ".key\"\ntls_ca = \"" + d + "/ca.pem\"\n";
+    return o;
+  };
+  auto a = w.extra_node("a", tls("ca", "a"));
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto b = w.extra_node("b", tls("ca", "b"));
+  REQUIRE_MESSAGE(w.wait_for([&] { return balanced(w, 2); }, 30s), std::string(a.log() + b.log()));
+  std::this_thread::sleep_for(4s);
+  REQUIRE_MESSAGE(balanced(w, 2), std::string(a.log() + b.log()));  // the TLS link holds
+  // Same cookie, but a certificate from another CA: the TLS handshake fails, so it never even gets to prove the
+  // cookie and never gets a shard. (CAF 0.17's openssl layer drops the nodes' other links after a failed
+  // handshake — see docs/cluster.md — so a and b may reconnect and move shards meanwhile: nothing is lost.)
+  auto x = w.extra_node("x", tls("rogue", "x"));
+  REQUIRE(w.wait_for([&] { return !world::node_id(x).empty(); }));
+  const std::string x_id = world::node_id(x);
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(500ms);
+    CHECK(w.owners().count(x_id) == 0);
+  }
+  x.signal(SIGTERM);
+  CHECK(x.wait(30s) == 0);
+  CHECK(x.log().find("master of group") == std::string::npos);
+  REQUIRE_MESSAGE(w.wait_for([&] { return balanced(w, 2) && w.all_connected(); }, 30s), std::string(a.log() + b.log()));
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.stream_caught_up(); }, 15s));
+  auto st = w.check_stream();
+  CHECK(st.discontinuities == 0);
+  CHECK(st.by_node.count(x_id) == 0);
+  CHECK(w.stat("/identifies") == 4);
+  // `g-actor status` over the same TLS link.
+  child_process status({G_ACTOR_PATH, "status", "--config", (w.dir / "a.toml").string()}, (w.dir / "tls-status.log").string());
+  CHECK(status.wait(20s) == 0);
+  CHECK(status.log().find("SHARD") != std::string::npos);
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  CHECK(a.wait(30s) == 0);
+  CHECK(b.wait(30s) == 0);
+}
