@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/decode_throughput.hpp"
+#include "bench/failover.hpp"
 #include "bench/fakecord_throughput.hpp"
 #include "bench/session_memory.hpp"
 
@@ -30,6 +31,8 @@ Scenarios:
                --frames N (100000)
   sessions     memory per idle connected shard session
                --sessions N (1000) --compress zlib-stream|zstd-stream|none (zlib-stream)
+  failover     kill -9 of a node of a 3-node cluster under load, repeated: time to the last shard RESUMED
+               --kills N (10) --shards N (12) --rate N (500)
 
 Prints a Markdown table on stdout.
 )";
@@ -58,6 +61,27 @@ int main(int argc, char** argv) {
         else throw std::invalid_argument("unknown option " + a + " for " + scenario);
       }
       return scenario == "decode" ? g::bench::run_decode_throughput(d) : g::bench::run_session_memory(m);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario == "failover") {
+    try {
+      g::bench::failover_options f;
+      f.g_actor = sibling_binary("g-actor");
+      f.fakecord = sibling_binary("g-fakecord");
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        const std::string& v = args[++i];
+        if (a == "--kills") f.kills = std::stoi(v);
+        else if (a == "--shards") f.shards = std::stoi(v);
+        else if (a == "--rate") f.rate = std::stoi(v);
+        else throw std::invalid_argument("unknown option " + a + " for failover");
+      }
+      if (f.kills < 1 || f.shards < f.nodes) throw std::invalid_argument("need --kills >= 1 and --shards >= 3");
+      return g::bench::run_failover(f);
     } catch (const std::exception& e) {
       std::cerr << "g-bench: " << e.what() << "\n";
       return 2;

@@ -1,0 +1,171 @@
+#include "bench/g_cluster.hpp"
+
+#include <signal.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "net/redis/redis_connection.hpp"
+
+namespace g::bench {
+
+namespace {
+
+std::string json_string(simdjson::dom::element e, const char* pointer) {
+  std::string_view v;
+  return e.at_pointer(pointer).get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+
+}  // namespace
+
+g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
+  fc_ = std::make_unique<harness::fakecord_process>(
+      o.fakecord, std::vector<std::string>{"--guilds", std::to_string(o.guilds), "--shards", std::to_string(o.shards),
+                                           "--max-concurrency", std::to_string(o.max_concurrency), "--token", "bench-token",
+                                           "--rate", std::to_string(o.rate)});
+  dir_ = (std::filesystem::temp_directory_path() / ("g-bench-cluster-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir_);
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string cookie = "bench-cookie-" + std::to_string(rng());
+  for (int i = 0; i < o.nodes; ++i) {
+    std::string name(1, static_cast<char>('a' + i));
+    std::string path = dir_ + "/" + name + ".toml";
+    std::ofstream(path) << "[node]\nname = \"" << name << "\"\nlisten = \"127.0.0.1:0\"\n"
+                        << "[discord]\ntoken = \"bench-token\"\nrest_url = \"http://127.0.0.1:" << fc_->port() << "/api\"\n"
+                        << "[redis]\nport = " << redis_.port() << "\n"
+                        << "[http]\nlisten = \"127.0.0.1:" << harness::free_tcp_port() << "\"\n"
+                        << "[security]\ncookie = \"" << cookie << "\"\n";
+    configs_.push_back(path);
+    nodes_.emplace_back();
+    alive_.push_back(false);
+    restart(i);
+    if (i == 0) wait_for([&] { return !node_id(0).empty(); }, std::chrono::seconds(10));
+  }
+}
+
+g_cluster::~g_cluster() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (alive_[i]) nodes_[i].signal(SIGTERM);
+  for (auto& n : nodes_) n.wait(std::chrono::seconds(30));
+  for (auto& n : nodes_) n.kill();
+  std::filesystem::remove_all(dir_);
+}
+
+void g_cluster::kill(int i) {
+  nodes_[static_cast<std::size_t>(i)].kill();
+  alive_[static_cast<std::size_t>(i)] = false;
+}
+
+void g_cluster::restart(int i) {
+  auto k = static_cast<std::size_t>(i);
+  nodes_[k] = harness::child_process({o_.g_actor, "--config", configs_[k]}, configs_[k] + ".log");
+  alive_[k] = true;
+}
+
+std::string g_cluster::node_id(int i) {
+  // The newest "node NAME (ID) running" line of the node's log.
+  std::string log = nodes_[static_cast<std::size_t>(i)].log();
+  auto at = log.rfind(" running ");
+  if (at == std::string::npos) return {};
+  auto open = log.rfind('(', at);
+  return open == std::string::npos ? std::string() : log.substr(open + 1, log.find(')', open) - open - 1);
+}
+
+std::map<std::string, int> g_cluster::ready_by_node() {
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
+  std::map<std::string, int> out;
+  simdjson::dom::parser p;
+  for (auto& v : c.command({"HVALS", "g:g:status"}).elements) {
+    simdjson::dom::element e;
+    if (p.parse(v.text).get(e) != simdjson::SUCCESS) continue;
+    if (json_string(e, "/state") == "ready") ++out[json_string(e, "/node")];
+  }
+  return out;
+}
+
+bool g_cluster::balanced() {
+  auto ready = ready_by_node();
+  int running = 0, lo = o_.shards, hi = 0, sum = 0;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!alive_[i]) continue;
+    ++running;
+    int n = ready[node_id(static_cast<int>(i))];
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+    sum += n;
+  }
+  return sum == o_.shards && hi - lo <= 1 && running > 0;
+}
+
+std::int64_t g_cluster::fakecord_stat(const char* pointer) {
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  std::int64_t v = -1;
+  if (p.parse(fc_->stats()).get(e) == simdjson::SUCCESS && e.at_pointer(pointer).get(v) == simdjson::SUCCESS) return v;
+  return -1;
+}
+
+g_cluster::stream_check g_cluster::check_stream() {
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 10000});
+  stream_check out;
+  std::map<std::string, std::int64_t> last;  // shard → seq
+  std::string from = "-";
+  for (;;) {
+    auto r = c.command({"XRANGE", "g:g:events", from, "+", "COUNT", "10000"});
+    if (r.elements.empty()) break;
+    for (auto& e : r.elements) {
+      auto& f = e.elements[1].elements;
+      std::string shard, t;
+      std::int64_t seq = 0;
+      for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
+        if (f[i].text == "shard") shard = f[i + 1].text;
+        else if (f[i].text == "seq") seq = std::stoll(f[i + 1].text);
+        else if (f[i].text == "t") t = f[i + 1].text;
+      }
+      if (t == "READY") last[shard] = 0;
+      if (last[shard] + 1 != seq) ++out.breaks;
+      last[shard] = seq;
+      ++out.entries;
+    }
+    from = "(" + r.elements.back().elements[0].text;
+  }
+  return out;
+}
+
+bool g_cluster::caught_up() {
+  simdjson::dom::parser p;
+  simdjson::dom::element stats;
+  if (p.parse(fc_->stats()).get(stats) != simdjson::SUCCESS) return false;
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
+  simdjson::dom::array sessions;
+  if (stats["sessions"].get(sessions) != simdjson::SUCCESS) return false;
+  for (auto s : sessions) {
+    std::int64_t shard = 0, seq = 0;
+    std::string_view id;
+    if (s["shard"].get(shard) || s["seq"].get(seq) || s["session_id"].get(id)) return false;
+    auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o_.shards) + ":" + std::to_string(shard), "session_id", "seq"});
+    if (h.elements.size() != 2 || h.elements[0].text != id || std::stoll("0" + h.elements[1].text) != seq) return false;
+  }
+  return true;
+}
+
+bool g_cluster::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+std::string g_cluster::logs() const {
+  std::string out;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) out += nodes_[i].log();
+  return out;
+}
+
+}  // namespace g::bench
