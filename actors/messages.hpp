@@ -23,8 +23,8 @@ using quit_atom = caf::atom_constant<caf::atom("quit")>;
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
 
-struct event_msg {  // io thread → shard: one dispatch
-  cluster::tagged_event e;
+struct event_msg {  // io thread → shard: the dispatches read in one pass of the io loop, in order
+  std::vector<cluster::tagged_event> events;
 };
 struct report_msg {  // io thread → shard: phase or session changed
   net::shard_report report;

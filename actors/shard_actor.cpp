@@ -21,11 +21,14 @@ namespace g::actors {
 
 namespace {
 
-// The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor.
-class bridge : public net::shard_listener {
+// The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor. The
+// dispatches read in one pass of the io loop go as one message: a message per dispatch woke a scheduler thread
+// per dispatch, which cost more CPU than reading it.
+class bridge : public net::shard_listener, public std::enable_shared_from_this<bridge> {
  public:
-  bridge(caf::actor shard, const cluster::event_filter& filter, bool chunking, node_counters& counters)
-      : shard_(std::move(shard)), filter_(filter), chunking_(chunking), counters_(counters) {}
+  bridge(caf::actor shard, boost::asio::io_context& io, const cluster::event_filter& filter, bool chunking,
+         node_counters& counters)
+      : shard_(std::move(shard)), io_(io), filter_(filter), chunking_(chunking), counters_(counters) {}
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) {
@@ -41,11 +44,19 @@ class bridge : public net::shard_listener {
       e.t.assign(f.t);
       e.d.assign(f.d);
     }
-    caf::anon_send(shard_, event_msg{{tag_, std::move(e)}});
+    pending_.push_back({tag_, std::move(e)});
+    if (!flush_posted_) {  // runs after the reads already queued on the io loop
+      flush_posted_ = true;
+      boost::asio::post(io_, [self = shared_from_this()] { self->flush(); });
+    }
     if (chunking_ && f.t == "GUILD_CREATE")
-      if (auto gid = net::guild_needing_members(f.d)) caf::anon_send(shard_, chunk_msg{*gid});
+      if (auto gid = net::guild_needing_members(f.d)) {
+        flush();  // keep the order: the guild's events first
+        caf::anon_send(shard_, chunk_msg{*gid});
+      }
   }
   void on_report(const net::shard_report& r) override {
+    flush();  // events read before the report arrive before it
     if (r.session.resumable() && (!tag_ || tag_->session_id != r.session.session_id || tag_->resume_url != r.session.resume_url))
       tag_ = std::make_shared<cluster::session_tag>(cluster::session_tag{r.session.session_id, r.session.resume_url});
     caf::anon_send(shard_, report_msg{r});
@@ -56,11 +67,21 @@ class bridge : public net::shard_listener {
   }
 
  private:
+  void flush() {
+    flush_posted_ = false;
+    if (pending_.empty()) return;
+    caf::anon_send(shard_, event_msg{std::move(pending_)});
+    pending_.clear();
+  }
+
   caf::actor shard_;
+  boost::asio::io_context& io_;
   const cluster::event_filter& filter_;
   bool chunking_;
   node_counters& counters_;
   std::shared_ptr<const cluster::session_tag> tag_;
+  std::vector<cluster::tagged_event> pending_;
+  bool flush_posted_ = false;
 };
 
 struct shard_state {
@@ -126,7 +147,8 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
-  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), env.filter, env.cfg->chunking.enabled, env.counters);
+  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), *env.io, env.filter, env.cfg->chunking.enabled,
+                                        env.counters);
   s.listener->adopt(session);
   s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
   s.conn->start(std::move(session));
@@ -235,8 +257,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         self->send(self, poll_atom::value);
       },
       [=](event_msg& m) {
-        ++env->counters.events;
-        self->state.batch.add(std::move(m.e));
+        env->counters.events += m.events.size();
+        for (auto& e : m.events) self->state.batch.add(std::move(e));
         try_commit(self);
         self->state.pace_reading();
       },

@@ -25,9 +25,10 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-// Records the compressed frames one zlib-stream connection receives: READY, GUILD_CREATEs, then generated load.
-std::vector<std::string> record(const decode_options& o) {
-  harness::fakecord_process fc(o.fakecord, {"--guilds", "200", "--members", "40", "--seed", "11"});
+}  // namespace
+
+std::vector<std::string> record_frames(const std::string& fakecord, int count) {
+  harness::fakecord_process fc(fakecord, {"--guilds", "200", "--members", "40", "--seed", "11"});
   asio::io_context io;
   websocket::stream<beast::tcp_stream> ws(io);
   beast::get_lowest_layer(ws).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), fc.port()));
@@ -41,7 +42,7 @@ std::vector<std::string> record(const decode_options& o) {
   ws.write(asio::buffer(std::string(
       R"({"op":2,"d":{"token":"bench","intents":36739,"properties":{"os":"linux","browser":"g","device":"g"},"shard":[0,1],"large_threshold":250}})")));
   fc.post("/_fakecord/load", R"({"rate":20000})");
-  while (static_cast<int>(frames.size()) < o.frames) {
+  while (static_cast<int>(frames.size()) < count) {
     ws.read(buf);
     frames.emplace_back(static_cast<const char*>(buf.data().data()), buf.size());
     buf.consume(buf.size());
@@ -49,6 +50,8 @@ std::vector<std::string> record(const decode_options& o) {
   fc.post("/_fakecord/load", R"({"rate":0})");
   return frames;
 }
+
+namespace {
 
 template <class F>
 double best_seconds(int passes, F&& f) {
@@ -64,7 +67,7 @@ double best_seconds(int passes, F&& f) {
 }  // namespace
 
 int run_decode_throughput(const decode_options& o) {
-  std::vector<std::string> frames = record(o);
+  std::vector<std::string> frames = record_frames(o.fakecord, o.frames);
   std::size_t compressed = 0;
   for (auto& f : frames) compressed += f.size();
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/wait_until.hpp"
 #include "net/redis/redis_connection.hpp"
 
 namespace g::bench {
@@ -154,12 +155,7 @@ bool g_cluster::caught_up() {
 }
 
 bool g_cluster::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
+  return wait_until(pred, timeout, std::chrono::milliseconds(10));
 }
 
 std::string g_cluster::logs() const {

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "bench/decode_throughput.hpp"
+#include "bench/all_scenarios.hpp"
 #include "bench/failover.hpp"
+#include "bench/side_by_side.hpp"
 #include "bench/fakecord_throughput.hpp"
 #include "bench/session_memory.hpp"
 
@@ -33,6 +35,13 @@ Scenarios:
                --sessions N (1000) --compress zlib-stream|zstd-stream|none (zlib-stream)
   failover     kill -9 of a node of a 3-node cluster under load, repeated: time to the last shard RESUMED
                --kills N (10) --shards N (12) --rate N (500)
+  compare      G beside @discordjs/ws and discord.py (bench/peers/) on the same load: throughput (highest rate
+               sustained, events per CPU-second, latency), memory per idle shard, cold start; plus the floor
+               --systems g,discord.js,discord.py --shards N (16) --rates 2000,5000,... --window N (5)
+               --memory-shards N (1000) --cold-shards N (64) --cold-concurrency N (16)
+               --only throughput|memory|cold-start
+  all          every scenario above in turn; the tables also go to bench/results/latest.md with the date,
+               the machine and the versions
 
 Prints a Markdown table on stdout.
 )";
@@ -66,6 +75,52 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (scenario == "compare") {
+    try {
+      g::bench::side_by_side_options c;
+      c.g_actor = sibling_binary("g-actor");
+      c.fakecord = sibling_binary("g-fakecord");
+      c.source_dir = G_SOURCE_DIR;
+      auto list = [](const std::string& v) {
+        std::vector<std::string> out;
+        std::string item;
+        for (char ch : v + ",") {
+          if (ch != ',') item += ch;
+          else if (!item.empty()) out.push_back(std::move(item)), item.clear();
+        }
+        return out;
+      };
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        const std::string& v = args[++i];
+        if (a == "--systems") c.systems = list(v);
+        else if (a == "--shards") c.shards = std::stoi(v);
+        else if (a == "--rates") {
+          c.rates.clear();
+          for (auto& r : list(v)) c.rates.push_back(std::stoi(r));
+        } else if (a == "--window") c.window_seconds = std::stoi(v);
+        else if (a == "--memory-shards") c.memory_shards = std::stoi(v);
+        else if (a == "--cold-shards") c.cold_shards = std::stoi(v);
+        else if (a == "--cold-concurrency") c.cold_concurrency = std::stoi(v);
+        else if (a == "--only") {
+          c.throughput = v == "throughput";
+          c.floor = c.throughput;
+          c.memory = v == "memory";
+          c.cold_start = v == "cold-start";
+          if (!c.throughput && !c.memory && !c.cold_start) throw std::invalid_argument("--only takes throughput, memory or cold-start");
+        } else throw std::invalid_argument("unknown option " + a + " for compare");
+      }
+      for (auto& sys : c.systems)
+        if (sys != "g" && sys != "discord.js" && sys != "discord.py") throw std::invalid_argument("unknown system " + sys);
+      if (c.rates.empty() || c.shards < 1) throw std::invalid_argument("need --rates and --shards >= 1");
+      return g::bench::run_side_by_side(c);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario == "all") return g::bench::run_all(sibling_binary("g-bench"), G_SOURCE_DIR, {args.begin() + 1, args.end()});
   if (scenario == "failover") {
     try {
       g::bench::failover_options f;

@@ -1,0 +1,362 @@
+#include "bench/side_by_side.hpp"
+
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "bench/decode_throughput.hpp"
+#include "bench/proc_stats.hpp"
+#include "bench/wait_until.hpp"
+#include "net/clock.hpp"
+#include "net/compression/zlib_stream.hpp"
+#include "net/gateway/frame_scanner.hpp"
+#include "net/redis/redis_connection.hpp"
+#include "sim/harness/child_process.hpp"
+#include "sim/harness/fakecord_process.hpp"
+#include "sim/harness/redis_process.hpp"
+
+namespace g::bench {
+
+namespace {
+
+using namespace std::chrono;
+constexpr const char* token = "bench-token";
+constexpr const char* intents = "36611";  // everything g-fakecord generates: the same for every system
+
+std::int64_t json_int(const std::string& json, const char* pointer) {
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  std::int64_t v = -1;
+  if (p.parse(json).get(e) == simdjson::SUCCESS && e.at_pointer(pointer).get(v) == simdjson::SUCCESS) return v;
+  return -1;
+}
+
+std::int64_t violations(const std::string& stats) {
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  simdjson::dom::object v;
+  std::int64_t n = 0;
+  if (p.parse(stats).get(e) != simdjson::SUCCESS || e["violations"].get(v) != simdjson::SUCCESS) return -1;
+  for (auto field : v) {
+    std::int64_t k = 0;
+    if (field.value.get(k) == simdjson::SUCCESS) n += k;
+  }
+  return n;
+}
+
+
+// One system under test with its own redis-server and g-fakecord.
+struct stage {
+  harness::redis_process redis;
+  std::unique_ptr<harness::fakecord_process> fc;
+  harness::child_process proc;
+  std::string dir;
+  int shards;
+  steady_clock::time_point spawned;
+
+  stage(const side_by_side_options& o, const std::string& system, int shard_count, int max_concurrency)
+      : shards(shard_count) {
+    fc = std::make_unique<harness::fakecord_process>(
+        o.fakecord, std::vector<std::string>{"--guilds", std::to_string(std::max(shard_count * 50, 100)), "--shards",
+                                             std::to_string(shard_count), "--max-concurrency", std::to_string(max_concurrency),
+                                             "--token", token, "--members", "5"});
+    dir = (std::filesystem::temp_directory_path() / ("g-bench-" + std::to_string(::getpid()) + "-" + std::to_string(redis.port())))
+              .string();
+    std::filesystem::create_directories(dir);
+    const std::string rest = "http://127.0.0.1:" + std::to_string(fc->port()) + "/api";
+    const std::string rport = std::to_string(redis.port());
+    std::vector<std::string> argv;
+    if (system == "g") {
+      std::string cfg = dir + "/node.toml";
+      std::ofstream(cfg) << "[node]\nname = \"g\"\nlisten = \"127.0.0.1:0\"\n[discord]\ntoken = \"" << token
+                         << "\"\nrest_url = \"" << rest << "\"\nshards = " << shard_count << "\nintents = " << intents
+                         << "\n[redis]\nport = " << rport << "\n[http]\nlisten = \"127.0.0.1:" << harness::free_tcp_port()
+                         << "\"\n[security]\ncookie = \"bench-cookie-0123456789\"\n";
+      argv = {o.g_actor, "--config", cfg};
+    } else {
+      const bool js = system == "discord.js";
+      argv = {js ? "node" : "/usr/bin/python3",
+              o.source_dir + (js ? "/bench/peers/discordjs/peer.mjs" : "/bench/peers/discordpy/peer.py"),
+              "--rest", rest, "--token", token, "--shards", std::to_string(shard_count), "--intents", intents,
+              "--redis-port", rport, "--group", "g", "--name", system};
+    }
+    spawned = steady_clock::now();
+    proc = harness::child_process(argv, dir + "/" + system + ".log");
+  }
+  ~stage() {
+    proc.signal(SIGTERM);
+    if (proc.wait(seconds(20)) < 0) proc.kill();
+    std::filesystem::remove_all(dir);
+  }
+  bool ready(milliseconds timeout) {
+    return wait_until([&] { return json_int(fc->stats(), "/identifies") >= shards || !proc.running(); }, timeout) &&
+           proc.running();
+  }
+  std::int64_t stream_added() {
+    net::redis_connection c({"127.0.0.1", redis.port(), "", 0, 2000});
+    auto r = c.command({"XINFO", "STREAM", "g:g:events"});
+    for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+      if (r.elements[i].text == "entries-added") return r.elements[i + 1].number;
+    return 0;
+  }
+};
+
+// Latency samples: the newest entry with a nonce (g-fakecord's send time, µs) against now, every 20 ms.
+class latency_sampler {
+ public:
+  explicit latency_sampler(std::uint16_t redis_port)
+      : thread_([this, redis_port] {
+          net::redis_connection c({"127.0.0.1", redis_port, "", 0, 2000});
+          while (!stop_) {
+            auto r = c.command({"XREVRANGE", "g:g:events", "+", "-", "COUNT", "20"});
+            const std::int64_t now = net::wall_us();
+            for (auto& e : r.elements) {
+              if (e.elements.size() != 2) continue;
+              auto& f = e.elements[1].elements;
+              bool found = false;
+              for (std::size_t i = 0; i + 1 < f.size() && !found; i += 2) {
+                if (f[i].text != "d") continue;
+                auto at = f[i + 1].text.find("\"nonce\":\"");
+                if (at == std::string::npos) continue;
+                std::int64_t sent = std::strtoll(f[i + 1].text.c_str() + at + 9, nullptr, 10);
+                if (sent > 0 && sent <= now) samples_.push_back(static_cast<double>(now - sent) / 1000.0);
+                found = true;
+              }
+              if (found) break;
+            }
+            std::this_thread::sleep_for(milliseconds(20));
+          }
+        }) {}
+  std::vector<double> finish() {
+    stop_ = true;
+    thread_.join();
+    return samples_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<double> samples_;
+  std::thread thread_;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+std::string num(double v, int decimals = 0) {
+  if (v < 0) return "-";
+  char b[48];
+  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  return b;
+}
+
+struct throughput_result {
+  bool ran = false;
+  std::string note;
+  int sustained = 0;
+  double cpu_per_million = -1, p50 = -1, p99 = -1;
+};
+
+throughput_result measure_throughput(const side_by_side_options& o, const std::string& system) {
+  throughput_result out;
+  stage s(o, system, o.shards, o.shards);
+  if (!s.ready(seconds(180))) {
+    out.note = "not ready: " + s.proc.log().substr(0, 200);
+    return out;
+  }
+  out.ran = true;
+  std::this_thread::sleep_for(seconds(3));  // GUILD_CREATEs settle
+  for (int rate : o.rates) {
+    s.fc->post("/_fakecord/load", "{\"rate\":" + std::to_string(rate) + "}");
+    std::this_thread::sleep_for(seconds(2));
+    latency_sampler lat(s.redis.port());
+    auto t0 = steady_clock::now();
+    std::int64_t sent0 = json_int(s.fc->stats(), "/dispatches_sent"), added0 = s.stream_added();
+    double cpu0 = cpu_seconds(s.proc.pid());
+    std::this_thread::sleep_for(seconds(o.window_seconds));
+    std::int64_t sent1 = json_int(s.fc->stats(), "/dispatches_sent"), added1 = s.stream_added();
+    double cpu1 = cpu_seconds(s.proc.pid());
+    double dt = duration<double>(steady_clock::now() - t0).count();
+    auto samples = lat.finish();
+    double in_rate = static_cast<double>(sent1 - sent0) / dt, out_rate = static_cast<double>(added1 - added0) / dt;
+    double lag_growth = static_cast<double>((sent1 - added1) - (sent0 - added0));
+    std::cerr << "g-bench: " << system << " at " << rate << "/s: sent " << num(in_rate) << "/s, stream " << num(out_rate)
+              << "/s, CPU " << num(cpu1 - cpu0, 2) << " s, lag +" << num(lag_growth) << "\n";
+    if (!s.proc.running()) {
+      out.note = "exited at " + std::to_string(rate) + "/s";
+      break;
+    }
+    if (in_rate < 0.9 * rate) {  // g-fakecord (one core) cannot send more: the limit is the simulator's
+      out.note = "g-fakecord sent at most " + num(in_rate) + "/s";
+      break;
+    }
+    bool kept_up = out_rate >= 0.97 * in_rate && lag_growth < 0.03 * in_rate * dt;
+    if (!kept_up) break;
+    out.sustained = rate;
+    out.cpu_per_million = (cpu1 - cpu0) / static_cast<double>(std::max<std::int64_t>(1, added1 - added0)) * 1e6;
+    out.p50 = percentile(samples, 0.5);
+    out.p99 = percentile(samples, 0.99);
+  }
+  s.fc->post("/_fakecord/load", R"({"rate":0})");
+  return out;
+}
+
+struct memory_result {
+  bool ran = false;
+  std::int64_t rss_kib = -1;
+  std::string note;
+};
+
+memory_result measure_memory(const side_by_side_options& o, const std::string& system) {
+  memory_result out;
+  stage s(o, system, o.memory_shards, o.memory_shards);
+  if (!s.ready(seconds(300))) {
+    out.note = "not ready";
+    return out;
+  }
+  std::this_thread::sleep_for(seconds(5));
+  out.ran = true;
+  out.rss_kib = rss_kib(s.proc.pid());
+  return out;
+}
+
+struct cold_result {
+  bool ran = false;
+  double seconds_to_ready = -1;
+  std::int64_t violations = -1;
+};
+
+cold_result measure_cold_start(const side_by_side_options& o, const std::string& system) {
+  cold_result out;
+  stage s(o, system, o.cold_shards, o.cold_concurrency);
+  double budget = std::ceil(static_cast<double>(o.cold_shards) / o.cold_concurrency) * 5 + 60;
+  if (!s.ready(milliseconds(static_cast<std::int64_t>(budget * 1000)))) return out;
+  out.ran = true;
+  out.seconds_to_ready = duration<double>(steady_clock::now() - s.spawned).count();
+  out.violations = violations(s.fc->stats());
+  return out;
+}
+
+struct floor_result {
+  double events_per_s = 0, cpu_per_million = 0;
+  std::size_t events = 0;
+};
+
+// inflate + scan + pipelined XADD of the same recorded bytes, in this process, against a private Redis.
+floor_result measure_floor(const side_by_side_options& o) {
+  auto frames = record_frames(o.fakecord, 60000);
+  harness::redis_process redis;
+  net::redis_connection c({"127.0.0.1", redis.port(), "", 0, 10000});
+  floor_result out;
+  rusage r0{}, r1{};
+  getrusage(RUSAGE_SELF, &r0);
+  auto t0 = steady_clock::now();
+  net::zlib_stream_inflater inf;
+  net::frame_scanner sc;
+  net::gateway_frame f;
+  std::vector<std::vector<std::string>> owned;
+  std::vector<std::vector<std::string_view>> batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    c.pipeline(batch);
+    batch.clear();
+    owned.clear();
+  };
+  for (auto& fr : frames) {
+    if (inf.feed(fr) != net::zlib_stream_inflater::status::message) continue;
+    if (!sc.scan(inf.message().data(), inf.message().size(), inf.readable(), f) || f.op != 0) continue;
+    owned.push_back({std::to_string(f.s), std::string(f.t), std::string(f.d), std::to_string(net::wall_ms())});
+    auto& v = owned.back();
+    batch.push_back({"XADD", "g:g:events", "MAXLEN", "~", "1000000", "*", "shard", "0", "seq", v[0], "t", v[1], "d", v[2],
+                     "node", "floor", "ts", v[3]});
+    ++out.events;
+    if (batch.size() == 1000) flush();
+  }
+  flush();
+  double wall = duration<double>(steady_clock::now() - t0).count();
+  getrusage(RUSAGE_SELF, &r1);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  double cpu = secs(r1.ru_utime) - secs(r0.ru_utime) + secs(r1.ru_stime) - secs(r0.ru_stime);
+  out.events_per_s = static_cast<double>(out.events) / wall;
+  out.cpu_per_million = cpu / static_cast<double>(std::max<std::size_t>(1, out.events)) * 1e6;
+  return out;
+}
+
+std::string ratio(double g, double other) {
+  if (g <= 0 || other <= 0) return "-";
+  return num(g / other, 1) + "x";
+}
+
+}  // namespace
+
+int run_side_by_side(const side_by_side_options& o) {
+  std::ostream& out = std::cout;
+  if (o.throughput) {
+    std::map<std::string, throughput_result> r;
+    for (auto& s : o.systems) r[s] = measure_throughput(o, s);
+    out << "## throughput: " << o.shards << " shards, zlib-stream where the library supports it, rates "
+        << o.rates.front() << "…" << o.rates.back() << "/s, " << o.window_seconds << " s windows\n\n"
+        << "| system | highest rate sustained | events per CPU-second | CPU s per 1M events | latency p50 | latency p99 | G's events per CPU-s / this | note |\n"
+        << "|---|---|---|---|---|---|---|---|\n";
+    double g_eff = r.count("g") && r["g"].cpu_per_million > 0 ? 1e6 / r["g"].cpu_per_million : -1;
+    for (auto& s : o.systems) {
+      auto& x = r[s];
+      double eff = x.cpu_per_million > 0 ? 1e6 / x.cpu_per_million : -1;
+      out << "| " << s << " | " << (x.sustained ? std::to_string(x.sustained) + "/s" : "-") << " | " << num(eff) << " | "
+          << num(x.cpu_per_million, 2) << " | " << num(x.p50, 1) << " ms | " << num(x.p99, 1) << " ms | "
+          << (s == "g" ? "1.0x" : ratio(g_eff, eff)) << " | " << x.note << " |\n";
+    }
+    if (o.floor) {
+      auto f = measure_floor(o);
+      out << "| floor: inflate + scan + pipelined XADD alone | " << num(f.events_per_s) << "/s | "
+          << num(1e6 / f.cpu_per_million) << " | " << num(f.cpu_per_million, 2) << " | - | - | "
+          << ratio(g_eff, 1e6 / f.cpu_per_million) << " | " << f.events << " recorded events |\n";
+    }
+    out << "\n";
+  }
+  if (o.memory) {
+    std::map<std::string, memory_result> r;
+    for (auto& s : o.systems) r[s] = measure_memory(o, s);
+    out << "## memory: " << o.memory_shards << " connected idle shards\n\n"
+        << "| system | RSS | per shard | this / G |\n|---|---|---|---|\n";
+    for (auto& s : o.systems) {
+      auto& x = r[s];
+      double per = x.rss_kib > 0 ? static_cast<double>(x.rss_kib) / o.memory_shards : -1;
+      out << "| " << s << " | " << (x.rss_kib > 0 ? num(static_cast<double>(x.rss_kib) / 1024, 1) + " MiB" : "-") << " | "
+          << (per > 0 ? num(per, 1) + " KiB" : "-") << " | "
+          << (r["g"].rss_kib > 0 && x.rss_kib > 0 ? ratio(static_cast<double>(x.rss_kib), static_cast<double>(r["g"].rss_kib)) : "-")
+          << (x.note.empty() ? "" : " (" + x.note + ")") << " |\n";
+    }
+    out << "\n";
+  }
+  if (o.cold_start) {
+    double floor = std::ceil(static_cast<double>(o.cold_shards) / o.cold_concurrency) * 5;
+    out << "## cold start: " << o.cold_shards << " shards, max_concurrency " << o.cold_concurrency << " (floor "
+        << num(floor) << " s = ceil(S/C) x 5 s)\n\n"
+        << "| system | all READY after | over the floor | identify violations |\n|---|---|---|---|\n";
+    for (auto& s : o.systems) {
+      auto x = measure_cold_start(o, s);
+      out << "| " << s << " | " << (x.ran ? num(x.seconds_to_ready, 2) + " s" : "not ready") << " | "
+          << (x.ran ? num((x.seconds_to_ready / floor - 1) * 100, 1) + "%" : "-") << " | " << (x.ran ? std::to_string(x.violations) : "-")
+          << " |\n";
+    }
+    out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace g::bench
