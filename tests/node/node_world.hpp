@@ -101,6 +101,13 @@ struct world {
                         o.cluster, o.security);
   }
   child_process extra_node(const std::string& name, const node_options& o) { return node(node_config(name, o), name + ".log"); }
+  // The HTTP port a node's config gives it.
+  std::uint16_t http_port_of(const std::string& name) {
+    std::ifstream f(dir / (name + ".toml"));
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    auto at = text.find("[http]\nlisten = \"127.0.0.1:");
+    return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::stoi(text.substr(at + 27)));
+  }
   child_process extra_node(const std::string& name, const std::string& cookie = "0123456789abcdef-test") {
     node_options o;
     o.cookie = cookie;
