@@ -101,8 +101,10 @@ std::string render_cluster(const cluster_snapshot& snap, const view_context& ctx
     bool known = st != snap.status.end() && f.parse(st->second);
     std::string owner = static_cast<std::size_t>(i) < snap.owners.size() ? snap.owners[static_cast<std::size_t>(i)] : "";
     // Without a lease nobody runs the shard, whatever it last reported.
-    std::string state = owner.empty() ? "unowned" : known ? f.str("state") : "idle";
-    if (known && owner != f.str("node")) state = "moving";  // the new owner has not reported yet
+    std::string state = owner.empty() ? "unowned"
+                        : !known ? "idle"
+                        : owner != f.str("node") ? "moving"  // the new owner has not reported yet
+                                                 : f.str("state");
     w.begin_object()
         .field("shard", i)
         .field("owner", owner)

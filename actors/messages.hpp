@@ -3,10 +3,12 @@
 // types will be registered here too, by one function every binary calls). Include only in actor .cpp files.
 #include <caf/all.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "actors/command_inbox.hpp"
 #include "cluster/commit_batch.hpp"
 #include "net/gateway/shard_connection.hpp"
 #include "net/redis/shard_store.hpp"
@@ -18,7 +20,6 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
@@ -44,14 +45,11 @@ struct renew_msg {  // Redis → shard: the lease is still ours (false: fenced),
 struct chunk_msg {  // io thread → shard: this guild's member list is incomplete
   std::uint64_t guild_id = 0;
 };
-struct command {
-  std::string stream_id;
-  int op = 0;
-  std::string d;
-};
-struct commands_msg {  // Redis → shard: backend commands read from commands:<id>
+struct commands_msg {  // node → shard: backend commands read from commands:<id>
   std::vector<command> commands;
-  std::string last_id;
+};
+struct inbox_msg {  // Redis → node: the commands of its shards
+  std::map<int, std::vector<command>> by_shard;
 };
 
 }  // namespace g::actors
@@ -62,4 +60,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::lease_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commit_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::renew_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commands_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::inbox_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::chunk_msg)

@@ -39,6 +39,7 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
+using inbox_atom = caf::atom_constant<caf::atom("inbox")>;
 
 constexpr std::int64_t move_timeout_ms = 30000;   // a migration not reported ready by then stops counting
 constexpr std::int64_t drain_timeout_ms = 30000;  // a stopping node waits this long for the master's handover
@@ -57,6 +58,8 @@ struct node_state {
   std::map<std::uint64_t, peer> peers;
   std::set<std::uint64_t> connecting;
   std::map<int, caf::actor> shards;  // the shards this node runs
+  std::set<int> ready;               // … that are ready to send backend commands
+  bool inbox_reading = false;
   std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
   // The master's view.
   std::map<int, std::uint64_t> owners;
@@ -185,6 +188,9 @@ void place(node_actor_t* self, node_env* env) {
     auto prev = s.owners.find(a.shard);
     bool take_over = prev != s.owners.end() && !live.count(prev->second);  // its owner is gone: steal the session
     s.owners[a.shard] = a.node;
+    // In flight until ready, like a migration: a shard still identifying is never moved (its new owner would
+    // have no session to resume and would IDENTIFY again), so rebalancing waits for a cold start to finish.
+    s.moving[a.shard] = now + move_timeout_ms;
     tell(a.node, a.shard, take_over);
   }
   for (auto& m : plan.moves) {
@@ -281,6 +287,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
     auto& s = self->state;
     for (auto it = s.shards.begin(); it != s.shards.end(); ++it) {
       if (it->second.address() == dm.source) {
+        s.ready.erase(it->first);
         s.shards.erase(it);
         if (s.stopping && s.shards.empty()) leave(self, env);
         return;
@@ -315,6 +322,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         self->send(self, discover_atom::value);
         self->send(self, tick_atom::value);
         self->send(self, view_atom::value);
+        self->send(self, inbox_atom::value);
       },
       [=](register_atom) {
         if (self->state.stopping) return;
@@ -407,6 +415,11 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           s.epoch_seen = epoch;
           s.master_seen = self_id(env);
           load_owners(self, env);
+          // Nodes that died before this one became master (the old master, say) cannot unregister themselves.
+          std::vector<std::string> departed(s.departed.begin(), s.departed.end());
+          env->redis->post([env, departed](net::redis_connection& conn) {
+            for (auto& id : departed) conn.command({"HDEL", net::redis_keys(env->cfg->node.group).nodes(), id});
+          });
         }
       },
       [=](owners_atom, const std::vector<std::uint64_t>& owners) {
@@ -462,6 +475,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](ready_atom, std::int32_t shard) {  // from one of this node's shard actors
         auto& s = self->state;
+        s.ready.insert(shard);
         if (s.election->is_master()) {
           s.moving.erase(shard);
           place(self, env);
@@ -474,6 +488,33 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (!authenticated_sender(self) || !s.election->is_master()) return;
         s.moving.erase(shard);
         place(self, env);  // the next migration may start
+      },
+      [=](inbox_atom) {
+        auto& s = self->state;
+        if (s.inbox_reading || s.ready.empty()) {
+          self->delayed_send(self, std::chrono::milliseconds(100), inbox_atom::value);
+          return;
+        }
+        s.inbox_reading = true;
+        auto me = caf::actor_cast<caf::actor>(self);
+        env->redis->post([env, me, ready = s.ready](net::redis_connection& conn) {
+          caf::anon_send(me, inbox_msg{take_commands(conn, env->cfg->node.group, ready)});
+        });
+      },
+      [=](inbox_msg& m) {
+        auto& s = self->state;
+        s.inbox_reading = false;
+        for (auto& [shard, cmds] : m.by_shard) {
+          auto it = s.shards.find(shard);
+          if (it != s.shards.end()) {
+            self->send(it->second, commands_msg{std::move(cmds)});
+            continue;
+          }
+          env->counters.rejected_commands += cmds.size();
+          std::fprintf(stderr, "g-actor: %zu command(s) for shard %d dropped: it moved off this node\n", cmds.size(), shard);
+        }
+        // Commands come in bursts: look again at once after some, every 100 ms otherwise.
+        self->delayed_send(self, std::chrono::milliseconds(m.by_shard.empty() ? 100 : 5), inbox_atom::value);
       },
       [=](view_atom) {
         refresh_view(self, env);

@@ -254,7 +254,6 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         }
         start_connection(self, std::move(session));
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
-        self->send(self, poll_atom::value);
       },
       [=](event_msg& m) {
         env->counters.events += m.events.size();
@@ -372,47 +371,14 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         }
         if (!m.held) fenced(self, "the lease is held by another node");
       },
-      [=](poll_atom) {
-        auto& s = self->state;
-        if (!s.leased || s.stopping) return;
-        auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([=](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          std::string key = store.keys().commands(id);
-          auto r = conn.command({"XRANGE", key, "-", "+", "COUNT", "100"});
-          commands_msg m;
-          for (auto& entry : r.elements) {
-            if (entry.elements.size() != 2) continue;
-            command c;
-            c.stream_id = entry.elements[0].text;
-            c.op = -1;
-            auto& f = entry.elements[1].elements;
-            for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-              if (f[i].text == "op") {
-                try {
-                  c.op = std::stoi(f[i + 1].text);
-                } catch (...) {
-                  c.op = -1;
-                }
-              } else if (f[i].text == "d") {
-                c.d = f[i + 1].text;
-              }
-            }
-            m.commands.push_back(std::move(c));
-          }
-          // Taken off the stream once read: each command is handled once (sent, or rejected with a reason).
-          if (!m.commands.empty()) {
-            std::vector<std::string_view> del = {"XDEL", key};
-            for (auto& c : m.commands) del.push_back(c.stream_id);
-            conn.command(del);
-          }
-          caf::anon_send(me, std::move(m));
-        });
-      },
       [=](commands_msg& m) {
         auto& s = self->state;
         for (auto& c : m.commands) {
-          if (!s.conn) break;
+          if (!s.conn) {
+            ++env->counters.rejected_commands;
+            log(s, "command " + c.stream_id + " dropped: the shard is stopping");
+            continue;
+          }
           node_env* e = env;
           int shard = id;
           s.conn->send_command(c.op, c.d, [e, shard, stream_id = c.stream_id](net::command_result r, std::string why) {
@@ -421,7 +387,6 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
             std::fprintf(stderr, "g-actor: shard %d: command %s rejected: %s\n", shard, stream_id.c_str(), why.c_str());
           });
         }
-        self->delayed_send(self, std::chrono::milliseconds(m.commands.empty() ? 200 : 10), poll_atom::value);
       },
       [=](stop_atom) {
         auto& s = self->state;

@@ -76,6 +76,14 @@ std::string g_cluster::node_id(int i) {
   return open == std::string::npos ? std::string() : log.substr(open + 1, log.find(')', open) - open - 1);
 }
 
+int g_cluster::master_index() {
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
+  auto m = c.command({"GET", "g:g:master"});
+  for (int i = 0; i < nodes(); ++i)
+    if (alive_[static_cast<std::size_t>(i)] && m.type == net::redis_reply::string && node_id(i) == m.text) return i;
+  return -1;
+}
+
 std::map<std::string, int> g_cluster::ready_by_node() {
   net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
   std::map<std::string, int> out;

@@ -35,6 +35,7 @@ class g_cluster {
   void kill(int i);     // kill -9
   void restart(int i);  // the same config: a new node id
   std::string node_id(int i);
+  int master_index();  // the node holding the master lease, or -1
   // Ready shards per node id (from the `status` hash).
   std::map<std::string, int> ready_by_node();
   // Every shard ready, on every running node, counts differing by at most one.

@@ -71,7 +71,7 @@ struct stage {
     fc = std::make_unique<harness::fakecord_process>(
         o.fakecord, std::vector<std::string>{"--guilds", std::to_string(std::max(shard_count * 50, 100)), "--shards",
                                              std::to_string(shard_count), "--max-concurrency", std::to_string(max_concurrency),
-                                             "--token", token, "--members", "5"});
+                                             "--token", token, "--members", "5", "--session-limit", "1000000"});
     dir = (std::filesystem::temp_directory_path() / ("g-bench-" + std::to_string(::getpid()) + "-" + std::to_string(redis.port())))
               .string();
     std::filesystem::create_directories(dir);

@@ -125,8 +125,9 @@ std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, co
     bool dead = holder.type == redis_reply::string &&
                 std::find(departed.begin(), departed.end(), holder.text) != departed.end();
     if (!dead) return std::nullopt;
-    // The master renews every 250 ms: a lease unrenewed for a second belongs to a master that is gone or frozen.
-    std::string most_left = std::to_string(std::max<std::int64_t>(0, lease_ms - 1000));
+    // The master renews every 250 ms: a lease unrenewed for three renewals belongs to a master that is gone or
+    // frozen.
+    std::string most_left = std::to_string(std::max<std::int64_t>(0, lease_ms - 750));
     auto r = redis_.eval(steal_script, sha(steal_script), {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
     if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
   }

@@ -79,7 +79,7 @@ class shard_store {
 
   // The master's lease (`master`) and its epoch: claim returns the new epoch when this node now holds the lease;
   // keep renews it (or takes it back if it expired with nobody taking it); false means another node is master.
-  // A lease held by a node in `departed` (its link went down) that has gone unrenewed for a second is taken rather
+  // A lease held by a node in `departed` (its link went down) that has gone unrenewed for 750 ms is taken rather
   // than waited out; a master that lives on behind a partition keeps renewing, so its lease is never taken.
   std::optional<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {});
   bool keep_master(std::int64_t lease_ms);

@@ -177,7 +177,7 @@ TEST_CASE("the master lease: one holder, a new epoch per claim, kept while held,
   CHECK_FALSE(a.keep_master(60000));
 }
 
-TEST_CASE("the master lease of a departed node is taken once unrenewed for a second, never one that is renewed") {
+TEST_CASE("the master lease of a departed node is taken once unrenewed for 750 ms, never one that is renewed") {
   redis_process redis;
   redis_connection ca(at(redis)), cb(at(redis)), cc(at(redis));
   shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b"), c(cc, "t", "node-c");
@@ -186,7 +186,7 @@ TEST_CASE("the master lease of a departed node is taken once unrenewed for a sec
   CHECK_FALSE(b.claim_master(2000, {"node-x"}));  // a is not known to be gone
   CHECK_FALSE(b.claim_master(2000, {"node-a"}));  // gone, but renewed just now: it may be alive behind a partition
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  auto second = b.claim_master(60000, {"node-a"});  // unrenewed for a second: no wait for the rest of the lease
+  auto second = b.claim_master(60000, {"node-a"});  // unrenewed for over 750 ms: no wait for the rest of the lease
   REQUIRE(second);
   CHECK(*second > *first);
   CHECK_FALSE(a.keep_master(60000));  // the old master learns it at its next renewal
