@@ -3,6 +3,8 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <malloc.h>
+
 #include <deque>
 #include <map>
 #include <set>
@@ -40,6 +42,7 @@ using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using inbox_atom = caf::atom_constant<caf::atom("inbox")>;
+using trim_atom = caf::atom_constant<caf::atom("trim")>;
 
 constexpr std::int64_t move_timeout_ms = 30000;   // a migration not reported ready by then stops counting
 constexpr std::int64_t drain_timeout_ms = 30000;  // a stopping node waits this long for the master's handover
@@ -323,6 +326,13 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         self->send(self, tick_atom::value);
         self->send(self, view_atom::value);
         self->send(self, inbox_atom::value);
+        self->delayed_send(self, std::chrono::seconds(10), trim_atom::value);
+      },
+      [=](trim_atom) {
+        // Bursts (a cold start's GUILD_CREATEs, a backlog after a Redis outage) leave freed memory that glibc keeps;
+        // with a thousand shards that was a third of the resident size. Give it back now and then.
+        malloc_trim(0);
+        self->delayed_send(self, std::chrono::seconds(10), trim_atom::value);
       },
       [=](register_atom) {
         if (self->state.stopping) return;

@@ -168,7 +168,8 @@ struct throughput_result {
   bool ran = false;
   std::string note;
   int sustained = 0;
-  double cpu_per_million = -1, p50 = -1, p99 = -1;
+  double cpu_per_million = -1, p50 = -1, p99 = -1;  // at the highest rate sustained
+  std::map<int, double> cpu_per_million_at;          // every rate sustained
 };
 
 throughput_result measure_throughput(const side_by_side_options& o, const std::string& system) {
@@ -208,6 +209,7 @@ throughput_result measure_throughput(const side_by_side_options& o, const std::s
     if (!kept_up) break;
     out.sustained = rate;
     out.cpu_per_million = (cpu1 - cpu0) / static_cast<double>(std::max<std::int64_t>(1, added1 - added0)) * 1e6;
+    out.cpu_per_million_at[rate] = out.cpu_per_million;
     out.p50 = percentile(samples, 0.5);
     out.p99 = percentile(samples, 0.99);
   }
@@ -228,7 +230,7 @@ memory_result measure_memory(const side_by_side_options& o, const std::string& s
     out.note = "not ready";
     return out;
   }
-  std::this_thread::sleep_for(seconds(5));
+  std::this_thread::sleep_for(seconds(15));  // settled: garbage collected, freed memory returned
   out.ran = true;
   out.rss_kib = rss_kib(s.proc.pid());
   return out;
@@ -296,6 +298,12 @@ floor_result measure_floor(const side_by_side_options& o) {
   return out;
 }
 
+std::string signed_percent(double fraction) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.1f%%", fraction * 100);
+  return b;
+}
+
 std::string ratio(double g, double other) {
   if (g <= 0 || other <= 0) return "-";
   return num(g / other, 1) + "x";
@@ -308,23 +316,50 @@ int run_side_by_side(const side_by_side_options& o) {
   if (o.throughput) {
     std::map<std::string, throughput_result> r;
     for (auto& s : o.systems) r[s] = measure_throughput(o, s);
-    out << "## throughput: " << o.shards << " shards, zlib-stream where the library supports it, rates "
-        << o.rates.front() << "…" << o.rates.back() << "/s, " << o.window_seconds << " s windows\n\n"
-        << "| system | highest rate sustained | events per CPU-second | CPU s per 1M events | latency p50 | latency p99 | G's events per CPU-s / this | note |\n"
+    // Efficiency compared at the same rate (CPU per event falls as batches grow): the highest rate every system
+    // sustained, and each rate in the second table.
+    int common = 0;
+    for (int rate : o.rates) {
+      bool all = true;
+      for (auto& s : o.systems) all = all && r[s].cpu_per_million_at.count(rate);
+      if (all) common = rate;
+    }
+    out << "## throughput: " << o.shards << " shards, zlib-stream, rates " << o.rates.front() << "…" << o.rates.back()
+        << "/s, " << o.window_seconds << " s windows\n\n"
+        << "| system | highest rate sustained | events per CPU-second there | latency p50 | latency p99 | events per CPU-second at "
+        << common << "/s | G / this at " << common << "/s | note |\n"
         << "|---|---|---|---|---|---|---|---|\n";
+    auto eff_at = [&](const std::string& sys, int rate) {
+      auto it = r[sys].cpu_per_million_at.find(rate);
+      return it == r[sys].cpu_per_million_at.end() || it->second <= 0 ? -1.0 : 1e6 / it->second;
+    };
     double g_eff = r.count("g") && r["g"].cpu_per_million > 0 ? 1e6 / r["g"].cpu_per_million : -1;
     for (auto& s : o.systems) {
       auto& x = r[s];
       double eff = x.cpu_per_million > 0 ? 1e6 / x.cpu_per_million : -1;
       out << "| " << s << " | " << (x.sustained ? std::to_string(x.sustained) + "/s" : "-") << " | " << num(eff) << " | "
-          << num(x.cpu_per_million, 2) << " | " << num(x.p50, 1) << " ms | " << num(x.p99, 1) << " ms | "
-          << (s == "g" ? "1.0x" : ratio(g_eff, eff)) << " | " << x.note << " |\n";
+          << num(x.p50, 1) << " ms | " << num(x.p99, 1) << " ms | " << num(eff_at(s, common)) << " | "
+          << (s == "g" ? "1.0x" : ratio(eff_at("g", common), eff_at(s, common))) << " | " << x.note << " |\n";
     }
     if (o.floor) {
       auto f = measure_floor(o);
       out << "| floor: inflate + scan + pipelined XADD alone | " << num(f.events_per_s) << "/s | "
-          << num(1e6 / f.cpu_per_million) << " | " << num(f.cpu_per_million, 2) << " | - | - | "
-          << ratio(g_eff, 1e6 / f.cpu_per_million) << " | " << f.events << " recorded events |\n";
+          << num(1e6 / f.cpu_per_million) << " | - | - | - | "
+          << "- | " << ratio(g_eff, 1e6 / f.cpu_per_million) << " (G at its highest rate) | " << f.events
+          << " recorded events, this process only |\n";
+    }
+    out << "\nCPU seconds per million events at each rate (the system's own process, from /proc):\n\n| rate |";
+    for (auto& s : o.systems) out << " " << s << " |";
+    out << "\n|---|";
+    for (std::size_t i = 0; i < o.systems.size(); ++i) out << "---|";
+    out << "\n";
+    for (int rate : o.rates) {
+      out << "| " << rate << "/s |";
+      for (auto& s : o.systems) {
+        auto it = r[s].cpu_per_million_at.find(rate);
+        out << " " << (it == r[s].cpu_per_million_at.end() ? std::string("not sustained") : num(it->second, 2)) << " |";
+      }
+      out << "\n";
     }
     out << "\n";
   }
@@ -346,12 +381,13 @@ int run_side_by_side(const side_by_side_options& o) {
   if (o.cold_start) {
     double floor = std::ceil(static_cast<double>(o.cold_shards) / o.cold_concurrency) * 5;
     out << "## cold start: " << o.cold_shards << " shards, max_concurrency " << o.cold_concurrency << " (floor "
-        << num(floor) << " s = ceil(S/C) x 5 s)\n\n"
+        << num(floor) << " s = ceil(S/C) x 5 s; the last bucket can start no earlier than " << num(floor - 5)
+        << " s)\n\n"
         << "| system | all READY after | over the floor | identify violations |\n|---|---|---|---|\n";
     for (auto& s : o.systems) {
       auto x = measure_cold_start(o, s);
       out << "| " << s << " | " << (x.ran ? num(x.seconds_to_ready, 2) + " s" : "not ready") << " | "
-          << (x.ran ? num((x.seconds_to_ready / floor - 1) * 100, 1) + "%" : "-") << " | " << (x.ran ? std::to_string(x.violations) : "-")
+          << (x.ran ? signed_percent(x.seconds_to_ready / floor - 1) : "-") << " | " << (x.ran ? std::to_string(x.violations) : "-")
           << " |\n";
     }
     out << "\n";

@@ -1,5 +1,7 @@
 #include "net/compression/zlib_stream.hpp"
 
+#include "net/compression/message_buffer.hpp"
+
 #include <zlib.h>
 
 #include <cstring>
@@ -74,8 +76,8 @@ zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) 
   z_stream& z = s_->z;
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
   z.avail_in = static_cast<uInt>(input.size());
-  out_.clear();
   std::size_t room = input.size() * 4 + 256;
+  begin_message(out_, room);
   for (;;) {
     std::size_t used = out_.size();
     out_.resize(used + room);
@@ -102,7 +104,7 @@ zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) 
     }
     room = out_.size();
   }
-  pending_.clear();
+  begin_message(pending_, 0);
   if (out_.capacity() < out_.size() + 64) out_.reserve(out_.size() + 64);
   return status::message;
 }

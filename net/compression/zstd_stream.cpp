@@ -1,5 +1,7 @@
 #include "net/compression/zstd_stream.hpp"
 
+#include "net/compression/message_buffer.hpp"
+
 #include <zstd.h>
 
 #include <stdexcept>
@@ -46,8 +48,8 @@ zstd_stream_decompressor::~zstd_stream_decompressor() { ZSTD_freeDCtx(s_->dctx);
 
 bool zstd_stream_decompressor::feed(std::string_view frame) {
   ZSTD_inBuffer in{frame.data(), frame.size(), 0};
-  out_.clear();
   std::size_t room = frame.size() * 4 + 256;
+  begin_message(out_, room);
   for (;;) {
     std::size_t used = out_.size();
     out_.resize(used + room);

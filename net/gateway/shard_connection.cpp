@@ -1,5 +1,7 @@
 #include "net/gateway/shard_connection.hpp"
 
+#include "net/compression/message_buffer.hpp"
+
 #include <utility>  // before Asio (Boost 1.74 with C++20)
 
 #include <boost/asio.hpp>
@@ -397,7 +399,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   void consume() {
     rbuf.consume(rbuf.size());
     // A GUILD_CREATE burst can grow the buffer to megabytes; an idle shard should not keep that.
-    if (rbuf.capacity() > (256u << 10)) rbuf = beast::flat_buffer();
+    if (rbuf.capacity() > kept_buffer_bytes) rbuf = beast::flat_buffer();
   }
 
   void corrupt(const std::string& why) {
