@@ -344,8 +344,8 @@ int run_side_by_side(const side_by_side_options& o) {
     if (o.floor) {
       auto f = measure_floor(o);
       out << "| floor: inflate + scan + pipelined XADD alone | " << num(f.events_per_s) << "/s | "
-          << num(1e6 / f.cpu_per_million) << " | - | - | - | "
-          << "- | " << ratio(g_eff, 1e6 / f.cpu_per_million) << " (G at its highest rate) | " << f.events
+          << num(1e6 / f.cpu_per_million) << " | - | - | - | " << ratio(g_eff, 1e6 / f.cpu_per_million)
+          << " (G at its highest rate) | " << f.events
           << " recorded events, this process only |\n";
     }
     out << "\nCPU seconds per million events at each rate (the system's own process, from /proc):\n\n| rate |";
