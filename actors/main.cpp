@@ -15,6 +15,7 @@
 
 #include "actors/cluster_link_config.hpp"
 #include "actors/cluster_view.hpp"
+#include "actors/commit_pipeline.hpp"
 #include "actors/messages.hpp"
 #include "actors/status_client.hpp"
 #include "actors/node_actor.hpp"
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   std::unique_ptr<g::net::identify_gate> gate;  // outlives the Redis thread, whose jobs refer to it
+  g::actors::commit_pipeline commits(env);      // so does this
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
@@ -205,6 +207,7 @@ int main(int argc, char** argv) {
     gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency, std::move(budget));
     env.io = &io;
     env.redis = &redis;
+    env.commits = &commits;
     env.gate = gate.get();
 
     try {

@@ -14,6 +14,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace g::actors {
+class commit_pipeline;
+}
+
 namespace g::net {
 class redis_worker;
 class identify_gate;
@@ -86,6 +90,7 @@ struct node_env {
   int max_concurrency = 1;
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;
+  commit_pipeline* commits = nullptr;  // shards' commits, pipelined on the Redis thread
   net::identify_gate* gate = nullptr;
   cluster::event_filter filter;
   node_counters counters;

@@ -10,6 +10,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "actors/commit_pipeline.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "net/gateway/member_chunking.hpp"
@@ -158,15 +159,7 @@ void try_commit(shard_actor_t* self) {
   auto& s = self->state;
   cluster::event_batch b = s.batch.take();
   if (b.empty()) return;
-  node_env* env = s.env;
-  int id = s.id;
-  caf::actor me = caf::actor_cast<caf::actor>(self);
-  env->redis->post([env, id, me, b = std::move(b)](net::redis_connection& conn) mutable {
-    net::shard_store store(conn, env->cfg->node.group, env->node_id);
-    auto r = store.commit(env->shard_total, id, b.session->session_id, b.session->resume_url, b.events,
-                          env->cfg->events.stream_maxlen, g::net::wall_ms(), env->cfg->cluster.lease_ms);
-    caf::anon_send(me, commit_msg{std::move(r), std::move(b)});
-  });
+  s.env->commits->submit(caf::actor_cast<caf::actor>(self), s.id, std::move(b));
 }
 
 void publish_status(shard_actor_t* self) {

@@ -169,25 +169,32 @@ std::optional<session_record> shard_store::load_session(int total, int id) {
   return s;
 }
 
-commit_result shard_store::commit(int total, int id, const std::string& session_id, const std::string& resume_url,
-                                  const std::vector<stream_event>& events, std::uint64_t stream_maxlen,
-                                  std::int64_t now_ms, std::int64_t lease_ms) {
-  std::string owner = keys_.owner(total, id), session = keys_.session(total, id), stream = keys_.events();
-  std::string now = std::to_string(now_ms), maxlen = std::to_string(stream_maxlen), shard = std::to_string(id),
-              lease = std::to_string(lease_ms);
-  std::vector<std::string> numbers;  // seq and ts texts must outlive the argv views
-  numbers.reserve(events.size() * 2);
-  std::vector<std::string_view> args = {node_, session_id, resume_url, now, maxlen, shard, lease};
-  args.reserve(7 + events.size() * 4);
+namespace {
+
+// The EVALSHA of one commit: its argument texts (owned) and the views hiredis is given.
+struct commit_call {
+  std::vector<std::string> texts;
+  std::vector<std::string_view> argv;
+};
+
+commit_call make_commit_call(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
+  commit_call c;
+  const auto& events = *r.events;
+  c.texts.reserve(8 + events.size() * 2);  // views into `texts` are taken below: no reallocation after reserve
+  auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
+  c.argv = {"EVALSHA", sha(commit_script), "3", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
+            text(keys.events()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
+            text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms))};
+  c.argv.reserve(c.argv.size() + events.size() * 4);
   for (const auto& e : events) {
-    numbers.push_back(std::to_string(e.seq));
-    std::string_view seq = numbers.back();
-    numbers.push_back(std::to_string(e.ts_ms));
-    std::string_view ts = numbers.back();
-    args.insert(args.end(), {seq, e.t, e.d, ts});
+    std::string_view seq = text(std::to_string(e.seq));
+    std::string_view ts = text(std::to_string(e.ts_ms));
+    c.argv.insert(c.argv.end(), {seq, e.t, e.d, ts});
   }
-  // `numbers` must not reallocate after views into it were taken: reserved above.
-  auto r = redis_.eval(commit_script, sha(commit_script), {owner, session, stream}, args);
+  return c;
+}
+
+commit_result read_commit_reply(const redis_reply& r, int id) {
   commit_result out;
   // Redis may prefix a script's error with "ERR ".
   std::string_view error = r.text;
@@ -202,13 +209,44 @@ commit_result shard_store::commit(int total, int id, const std::string& session_
   } else if (r.is_error() && error.rfind("GAP ", 0) == 0) {
     out.what = commit_result::gap;
     std::string committed(error.substr(4));
-    out.committed_seq = std::stoll(committed);
+    out.committed_seq = std::strtoll(committed.c_str(), nullptr, 10);
     out.error = "events after seq " + committed + " are missing";
   } else {
     out.what = commit_result::redis_error;
     out.error = r.text.empty() ? "unexpected reply" : r.text;
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<commit_result> shard_store::commit_many(const std::vector<commit_request>& requests) {
+  std::vector<commit_call> calls;
+  calls.reserve(requests.size());
+  std::vector<std::vector<std::string_view>> argvs;
+  for (const auto& r : requests) {
+    calls.push_back(make_commit_call(keys_, node_, r));
+    argvs.push_back(calls.back().argv);
+  }
+  auto replies = redis_.pipeline(argvs);
+  std::vector<commit_result> out;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (replies[i].is_error() && replies[i].text.rfind("NOSCRIPT", 0) == 0) {
+      // Redis restarted (or flushed its scripts): this one again with the script itself; the next will find it.
+      auto argv = calls[i].argv;
+      argv[0] = "EVAL";
+      argv[1] = commit_script;
+      replies[i] = redis_.command(argv);
+    }
+    out.push_back(read_commit_reply(replies[i], requests[i].id));
+  }
+  return out;
+}
+
+commit_result shard_store::commit(int total, int id, const std::string& session_id, const std::string& resume_url,
+                                  const std::vector<stream_event>& events, std::uint64_t stream_maxlen,
+                                  std::int64_t now_ms, std::int64_t lease_ms) {
+  return commit_many({{total, id, &session_id, &resume_url, &events, stream_maxlen, now_ms, lease_ms}}).front();
 }
 
 std::int64_t shard_store::take_identify_slot(int bucket, std::int64_t slot_ms) {

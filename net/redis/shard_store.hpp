@@ -74,6 +74,17 @@ class shard_store {
                        const std::vector<stream_event>& events, std::uint64_t stream_maxlen, std::int64_t now_ms,
                        std::int64_t lease_ms = 5000);
 
+  // Several shards' commits in one round trip (pipelined; each script still atomic on its own), in order.
+  struct commit_request {
+    int total = 0, id = 0;
+    const std::string* session_id = nullptr;
+    const std::string* resume_url = nullptr;
+    const std::vector<stream_event>* events = nullptr;
+    std::uint64_t stream_maxlen = 0;
+    std::int64_t now_ms = 0, lease_ms = 5000;
+  };
+  std::vector<commit_result> commit_many(const std::vector<commit_request>& requests);
+
   // One cluster-wide IDENTIFY slot per bucket per `slot_ms`: 0 when granted, else ms to wait (-1: Redis down).
   std::int64_t take_identify_slot(int bucket, std::int64_t slot_ms);
 
