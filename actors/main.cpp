@@ -236,13 +236,13 @@ int main(int argc, char** argv) {
           .field("port", static_cast<int>(cfg.node.advertise ? adv.port : published.port))
           .field("priority", cfg.node.priority).field("started", env.started_ms).end_object();
       env.registry_entry = entry;
-      caf::anon_send(node, g::actors::start_atom::value);
+      caf::anon_send(node, g::actors::local{}, g::actors::start_atom::value);
       std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total
                 << " shards of group '" << cfg.node.group << "'\n";
       int sig = 0;
       sigwait(&signals, &sig);
       std::cerr << "g-actor: stopping: handing the shards over\n";
-      caf::anon_send(node, g::actors::stop_atom::value);
+      caf::anon_send(node, g::actors::local{}, g::actors::stop_atom::value);
       sys.await_all_actors_done();
     } catch (const std::exception& e) {
       rc = fail(std::string("actor system: ") + e.what());

@@ -24,6 +24,11 @@ using quit_atom = caf::atom_constant<caf::atom("quit")>;
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
 
+// The first element of every message an actor of a node sends to the node actor itself (ticks, Redis answers,
+// start/stop, a shard's readiness): the type is not registered for the wire, so no remote actor can send one —
+// only hello/proof/elect/assign/release/leaving/moved/status come from the network, and those are checked.
+struct local {};
+
 struct event_msg {  // io thread → shard: the dispatches read in one pass of the io loop, in order
   std::vector<cluster::tagged_event> events;
 };
@@ -54,6 +59,7 @@ struct inbox_msg {  // Redis → node: the commands of its shards
 
 }  // namespace g::actors
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::local)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::event_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::report_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::lease_msg)

@@ -5,6 +5,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -45,20 +46,35 @@ using inbox_atom = caf::atom_constant<caf::atom("inbox")>;
 using trim_atom = caf::atom_constant<caf::atom("trim")>;
 
 constexpr std::int64_t move_timeout_ms = 30000;   // a migration not reported ready by then stops counting
+constexpr std::int64_t assign_timeout_ms = 600000;  // an assignment may wait minutes for its identify slot
 constexpr std::int64_t drain_timeout_ms = 30000;  // a stopping node waits this long for the master's handover
 constexpr std::size_t departed_kept = 64;
 
-struct peer {
+struct peer {  // a node that proved the cookie
   caf::actor handle;
   cluster::node_rank rank;
-  std::string my_challenge;  // what we asked it to prove
-  bool authenticated = false;
+  bool authenticated = true;
 };
+
+// A link being authenticated, keyed by the sending actor (never by the id it claims, which anyone can claim). The
+// dialer proves first and the node it dialed proves only after checking that proof, so neither side can be used
+// to answer a challenge on an impostor's behalf (nodes dial only what the Redis registry lists).
+struct handshake {
+  caf::actor handle;
+  cluster::node_rank rank;      // as claimed; trusted once proven
+  std::string my_challenge;     // what it must prove
+  std::string their_challenge;  // what this node proves, when its turn comes
+  bool dialer = false;          // this node dialed it
+  std::int64_t started_ms = 0;
+};
+constexpr std::size_t max_handshakes = 64;
+constexpr std::int64_t handshake_timeout_ms = 10000;
 
 struct node_state {
   static inline const char* name = "node";
   std::unique_ptr<cluster::election> election;
   std::map<std::uint64_t, peer> peers;
+  std::map<caf::actor_addr, handshake> handshakes;
   std::set<std::uint64_t> connecting;
   std::map<int, caf::actor> shards;  // the shards this node runs
   std::set<int> ready;               // … that are ready to send backend commands
@@ -69,6 +85,7 @@ struct node_state {
   std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
   std::set<std::uint64_t> draining;    // nodes handing their shards over before they stop
   bool owners_loaded = false;
+  bool owners_loading = false;
   // As a worker: the newest master heard from.
   std::uint64_t epoch_seen = 0;
   std::uint64_t master_seen = 0;
@@ -117,6 +134,7 @@ void start_shard(node_actor_t* self, node_env* env, int shard, bool take_over) {
 
 void stop_shard(node_actor_t* self, int shard) {
   auto& s = self->state;
+  s.ready.erase(shard);  // its commands stay in Redis for the next owner
   if (auto it = s.shards.find(shard); it != s.shards.end()) self->send(it->second, stop_atom::value);
 }
 
@@ -137,6 +155,7 @@ void stop_every_shard(node_actor_t* self, node_env* env) {
   s.drain_deadline = 0;
   if (s.shards_stopped) return;
   s.shards_stopped = true;
+  s.ready.clear();
   if (s.shards.empty()) return leave(self, env);
   for (auto& [id, shard] : s.shards) self->send(shard, stop_atom::value);
 }
@@ -193,7 +212,7 @@ void place(node_actor_t* self, node_env* env) {
     s.owners[a.shard] = a.node;
     // In flight until ready, like a migration: a shard still identifying is never moved (its new owner would
     // have no session to resume and would IDENTIFY again), so rebalancing waits for a cold start to finish.
-    s.moving[a.shard] = now + move_timeout_ms;
+    s.moving[a.shard] = now + assign_timeout_ms;
     tell(a.node, a.shard, take_over);
   }
   for (auto& m : plan.moves) {
@@ -208,6 +227,8 @@ void place(node_actor_t* self, node_env* env) {
 }
 
 void load_owners(node_actor_t* self, node_env* env) {
+  if (self->state.owners_loading) return;
+  self->state.owners_loading = true;
   auto me = caf::actor_cast<caf::actor>(self);
   env->redis->post([env, me](net::redis_connection& conn) {
     net::shard_store store(conn, env->cfg->node.group, env->node_id);
@@ -216,11 +237,14 @@ void load_owners(node_actor_t* self, node_env* env) {
     std::vector<std::string_view> argv = {"MGET"};
     argv.insert(argv.end(), keys.begin(), keys.end());
     auto r = conn.command(argv);
-    if (r.type != net::redis_reply::array) return;  // Redis down: the next claim round tries again
+    if (r.type != net::redis_reply::array) {  // Redis down: the next tick asks again
+      caf::anon_send(me, local{}, owners_atom::value, std::vector<std::uint64_t>{}, false);
+      return;
+    }
     std::vector<std::uint64_t> owners(static_cast<std::size_t>(env->shard_total), 0);
     for (std::size_t i = 0; i < r.elements.size() && i < owners.size(); ++i)
       if (r.elements[i].type == net::redis_reply::string) owners[i] = std::strtoull(r.elements[i].text.c_str(), nullptr, 10);
-    caf::anon_send(me, owners_atom::value, owners);
+    caf::anon_send(me, local{}, owners_atom::value, owners, true);
   });
 }
 
@@ -235,9 +259,11 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
       case cluster::election_output::claim_master: {
         auto me = caf::actor_cast<caf::actor>(self);
         std::vector<std::string> departed(s.departed.begin(), s.departed.end());
-        env->redis->post([env, me, departed](net::redis_connection& conn) {
-          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id).claim_master(env->cfg->cluster.lease_ms, departed);
-          caf::anon_send(me, claimed_atom::value, epoch.has_value(), epoch.value_or(0));
+        const std::uint64_t known = s.epoch_seen;
+        env->redis->post([env, me, departed, known](net::redis_connection& conn) {
+          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id)
+                           .claim_master(env->cfg->cluster.lease_ms, departed, known);
+          caf::anon_send(me, local{}, claimed_atom::value, epoch.has_value(), epoch.value_or(0));
         });
         break;
       }
@@ -247,6 +273,11 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         });
         break;
       case cluster::election_output::became_follower:
+        if (o.epoch >= s.epoch_seen) {  // a deposed master's assignments are refused from now on
+          s.epoch_seen = o.epoch;
+          s.master_seen = o.master;
+        }
+        [[fallthrough]];
       case cluster::election_output::master_lost:
         s.owners_loaded = false;
         s.moving.clear();
@@ -261,6 +292,7 @@ bool from_master(node_actor_t* self, std::uint64_t epoch) {
   auto& s = self->state;
   std::uint64_t from = authenticated_sender(self);
   if (!from || epoch < s.epoch_seen) return false;
+  if (auto m = s.election->master(); m && *m != from) return false;  // not the master this node follows
   if (epoch == s.epoch_seen && s.master_seen && from != s.master_seen) return false;
   s.epoch_seen = epoch;
   s.master_seen = from;
@@ -281,7 +313,7 @@ void tell_master_leaving(node_actor_t* self, node_env* env) {
 void refresh_view(node_actor_t* self, node_env* env) {
   auto me = caf::actor_cast<caf::actor>(self);
   env->redis->post([env, me](net::redis_connection& conn) {
-    caf::anon_send(me, view_atom::value, read_cluster(conn, env->cfg->node.group, env->shard_total));
+    caf::anon_send(me, local{}, view_atom::value, read_cluster(conn, env->cfg->node.group, env->shard_total));
   });
 }
 
@@ -296,6 +328,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         return;
       }
     }
+    if (s.handshakes.erase(dm.source)) return;
     for (auto it = s.peers.begin(); it != s.peers.end(); ++it) {
       if (it->second.handle.address() != dm.source) continue;
       std::uint64_t id = it->first;
@@ -317,29 +350,29 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
     }
   });
   return {
-      [=](start_atom) {
+      [=](local, start_atom) {
         auto& s = self->state;
         cluster::node_rank me{self_id(env), env->cfg->node.priority, env->started_ms};
         s.election = std::make_unique<cluster::election>(me, net::steady_ms() + 1500);  // 1.5 s to meet the peers
-        self->send(self, register_atom::value);
-        self->send(self, discover_atom::value);
-        self->send(self, tick_atom::value);
-        self->send(self, view_atom::value);
-        self->send(self, inbox_atom::value);
-        self->delayed_send(self, std::chrono::seconds(10), trim_atom::value);
+        self->send(self, local{}, register_atom::value);
+        self->send(self, local{}, discover_atom::value);
+        self->send(self, local{}, tick_atom::value);
+        self->send(self, local{}, view_atom::value);
+        self->send(self, local{}, inbox_atom::value);
+        self->delayed_send(self, std::chrono::seconds(10), local{}, trim_atom::value);
       },
-      [=](trim_atom) {
+      [=](local, trim_atom) {
         // Bursts (a cold start's GUILD_CREATEs, a backlog after a Redis outage) leave freed memory that glibc keeps;
         // with a thousand shards that was a third of the resident size. Give it back now and then.
         malloc_trim(0);
-        self->delayed_send(self, std::chrono::seconds(10), trim_atom::value);
+        self->delayed_send(self, std::chrono::seconds(10), local{}, trim_atom::value);
       },
-      [=](register_atom) {
+      [=](local, register_atom) {
         if (self->state.stopping) return;
         register_node(env);
-        self->delayed_send(self, std::chrono::seconds(5), register_atom::value);
+        self->delayed_send(self, std::chrono::seconds(5), local{}, register_atom::value);
       },
-      [=](discover_atom) {
+      [=](local, discover_atom) {
         auto& s = self->state;
         if (s.stopping) return;
         auto me = caf::actor_cast<caf::actor>(self);
@@ -347,16 +380,17 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           auto r = conn.command({"HGETALL", net::redis_keys(env->cfg->node.group).nodes()});
           std::vector<std::string> entries;
           for (auto& e : r.elements) entries.push_back(e.text);
-          caf::anon_send(me, peers_atom::value, entries);
+          caf::anon_send(me, local{}, peers_atom::value, entries);
         });
-        self->delayed_send(self, std::chrono::seconds(1), discover_atom::value);
+        self->delayed_send(self, std::chrono::seconds(1), local{}, discover_atom::value);
       },
-      [=](peers_atom, const std::vector<std::string>& entries) {
+      [=](local, peers_atom, const std::vector<std::string>& entries) {
         auto& s = self->state;
         for (std::size_t i = 0; i + 1 < entries.size(); i += 2) {
           std::uint64_t id = std::strtoull(entries[i].c_str(), nullptr, 10);
           if (id == 0 || id == self_id(env) || s.peers.count(id) || s.connecting.count(id)) continue;
-          if (id < self_id(env)) continue;  // one connection per pair: the newer node (larger id) dials the older
+          if (std::any_of(s.handshakes.begin(), s.handshakes.end(), [&](auto& h) { return h.second.rank.id == id; })) continue;
+          if (id < self_id(env)) continue;  // one connection per pair: the older node (smaller id) dials the newer
           auto at = registry_address(entries[i + 1]);
           if (!at) continue;
           s.connecting.insert(id);
@@ -366,12 +400,15 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
                     self->state.connecting.erase(id);
                     if (!ptr) return;
                     auto h = caf::actor_cast<caf::actor>(ptr);
-                    auto& p = self->state.peers[id];
-                    p.handle = h;
-                    p.my_challenge = net::make_challenge();
+                    auto& hs = self->state.handshakes[h.address()];
+                    hs.handle = h;
+                    hs.rank.id = id;
+                    hs.my_challenge = net::make_challenge();
+                    hs.dialer = true;
+                    hs.started_ms = net::steady_ms();
                     self->monitor(h);
                     self->send(h, hello_atom::value, self_id(env), static_cast<std::int32_t>(env->cfg->node.priority),
-                               env->started_ms, p.my_challenge);
+                               env->started_ms, hs.my_challenge);
                   },
                   [=](caf::error&) { self->state.connecting.erase(id); });
         }
@@ -379,36 +416,47 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       [=](hello_atom, std::uint64_t id, std::int32_t priority, std::int64_t started, const std::string& challenge) {
         auto& s = self->state;
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-        if (!sender || id == self_id(env)) return;
-        auto& p = s.peers[id];
-        if (!p.handle) {
-          p.handle = sender;
+        if (!sender || id == 0 || id == self_id(env) || s.peers.count(id)) return;
+        auto it = s.handshakes.find(sender.address());
+        if (it == s.handshakes.end()) {  // dialed by it: our challenge back, and no proof before it proves
+          if (s.handshakes.size() >= max_handshakes) return;
+          handshake h;
+          h.handle = sender;
+          h.my_challenge = net::make_challenge();
+          h.started_ms = net::steady_ms();
           self->monitor(sender);
-        }
-        p.rank = {id, priority, started};
-        if (p.my_challenge.empty()) {
-          p.my_challenge = net::make_challenge();
+          it = s.handshakes.emplace(sender.address(), std::move(h)).first;
           self->send(sender, hello_atom::value, self_id(env), static_cast<std::int32_t>(env->cfg->node.priority),
-                     env->started_ms, p.my_challenge);
+                     env->started_ms, it->second.my_challenge);
         }
-        self->send(sender, proof_atom::value, self_id(env), net::prove(env->cfg->security.cookie, challenge, self_id(env), id));
+        auto& h = it->second;
+        if (h.dialer && h.rank.id != id) return;  // not the node the registry listed at that address
+        h.rank = {id, priority, started};
+        h.their_challenge = challenge;
+        if (h.dialer)  // the dialer proves first
+          self->send(sender, proof_atom::value, self_id(env), net::prove(env->cfg->security.cookie, challenge, self_id(env), id));
       },
       [=](proof_atom, std::uint64_t id, const std::string& proof) {
         auto& s = self->state;
-        auto it = s.peers.find(id);
-        if (it == s.peers.end() || it->second.authenticated) return;
-        auto from = self->current_sender();
-        if (!from || it->second.handle.address() != from->address()) return;  // someone else's proof
-        if (!net::verify(env->cfg->security.cookie, it->second.my_challenge, id, self_id(env), proof)) {
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!sender) return;
+        auto it = s.handshakes.find(sender.address());
+        if (it == s.handshakes.end() || it->second.rank.id != id || it->second.their_challenge.empty()) return;
+        handshake h = std::move(it->second);
+        s.handshakes.erase(it);
+        if (!net::verify(env->cfg->security.cookie, h.my_challenge, id, self_id(env), proof)) {
           std::fprintf(stderr, "g-actor: node %llu failed authentication (wrong cookie): ignored\n",
                        static_cast<unsigned long long>(id));
-          self->demonitor(it->second.handle);
-          s.peers.erase(it);
+          self->demonitor(h.handle);
           return;
         }
-        it->second.authenticated = true;
-        if (it->second.rank.id == 0) it->second.rank.id = id;
-        apply_election(self, env, s.election->peer_up(it->second.rank, net::steady_ms()));
+        if (!h.dialer)  // it proved itself: now this node's proof
+          self->send(sender, proof_atom::value, self_id(env),
+                     net::prove(env->cfg->security.cookie, h.their_challenge, self_id(env), id));
+        if (s.peers.count(id)) return;  // a second link to a node already linked: the first one stays
+        s.peers[id] = peer{h.handle, h.rank, true};
+        s.departed.erase(std::remove(s.departed.begin(), s.departed.end(), std::to_string(id)), s.departed.end());
+        apply_election(self, env, s.election->peer_up(h.rank, net::steady_ms()));
         place(self, env);
       },
       [=](elect_atom, std::uint64_t from, std::int32_t m, std::uint64_t epoch) {
@@ -416,10 +464,11 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (authenticated_sender(self) != from) return;  // unauthenticated, or posing as another node
         apply_election(self, env, s.election->receive(from, static_cast<cluster::election_message>(m), epoch, net::steady_ms()));
       },
-      [=](claimed_atom, bool granted, std::uint64_t epoch) {
+      [=](local, claimed_atom, bool granted, std::uint64_t epoch) {
         auto& s = self->state;
+        const bool was_master = s.election->is_master();
         apply_election(self, env, s.election->claim_result(granted, epoch, net::steady_ms()));
-        if (s.election->is_master()) {
+        if (s.election->is_master() && !was_master) {
           std::fprintf(stderr, "g-actor: master of group '%s', epoch %llu\n", env->cfg->node.group.c_str(),
                        static_cast<unsigned long long>(epoch));
           s.epoch_seen = epoch;
@@ -432,26 +481,38 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           });
         }
       },
-      [=](owners_atom, const std::vector<std::uint64_t>& owners) {
+      [=](local, owners_atom, const std::vector<std::uint64_t>& owners, bool read) {
         auto& s = self->state;
-        if (!s.election->is_master()) return;
+        s.owners_loading = false;
+        if (!s.election->is_master() || !read) return;
         s.owners.clear();
         for (std::size_t i = 0; i < owners.size(); ++i)
           if (owners[i]) s.owners[static_cast<int>(i)] = owners[i];
         s.owners_loaded = true;
         place(self, env);
       },
-      [=](tick_atom) {
+      [=](local, tick_atom) {
         auto& s = self->state;
         std::int64_t now = net::steady_ms();
+        for (auto it = s.handshakes.begin(); it != s.handshakes.end();) {  // never finished: drop, discovery retries
+          if (now - it->second.started_ms <= handshake_timeout_ms) {
+            ++it;
+            continue;
+          }
+          std::fprintf(stderr, "g-actor: node %llu did not prove the cookie within %lld s (wrong cookie?): dropped\n",
+                       static_cast<unsigned long long>(it->second.rank.id), static_cast<long long>(handshake_timeout_ms / 1000));
+          self->demonitor(it->second.handle);
+          it = s.handshakes.erase(it);
+        }
         if (s.election->next_wakeup() <= now) apply_election(self, env, s.election->tick(now));
         if (s.election->is_master()) {
           // Keep the master lease; losing it means another node may act as master.
           auto me = caf::actor_cast<caf::actor>(self);
           env->redis->post([env, me](net::redis_connection& conn) {
             if (!net::shard_store(conn, env->cfg->node.group, env->node_id).keep_master(env->cfg->cluster.lease_ms))
-              caf::anon_send(me, lost_atom::value);
+              caf::anon_send(me, local{}, lost_atom::value);
           });
+          if (!s.owners_loaded) load_owners(self, env);  // the first read failed (Redis down)
           place(self, env);
         }
         if (s.stopping && s.drain_deadline) {
@@ -462,9 +523,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
             tell_master_leaving(self, env);
           }
         }
-        self->delayed_send(self, std::chrono::milliseconds(250), tick_atom::value);
+        self->delayed_send(self, std::chrono::milliseconds(250), local{}, tick_atom::value);
       },
-      [=](lost_atom) {
+      [=](local, lost_atom) {
         std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
         apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },
@@ -483,7 +544,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         s.draining.insert(id);
         place(self, env);
       },
-      [=](ready_atom, std::int32_t shard) {  // from one of this node's shard actors
+      [=](local, ready_atom, std::int32_t shard) {  // from one of this node's shard actors
         auto& s = self->state;
         s.ready.insert(shard);
         if (s.election->is_master()) {
@@ -499,10 +560,10 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         s.moving.erase(shard);
         place(self, env);  // the next migration may start
       },
-      [=](inbox_atom) {
+      [=](local, inbox_atom) {
         auto& s = self->state;
         if (s.inbox_reading || s.ready.empty()) {
-          self->delayed_send(self, std::chrono::milliseconds(100), inbox_atom::value);
+          self->delayed_send(self, std::chrono::milliseconds(100), local{}, inbox_atom::value);
           return;
         }
         s.inbox_reading = true;
@@ -524,13 +585,13 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           std::fprintf(stderr, "g-actor: %zu command(s) for shard %d dropped: it moved off this node\n", cmds.size(), shard);
         }
         // Commands come in bursts: look again at once after some, every 100 ms otherwise.
-        self->delayed_send(self, std::chrono::milliseconds(m.by_shard.empty() ? 100 : 5), inbox_atom::value);
+        self->delayed_send(self, std::chrono::milliseconds(m.by_shard.empty() ? 100 : 5), local{}, inbox_atom::value);
       },
-      [=](view_atom) {
+      [=](local, view_atom) {
         refresh_view(self, env);
-        self->delayed_send(self, std::chrono::seconds(1), view_atom::value);
+        self->delayed_send(self, std::chrono::seconds(1), local{}, view_atom::value);
       },
-      [=](view_atom, const cluster_snapshot& snap) {
+      [=](local, view_atom, const cluster_snapshot& snap) {
         auto& s = self->state;
         std::int64_t now = net::wall_ms();
         if (snap.entries_added >= 0) {
@@ -553,7 +614,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         }
         return env->view.get();
       },
-      [=](stop_atom) {
+      [=](local, stop_atom) {
         auto& s = self->state;
         s.stopping = true;
         if (s.shards.empty()) return leave(self, env);

@@ -92,6 +92,7 @@ struct shard_state {
   bool leased = false;
   bool stopping = false;
   bool announced = false;  // the node was told that this shard is ready
+  bool acquiring = false;  // a lease request is on its way to Redis
   std::shared_ptr<bridge> listener;
   std::unique_ptr<net::shard_connection> conn;
   cluster::commit_batch batch{batch_capacity};
@@ -217,6 +218,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
   self->send(self, acquire_atom::value);
   return {
       [=](acquire_atom) {
+        if (self->state.stopping) return;
+        self->state.acquiring = true;
         auto me = caf::actor_cast<caf::actor>(self);
         env->redis->post([=](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
@@ -229,7 +232,11 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
       },
       [=](lease_msg& m) {
         auto& s = self->state;
-        if (s.stopping) return self->quit();
+        s.acquiring = false;
+        if (s.stopping) {  // told to stop while asking: a lease that was granted is given back at once
+          s.leased = m.wait_ms == 0;
+          return finish(self);
+        }
         if (m.wait_ms != 0) {
           if (m.wait_ms < 0) ++env->counters.redis_errors;
           // A migrating shard's lease is released as soon as its old owner has committed: look again soon
@@ -277,6 +284,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
             s.batch.committed();
             s.batch.clear();
             s.drop_connection();
+            if (s.stopping) return finish(self);  // the next owner resumes from the committed seq
             start_connection(self, {m.batch.session->session_id, m.result.committed_seq, m.batch.session->resume_url});
             return;
           case net::commit_result::redis_error:
@@ -334,7 +342,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         if (phase_changed) publish_status(self);
         if (!s.announced && m.report.phase == net::session_phase::ready) {
           s.announced = true;
-          self->send(node, ready_atom::value, static_cast<std::int32_t>(id));
+          self->send(node, local{}, ready_atom::value, static_cast<std::int32_t>(id));
         }
         if (s.stopping && m.report.phase == net::session_phase::stopped) finish(self);
       },
@@ -384,7 +392,10 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
       [=](stop_atom) {
         auto& s = self->state;
         s.stopping = true;
-        if (!s.conn) return finish(self);
+        if (!s.conn) {
+          if (s.acquiring) return;  // the lease answer finishes the shard (and releases a lease just granted)
+          return finish(self);
+        }
         s.conn->stop();  // closes with a resumable code; the report (stopped) finishes the shard
         self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
       },

@@ -1,5 +1,8 @@
 #include "net/redis/redis_worker.hpp"
 
+#include <cstdio>
+#include <exception>
+
 namespace g::net {
 
 redis_worker::redis_worker(redis_endpoint endpoint) : conn_(std::move(endpoint)), thread_([this] { run(); }) {}
@@ -36,7 +39,11 @@ void redis_worker::run() {
       j = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    j(conn_);
+    try {
+      j(conn_);
+    } catch (const std::exception& e) {  // a bad reply must not take the node down; the job's caller retries
+      std::fprintf(stderr, "g-actor: a Redis job failed: %s\n", e.what());
+    }
   }
 }
 

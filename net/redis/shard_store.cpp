@@ -66,6 +66,17 @@ end
 return 0
 )lua";
 
+// KEYS: epoch. ARGV: the highest epoch the caller has seen. The next epoch, above that one too.
+const std::string epoch_script = R"lua(
+local e = redis.call('INCR', KEYS[1])
+local known = tonumber(ARGV[1])
+if e <= known then
+  e = known + 1
+  redis.call('SET', KEYS[1], e)
+end
+return e
+)lua";
+
 const std::string release_script = R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -78,6 +89,8 @@ const std::string& sha(const std::string& script) {
   static const std::string renew = redis_connection::sha1_hex(renew_script);
   static const std::string release = redis_connection::sha1_hex(release_script);
   static const std::string steal = redis_connection::sha1_hex(steal_script);
+  static const std::string epoch = redis_connection::sha1_hex(epoch_script);
+  if (&script == &epoch_script) return epoch;
   if (&script == &steal_script) return steal;
   if (&script == &commit_script) return commit;
   if (&script == &acquire_script) return acquire;
@@ -119,7 +132,8 @@ bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
 
 void shard_store::release_lease(int total, int id) { release(keys_.owner(total, id)); }
 
-std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed) {
+std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,
+                                                       std::uint64_t known_epoch) {
   if (acquire(keys_.master(), lease_ms) != 0) {
     auto holder = redis_.command({"GET", keys_.master()});
     bool dead = holder.type == redis_reply::string &&
@@ -131,7 +145,7 @@ std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, co
     auto r = redis_.eval(steal_script, sha(steal_script), {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
     if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
   }
-  auto epoch = redis_.command({"INCR", keys_.epoch()});
+  auto epoch = redis_.eval(epoch_script, sha(epoch_script), {keys_.epoch()}, {std::to_string(known_epoch)});
   if (epoch.type != redis_reply::integer) return std::nullopt;
   return static_cast<std::uint64_t>(epoch.number);
 }

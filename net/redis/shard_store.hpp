@@ -92,7 +92,10 @@ class shard_store {
   // keep renews it (or takes it back if it expired with nobody taking it); false means another node is master.
   // A lease held by a node in `departed` (its link went down) that has gone unrenewed for 750 ms is taken rather
   // than waited out; a master that lives on behind a partition keeps renewing, so its lease is never taken.
-  std::optional<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {});
+  // The new epoch is above `known_epoch` too: after a Redis restart without persistence the counter starts again
+  // at 0, and followers would refuse a master whose epoch went backwards.
+  std::optional<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {},
+                                            std::uint64_t known_epoch = 0);
   bool keep_master(std::int64_t lease_ms);
   void resign_master();
 
