@@ -78,6 +78,8 @@ struct node_state {
   std::set<std::uint64_t> connecting;
   std::map<int, caf::actor> shards;  // the shards this node runs
   std::set<int> ready;               // … that are ready to send backend commands
+  std::set<int> closing;             // … told to stop, not gone yet
+  std::map<int, bool> start_when_closed;  // assigned back while still closing: start (take_over?) once gone
   bool inbox_reading = false;
   std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
   // The master's view.
@@ -126,7 +128,13 @@ caf::io::middleman_actor cluster_link(node_actor_t* self, node_env* env) {
 
 void start_shard(node_actor_t* self, node_env* env, int shard, bool take_over) {
   auto& s = self->state;
-  if (s.shards.count(shard) || s.stopping) return;
+  if (s.stopping) return;
+  if (s.shards.count(shard)) {
+    // The actor of an earlier stint is still handing over: run the shard again once it is gone, rather than
+    // ignoring an assignment the master counts on.
+    if (s.closing.count(shard)) s.start_when_closed[shard] = take_over;
+    return;
+  }
   auto a = spawn_shard(self->system(), *env, shard, take_over, caf::actor_cast<caf::actor>(self));
   self->monitor(a);
   s.shards[shard] = a;
@@ -135,7 +143,11 @@ void start_shard(node_actor_t* self, node_env* env, int shard, bool take_over) {
 void stop_shard(node_actor_t* self, int shard) {
   auto& s = self->state;
   s.ready.erase(shard);  // its commands stay in Redis for the next owner
-  if (auto it = s.shards.find(shard); it != s.shards.end()) self->send(it->second, stop_atom::value);
+  s.start_when_closed.erase(shard);
+  if (auto it = s.shards.find(shard); it != s.shards.end()) {
+    s.closing.insert(shard);
+    self->send(it->second, stop_atom::value);
+  }
 }
 
 // The end of a stop: the shards are handed over (or stopped); a master gives up its lease so that another node
@@ -146,6 +158,14 @@ void leave(node_actor_t* self, node_env* env) {
       net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
     });
   self->quit();
+}
+
+// A stopping master leaves once the moves it started have landed (or timed out), so that the next master does not
+// find shards with no lease and hand them out a second time.
+void leave_when_settled(node_actor_t* self, node_env* env) {
+  auto& s = self->state;
+  if (s.election && s.election->is_master() && !s.moving.empty() && net::steady_ms() < s.drain_deadline) return;
+  leave(self, env);
 }
 
 // No master to hand the shards over through: each closes with a resumable code, commits and releases its lease;
@@ -322,9 +342,16 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
     auto& s = self->state;
     for (auto it = s.shards.begin(); it != s.shards.end(); ++it) {
       if (it->second.address() == dm.source) {
-        s.ready.erase(it->first);
+        const int shard = it->first;
+        s.ready.erase(shard);
+        s.closing.erase(shard);
         s.shards.erase(it);
-        if (s.stopping && s.shards.empty()) leave(self, env);
+        if (auto again = s.start_when_closed.find(shard); again != s.start_when_closed.end()) {
+          bool take_over = again->second;
+          s.start_when_closed.erase(again);
+          start_shard(self, env, shard, take_over);
+        }
+        if (s.stopping && s.shards.empty()) leave_when_settled(self, env);
         return;
       }
     }
@@ -515,6 +542,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           if (!s.owners_loaded) load_owners(self, env);  // the first read failed (Redis down)
           place(self, env);
         }
+        if (s.stopping && s.shards.empty()) leave_when_settled(self, env);  // waiting for the last moves
         if (s.stopping && s.drain_deadline) {
           if (now > s.drain_deadline) {
             std::fprintf(stderr, "g-actor: the handover through the master timed out; stopping the shards here\n");
