@@ -87,6 +87,8 @@ struct node_state {
   std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
   std::set<std::uint64_t> draining;    // nodes handing their shards over before they stop
   bool owners_loaded = false;
+  int ticks_since_owners = 0;
+  std::map<int, int> leaseless;  // shard → reads in a row that found no lease holder
   bool owners_loading = false;
   // As a worker: the newest master heard from.
   std::uint64_t epoch_seen = 0;
@@ -266,6 +268,32 @@ void load_owners(node_actor_t* self, node_env* env) {
       if (r.elements[i].type == net::redis_reply::string) owners[i] = std::strtoull(r.elements[i].text.c_str(), nullptr, 10);
     caf::anon_send(me, local{}, owners_atom::value, owners, true);
   });
+}
+
+// The master's map against the lease holders in Redis, for shards not in flight: a shard held by another live
+// node than the map says is recorded as that node's; one that nobody has held for three reads (15 s) is handed
+// out again. Messages are not lost between live nodes in normal operation, but a node that ignored an assignment
+// (it was stopping, say) would otherwise leave its shard unowned for good.
+void reconcile_owners(node_actor_t* self, node_env* env, const std::vector<std::uint64_t>& holders) {
+  auto& s = self->state;
+  const auto live = live_nodes(self, env);
+  for (std::size_t i = 0; i < holders.size(); ++i) {
+    const int shard = static_cast<int>(i);
+    if (s.moving.count(shard)) {
+      s.leaseless.erase(shard);
+      continue;
+    }
+    if (holders[i]) {
+      s.leaseless.erase(shard);
+      if (live.count(holders[i])) s.owners[shard] = holders[i];
+      continue;
+    }
+    if (!s.owners.count(shard)) continue;  // unowned already: placement assigns it
+    if (++s.leaseless[shard] < 3) continue;
+    std::fprintf(stderr, "g-actor: shard %d has had no lease holder for 15 s: assigning it again\n", shard);
+    s.owners.erase(shard);
+    s.leaseless.erase(shard);
+  }
 }
 
 void apply_election(node_actor_t* self, node_env* env, const cluster::election_outputs& outs) {
@@ -512,10 +540,15 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         s.owners_loading = false;
         if (!s.election->is_master() || !read) return;
-        s.owners.clear();
-        for (std::size_t i = 0; i < owners.size(); ++i)
-          if (owners[i]) s.owners[static_cast<int>(i)] = owners[i];
-        s.owners_loaded = true;
+        if (!s.owners_loaded) {  // the map a new master starts from
+          s.owners.clear();
+          for (std::size_t i = 0; i < owners.size(); ++i)
+            if (owners[i]) s.owners[static_cast<int>(i)] = owners[i];
+          s.owners_loaded = true;
+          s.leaseless.clear();
+        } else {
+          reconcile_owners(self, env, owners);
+        }
         place(self, env);
       },
       [=](local, tick_atom) {
@@ -539,7 +572,11 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
             if (!net::shard_store(conn, env->cfg->node.group, env->node_id).keep_master(env->cfg->cluster.lease_ms))
               caf::anon_send(me, local{}, lost_atom::value);
           });
-          if (!s.owners_loaded) load_owners(self, env);  // the first read failed (Redis down)
+          // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid.
+          if (!s.owners_loaded || ++s.ticks_since_owners >= 20) {
+            s.ticks_since_owners = 0;
+            load_owners(self, env);
+          }
           place(self, env);
         }
         if (s.stopping && s.shards.empty()) leave_when_settled(self, env);  // waiting for the last moves
