@@ -10,30 +10,20 @@ namespace g::actors {
 cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& group, int shard_total) {
   cluster_snapshot s;
   net::redis_keys keys(group);
-  std::vector<std::string> owner_keys;
-  for (int i = 0; i < shard_total; ++i) owner_keys.push_back(keys.owner(shard_total, i));
-  std::vector<std::string_view> mget = {"MGET"};
-  mget.insert(mget.end(), owner_keys.begin(), owner_keys.end());
-  std::string nodes = keys.nodes(), master = keys.master(), epoch = keys.epoch(), status = keys.status(),
-              events = keys.events();
-  auto r_nodes = conn.command({"HGETALL", nodes});
-  if (r_nodes.is_error() || r_nodes.type != net::redis_reply::array) return s;
-  for (std::size_t i = 0; i + 1 < r_nodes.elements.size(); i += 2) s.nodes[r_nodes.elements[i].text] = r_nodes.elements[i + 1].text;
-  auto r_master = conn.command({"GET", master});
-  if (r_master.type == net::redis_reply::string) s.master = r_master.text;
-  auto r_epoch = conn.command({"GET", epoch});
-  if (r_epoch.type == net::redis_reply::string) s.epoch = std::strtoull(r_epoch.text.c_str(), nullptr, 10);
-  if (shard_total > 0) {
-    auto r_owners = conn.command(mget);
-    for (auto& e : r_owners.elements) s.owners.push_back(e.type == net::redis_reply::string ? e.text : "");
-  }
-  s.owners.resize(static_cast<std::size_t>(shard_total));
-  auto r_status = conn.command({"HGETALL", status});
-  for (std::size_t i = 0; i + 1 < r_status.elements.size(); i += 2)
-    s.status[std::atoi(r_status.elements[i].text.c_str())] = r_status.elements[i + 1].text;
-  auto r_info = conn.command({"XINFO", "STREAM", events});
-  for (std::size_t i = 0; i + 1 < r_info.elements.size(); i += 2)
-    if (r_info.elements[i].text == "entries-added") s.entries_added = r_info.elements[i + 1].number;
+  const std::string nodes = keys.nodes(), master = keys.master(), epoch = keys.epoch(), status = keys.status(),
+                    events = keys.events();
+  // One round trip for the small keys, one for the lease holders: the Redis thread also carries the commits.
+  auto r = conn.pipeline({{"HGETALL", nodes}, {"GET", master}, {"GET", epoch}, {"HGETALL", status}, {"XINFO", "STREAM", events}});
+  auto holders = net::shard_store(conn, group, "").lease_holders(shard_total);
+  if (r[0].type != net::redis_reply::array || !holders) return s;
+  for (std::size_t i = 0; i + 1 < r[0].elements.size(); i += 2) s.nodes[r[0].elements[i].text] = r[0].elements[i + 1].text;
+  if (r[1].type == net::redis_reply::string) s.master = r[1].text;
+  if (r[2].type == net::redis_reply::string) s.epoch = std::strtoull(r[2].text.c_str(), nullptr, 10);
+  for (std::size_t i = 0; i + 1 < r[3].elements.size(); i += 2)
+    s.status[std::atoi(r[3].elements[i].text.c_str())] = r[3].elements[i + 1].text;
+  for (std::size_t i = 0; i + 1 < r[4].elements.size(); i += 2)
+    if (r[4].elements[i].text == "entries-added") s.entries_added = r[4].elements[i + 1].number;
+  s.owners = std::move(*holders);
   s.ok = true;
   return s;
 }

@@ -3,9 +3,8 @@
 // job on the Redis thread sends every batch waiting at that moment in one round trip and answers each shard. While
 // it waits for Redis, new batches gather for the next round. (A job per commit cost two thread wake-ups and a
 // round trip per commit: the largest share of G's CPU per event.)
-#include <caf/fwd.hpp>
+#include <caf/actor.hpp>
 
-#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -27,12 +26,16 @@ class commit_pipeline {
   void submit(const caf::actor& shard, int shard_id, cluster::event_batch batch);
 
  private:
-  struct pending;
+  struct pending {
+    caf::actor shard;
+    int id;
+    cluster::event_batch batch;
+  };
   void drain(net::redis_connection& conn);
 
   node_env& env_;
   std::mutex mu_;
-  std::vector<std::shared_ptr<pending>> queue_;
+  std::vector<pending> queue_;
   bool drain_posted_ = false;
 };
 

@@ -50,10 +50,9 @@ constexpr std::int64_t assign_timeout_ms = 600000;  // an assignment may wait mi
 constexpr std::int64_t drain_timeout_ms = 30000;  // a stopping node waits this long for the master's handover
 constexpr std::size_t departed_kept = 64;
 
-struct peer {  // a node that proved the cookie
+struct peer {  // a node that proved the cookie (handshakes in progress live in `handshakes`)
   caf::actor handle;
   cluster::node_rank rank;
-  bool authenticated = true;
 };
 
 // A link being authenticated, keyed by the sending actor (never by the id it claims, which anyone can claim). The
@@ -120,7 +119,7 @@ std::uint64_t authenticated_sender(node_actor_t* self) {
   auto from = self->current_sender();
   if (!from) return 0;
   for (auto& [id, p] : self->state.peers)
-    if (p.authenticated && p.handle.address() == from->address()) return id;
+    if (p.handle.address() == from->address()) return id;
   return 0;
 }
 
@@ -184,8 +183,7 @@ void stop_every_shard(node_actor_t* self, node_env* env) {
 
 std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
   std::set<std::uint64_t> live{self_id(env)};
-  for (auto& [id, p] : self->state.peers)
-    if (p.authenticated) live.insert(id);
+  for (auto& [id, p] : self->state.peers) live.insert(id);
   return live;
 }
 
@@ -253,20 +251,11 @@ void load_owners(node_actor_t* self, node_env* env) {
   self->state.owners_loading = true;
   auto me = caf::actor_cast<caf::actor>(self);
   env->redis->post([env, me](net::redis_connection& conn) {
-    net::shard_store store(conn, env->cfg->node.group, env->node_id);
-    std::vector<std::string> keys;
-    for (int i = 0; i < env->shard_total; ++i) keys.push_back(store.keys().owner(env->shard_total, i));
-    std::vector<std::string_view> argv = {"MGET"};
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    auto r = conn.command(argv);
-    if (r.type != net::redis_reply::array) {  // Redis down: the next tick asks again
-      caf::anon_send(me, local{}, owners_atom::value, std::vector<std::uint64_t>{}, false);
-      return;
-    }
-    std::vector<std::uint64_t> owners(static_cast<std::size_t>(env->shard_total), 0);
-    for (std::size_t i = 0; i < r.elements.size() && i < owners.size(); ++i)
-      if (r.elements[i].type == net::redis_reply::string) owners[i] = std::strtoull(r.elements[i].text.c_str(), nullptr, 10);
-    caf::anon_send(me, local{}, owners_atom::value, owners, true);
+    auto holders = net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(env->shard_total);
+    std::vector<std::uint64_t> owners;
+    if (holders)  // else Redis is down: the next tick asks again
+      for (auto& h : *holders) owners.push_back(std::strtoull(h.c_str(), nullptr, 10));
+    caf::anon_send(me, local{}, owners_atom::value, owners, holders.has_value());
   });
 }
 
@@ -353,7 +342,7 @@ void tell_master_leaving(node_actor_t* self, node_env* env) {
   auto master = s.election->master();
   if (!master || *master == self_id(env) || *master == s.leaving_told) return;
   auto it = s.peers.find(*master);
-  if (it == s.peers.end() || !it->second.authenticated) return;
+  if (it == s.peers.end()) return;
   self->send(it->second.handle, leaving_atom::value, self_id(env));
   s.leaving_told = *master;
 }
@@ -387,9 +376,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
     for (auto it = s.peers.begin(); it != s.peers.end(); ++it) {
       if (it->second.handle.address() != dm.source) continue;
       std::uint64_t id = it->first;
-      bool was_auth = it->second.authenticated;
       s.peers.erase(it);
-      if (!was_auth) return;
       std::fprintf(stderr, "g-actor: node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
       s.draining.erase(id);
       s.departed.push_back(std::to_string(id));
@@ -398,7 +385,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       apply_election(self, env, s.election->peer_down(id, net::steady_ms()));
       if (s.election->is_master())  // a node that died cannot unregister itself
         env->redis->post([env, id](net::redis_connection& conn) {
-          conn.command({"HDEL", net::redis_keys(env->cfg->node.group).nodes(), std::to_string(id)});
+          net::shard_store(conn, env->cfg->node.group, env->node_id).unregister_node(std::to_string(id));
         });
       place(self, env);  // a dead worker's shards go to the living at once
       return;
@@ -509,7 +496,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           self->send(sender, proof_atom::value, self_id(env),
                      net::prove(env->cfg->security.cookie, h.their_challenge, self_id(env), id));
         if (s.peers.count(id)) return;  // a second link to a node already linked: the first one stays
-        s.peers[id] = peer{h.handle, h.rank, true};
+        s.peers[id] = peer{h.handle, h.rank};
         s.departed.erase(std::remove(s.departed.begin(), s.departed.end(), std::to_string(id)), s.departed.end());
         apply_election(self, env, s.election->peer_up(h.rank, net::steady_ms()));
         place(self, env);
@@ -532,7 +519,8 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           // Nodes that died before this one became master (the old master, say) cannot unregister themselves.
           std::vector<std::string> departed(s.departed.begin(), s.departed.end());
           env->redis->post([env, departed](net::redis_connection& conn) {
-            for (auto& id : departed) conn.command({"HDEL", net::redis_keys(env->cfg->node.group).nodes(), id});
+            net::shard_store store(conn, env->cfg->node.group, env->node_id);
+            for (auto& id : departed) store.unregister_node(id);
           });
         }
       },
@@ -615,7 +603,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (s.election->is_master()) {
           s.moving.erase(shard);
           place(self, env);
-        } else if (auto m = s.election->master(); m && s.peers.count(*m) && s.peers[*m].authenticated) {
+        } else if (auto m = s.election->master(); m && s.peers.count(*m)) {
           self->send(s.peers[*m].handle, moved_atom::value, shard);
         }
       },

@@ -23,7 +23,9 @@ void metric(std::string& out, const char* name, const char* type, const char* he
   out += '\n';
 }
 
-void sample(std::string& out, const char* name, std::uint64_t value) {
+// A node-wide counter: its header and its one sample.
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  metric(out, name, "counter", help);
   out += name;
   out += ' ';
   out += std::to_string(value);
@@ -61,20 +63,13 @@ net::http_answer metrics_page(const node_env& env) {
   per_shard(o, "g_shard_fatal", "gauge", "1 when the shard stopped for good (token, intents, shards): alert on it", shards,
             [](const shard_status& s) { return static_cast<int>(s.fatal); });
   const auto& c = env.counters;
-  metric(o, "g_node_events_received_total", "counter", "dispatches received from Discord");
-  sample(o, "g_node_events_received_total", c.events);
-  metric(o, "g_node_identifies_total", "counter", "sessions started (READY)");
-  sample(o, "g_node_identifies_total", c.identifies);
-  metric(o, "g_node_resumes_total", "counter", "sessions resumed (RESUMED)");
-  sample(o, "g_node_resumes_total", c.resumes);
-  metric(o, "g_node_redis_errors_total", "counter", "Redis operations that failed");
-  sample(o, "g_node_redis_errors_total", c.redis_errors);
-  metric(o, "g_node_rejected_commands_total", "counter", "backend commands refused (invalid, queue full)");
-  sample(o, "g_node_rejected_commands_total", c.rejected_commands);
-  metric(o, "g_node_fenced_total", "counter", "shards stopped because another node holds their lease");
-  sample(o, "g_node_fenced_total", c.fenced);
-  metric(o, "g_node_identify_refused_total", "counter", "IDENTIFYs refused to keep the session start reserve: alert on it");
-  sample(o, "g_node_identify_refused_total", c.identify_refused);
+  counter(o, "g_node_events_received_total", "dispatches received from Discord", c.events);
+  counter(o, "g_node_identifies_total", "sessions started (READY)", c.identifies);
+  counter(o, "g_node_resumes_total", "sessions resumed (RESUMED)", c.resumes);
+  counter(o, "g_node_redis_errors_total", "Redis operations that failed", c.redis_errors);
+  counter(o, "g_node_rejected_commands_total", "backend commands refused (invalid, queue full)", c.rejected_commands);
+  counter(o, "g_node_fenced_total", "shards stopped because another node holds their lease", c.fenced);
+  counter(o, "g_node_identify_refused_total", "IDENTIFYs refused to keep the session start reserve: alert on it", c.identify_refused);
   return a;
 }
 

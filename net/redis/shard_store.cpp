@@ -158,7 +158,21 @@ void shard_store::register_node(const std::string& entry, int shard_total) {
   redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total)}, {"HSET", keys_.nodes(), node_, entry}});
 }
 
-void shard_store::unregister_node() { redis_.command({"HDEL", keys_.nodes(), node_}); }
+void shard_store::unregister_node(const std::string& id) { redis_.command({"HDEL", keys_.nodes(), id}); }
+
+std::optional<std::vector<std::string>> shard_store::lease_holders(int total) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < total; ++i) keys.push_back(keys_.owner(total, i));
+  std::vector<std::string_view> argv = {"MGET"};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  std::vector<std::string> out(static_cast<std::size_t>(std::max(total, 0)));
+  if (total <= 0) return out;
+  auto r = redis_.command(argv);
+  if (r.type != redis_reply::array) return std::nullopt;
+  for (std::size_t i = 0; i < r.elements.size() && i < out.size(); ++i)
+    if (r.elements[i].type == redis_reply::string) out[i] = r.elements[i].text;
+  return out;
+}
 
 std::optional<std::string> shard_store::lease_holder(int total, int id) {
   auto r = redis_.command({"GET", keys_.owner(total, id)});

@@ -64,6 +64,8 @@ class shard_store {
   bool take_over_lease(int total, int id, std::int64_t lease_ms);
   void release_lease(int total, int id);
   std::optional<std::string> lease_holder(int total, int id);
+  // Every shard's lease holder in one round trip ("" where none); nothing when Redis did not answer.
+  std::optional<std::vector<std::string>> lease_holders(int total);
 
   std::optional<session_record> load_session(int total, int id);
 
@@ -101,7 +103,8 @@ class shard_store {
 
   // This node in `nodes` (its JSON entry) and the shard total in `shard_count`.
   void register_node(const std::string& entry, int shard_total);
-  void unregister_node();
+  void unregister_node() { unregister_node(node_); }
+  void unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
   void set_status(int id, const std::string& json);
 
  private:
