@@ -148,10 +148,10 @@ node_config build(const toml::table& root, const env_lookup& env) {
   c.discord.compress = discord.get<std::string>("compress").value_or(c.discord.compress);
   if (c.discord.compress != "zlib-stream" && c.discord.compress != "zstd-stream" && c.discord.compress != "none")
     throw config_error("[discord] compress must be \"zlib-stream\", \"zstd-stream\" or \"none\"");
-  c.discord.large_threshold = discord.get<int>("large_threshold").value_or(250);
+  c.discord.large_threshold = discord.get<int>("large_threshold").value_or(c.discord.large_threshold);
   if (c.discord.large_threshold < 50 || c.discord.large_threshold > 250)
     throw config_error("[discord] large_threshold must be between 50 and 250");
-  c.discord.session_reserve = discord.get<int>("session_reserve").value_or(10);
+  c.discord.session_reserve = discord.get<int>("session_reserve").value_or(c.discord.session_reserve);
   if (c.discord.session_reserve < 0) throw config_error("[discord] session_reserve must be >= 0");
   if (auto* p = discord.raw("presence")) {
     auto* t = p->as_table();
@@ -198,7 +198,7 @@ node_config build(const toml::table& root, const env_lookup& env) {
   c.cluster.lease_ms = cluster.get<std::int64_t>("lease_ms").value_or(c.cluster.lease_ms);
   c.cluster.heartbeat_ms = cluster.get<std::int64_t>("heartbeat_ms").value_or(c.cluster.heartbeat_ms);
   c.cluster.connection_timeout_ms = cluster.get<std::int64_t>("connection_timeout_ms").value_or(c.cluster.connection_timeout_ms);
-  c.cluster.rebalance = cluster.get<bool>("rebalance").value_or(true);
+  c.cluster.rebalance = cluster.get<bool>("rebalance").value_or(c.cluster.rebalance);
   c.cluster.max_moves = cluster.get<int>("max_moves").value_or(c.cluster.max_moves);
   if (c.cluster.max_moves < 1) throw config_error("[cluster] max_moves must be at least 1");
   positive(cluster, "lease_ms", c.cluster.lease_ms);

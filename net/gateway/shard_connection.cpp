@@ -53,21 +53,21 @@ std::shared_ptr<ssl::context> tls_context(const std::string& ca_file) {
   return ctx;
 }
 
-// Pulls one field out of a small JSON object (HELLO's and READY's d: once per connection, not the hot path).
-template <class T>
-bool json_field(std::string_view object, const char* key, T& out) {
-  static thread_local simdjson::dom::parser p;
-  simdjson::dom::element doc;
-  if (p.parse(object.data(), object.size()).get(doc) != simdjson::SUCCESS) return false;
-  if constexpr (std::is_same_v<T, std::string>) {
+// A small JSON object (HELLO's or READY's d: once per connection, not the hot path), parsed once, read by field.
+class small_object {
+ public:
+  explicit small_object(std::string_view json) { ok_ = parser_.parse(json.data(), json.size()).get(doc_) == simdjson::SUCCESS; }
+  std::string text(const char* key) const {
     std::string_view s;
-    if (doc[key].get_string().get(s) != simdjson::SUCCESS) return false;
-    out = std::string(s);
-    return true;
-  } else {
-    return doc[key].get(out) == simdjson::SUCCESS;
+    return ok_ && doc_[key].get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
   }
-}
+  bool number(const char* key, std::int64_t& out) const { return ok_ && doc_[key].get(out) == simdjson::SUCCESS; }
+
+ private:
+  simdjson::dom::parser parser_;
+  simdjson::dom::element doc_;
+  bool ok_ = false;
+};
 
 using plain_ws = websocket::stream<beast::tcp_stream>;
 using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
@@ -369,10 +369,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         if (frame.s >= 0) machine.on_dispatch(frame.s);
         session_actions acts;
         if (frame.t == "READY") {
-          std::string sid, url;
-          json_field(frame.d, "session_id", sid);
-          json_field(frame.d, "resume_gateway_url", url);
-          acts = machine.on_ready(sid, url, now);
+          small_object ready(frame.d);
+          acts = machine.on_ready(ready.text("session_id"), ready.text("resume_gateway_url"), now);
         } else if (frame.t == "RESUMED") {
           acts = machine.on_resumed(now);
         }
@@ -386,7 +384,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
       case 9: apply(machine.on_invalid_session(frame.d == "true", now)); break;
       case 10: {
         std::int64_t interval = 0;
-        if (!json_field(frame.d, "heartbeat_interval", interval) || interval <= 0) return corrupt("HELLO without heartbeat_interval");
+        if (!small_object(frame.d).number("heartbeat_interval", interval) || interval <= 0)
+          return corrupt("HELLO without heartbeat_interval");
         apply(machine.on_hello(interval, now));
         break;
       }
@@ -478,10 +477,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     with_ws([&](auto& ws) {
       websocket::close_reason r;
       r.code = static_cast<std::uint16_t>(code);
-      ws.async_close(r, [self = shared_from_this(), gen](beast::error_code) {
-        // The read loop sees the close (or the error) and reports it; if it already ended, report here.
-        if (self->dead || gen != self->generation || !self->open) return;
-      });
+      // The read loop sees the close (or the error) and reports it; close_timer caps the wait for the reply.
+      ws.async_close(r, [self = shared_from_this()](beast::error_code) {});
     });
     pending_close = 0;
     writing = true;  // nothing more goes out on this connection

@@ -6,10 +6,16 @@ namespace g::net {
 
 namespace {
 
+// A script and its SHA-1, computed once: calls go by EVALSHA, and by EVAL only when Redis has lost its scripts.
+struct lua_script {
+  std::string text;
+  std::string sha = redis_connection::sha1_hex(text);
+};
+
 // KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, lease_ms, then
 // (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back; a lease
 // held by another node fences this one.
-const std::string commit_script = R"lua(
+const lua_script commit_script{R"lua(
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
@@ -36,10 +42,10 @@ end
 redis.call('HSET', KEYS[2], 'session_id', ARGV[2], 'seq', committed, 'resume_url', ARGV[3], 'node', ARGV[1],
            'updated', ARGV[4])
 return {committed, appended}
-)lua";
+)lua"};
 
 // KEYS: owner. ARGV: node, lease_ms. {1} held; {0, pttl} held by another.
-const std::string acquire_script = R"lua(
+const lua_script acquire_script{R"lua(
 local v = redis.call('GET', KEYS[1])
 if v == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -49,25 +55,25 @@ elseif v == ARGV[1] then
   return {1}
 end
 return {0, redis.call('PTTL', KEYS[1])}
-)lua";
+)lua"};
 
-const std::string renew_script = R"lua(
+const lua_script renew_script{R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
-)lua";
+)lua"};
 
 // KEYS: lease. ARGV: node, lease_ms, the holder known to be gone, the most ms its lease may have left. Takes the
 // lease only from that holder, and only once it has gone unrenewed for a while (a live holder renews it often).
-const std::string steal_script = R"lua(
+const lua_script steal_script{R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[3] and redis.call('PTTL', KEYS[1]) <= tonumber(ARGV[4]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
-)lua";
+)lua"};
 
 // KEYS: epoch. ARGV: the highest epoch the caller has seen. The next epoch, above that one too.
-const std::string epoch_script = R"lua(
+const lua_script epoch_script{R"lua(
 local e = redis.call('INCR', KEYS[1])
 local known = tonumber(ARGV[1])
 if e <= known then
@@ -75,28 +81,13 @@ if e <= known then
   redis.call('SET', KEYS[1], e)
 end
 return e
-)lua";
+)lua"};
 
-const std::string release_script = R"lua(
+const lua_script release_script{R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-)lua";
+)lua"};
 
-const std::string& sha(const std::string& script) {
-  // Scripts are constants: hash each once.
-  static const std::string commit = redis_connection::sha1_hex(commit_script);
-  static const std::string acquire = redis_connection::sha1_hex(acquire_script);
-  static const std::string renew = redis_connection::sha1_hex(renew_script);
-  static const std::string release = redis_connection::sha1_hex(release_script);
-  static const std::string steal = redis_connection::sha1_hex(steal_script);
-  static const std::string epoch = redis_connection::sha1_hex(epoch_script);
-  if (&script == &epoch_script) return epoch;
-  if (&script == &steal_script) return steal;
-  if (&script == &commit_script) return commit;
-  if (&script == &acquire_script) return acquire;
-  if (&script == &renew_script) return renew;
-  return release;
-}
 
 }  // namespace
 
@@ -106,7 +97,7 @@ shard_store::shard_store(redis_connection& redis, const std::string& group, std:
 // The lease logic serves both the shards' leases and the master's.
 std::int64_t shard_store::acquire(const std::string& key, std::int64_t lease_ms) {
   std::string ms = std::to_string(lease_ms);
-  auto r = redis_.eval(acquire_script, sha(acquire_script), {key}, {node_, ms});
+  auto r = redis_.eval(acquire_script.text, acquire_script.sha, {key}, {node_, ms});
   if (r.type != redis_reply::array || r.elements.empty()) return -1;
   if (r.elements[0].number == 1) return 0;
   return r.elements.size() > 1 && r.elements[1].number > 0 ? r.elements[1].number : 1;
@@ -114,11 +105,11 @@ std::int64_t shard_store::acquire(const std::string& key, std::int64_t lease_ms)
 
 bool shard_store::renew(const std::string& key, std::int64_t lease_ms) {
   std::string ms = std::to_string(lease_ms);
-  auto r = redis_.eval(renew_script, sha(renew_script), {key}, {node_, ms});
+  auto r = redis_.eval(renew_script.text, renew_script.sha, {key}, {node_, ms});
   return r.type == redis_reply::integer && r.number == 1;
 }
 
-void shard_store::release(const std::string& key) { redis_.eval(release_script, sha(release_script), {key}, {node_}); }
+void shard_store::release(const std::string& key) { redis_.eval(release_script.text, release_script.sha, {key}, {node_}); }
 
 std::int64_t shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
   return acquire(keys_.owner(total, id), lease_ms);
@@ -142,10 +133,10 @@ std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, co
     // The master renews every 250 ms: a lease unrenewed for three renewals belongs to a master that is gone or
     // frozen.
     std::string most_left = std::to_string(std::max<std::int64_t>(0, lease_ms - 750));
-    auto r = redis_.eval(steal_script, sha(steal_script), {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
+    auto r = redis_.eval(steal_script.text, steal_script.sha, {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
     if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
   }
-  auto epoch = redis_.eval(epoch_script, sha(epoch_script), {keys_.epoch()}, {std::to_string(known_epoch)});
+  auto epoch = redis_.eval(epoch_script.text, epoch_script.sha, {keys_.epoch()}, {std::to_string(known_epoch)});
   if (epoch.type != redis_reply::integer) return std::nullopt;
   return static_cast<std::uint64_t>(epoch.number);
 }
@@ -210,7 +201,7 @@ commit_call make_commit_call(const redis_keys& keys, const std::string& node, co
   const auto& events = *r.events;
   c.texts.reserve(8 + events.size() * 2);  // views into `texts` are taken below: no reallocation after reserve
   auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
-  c.argv = {"EVALSHA", sha(commit_script), "3", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
+  c.argv = {"EVALSHA", commit_script.sha, "3", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
             text(keys.events()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
             text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms))};
   c.argv.reserve(c.argv.size() + events.size() * 4);
@@ -254,16 +245,16 @@ std::vector<commit_result> shard_store::commit_many(const std::vector<commit_req
   std::vector<std::vector<std::string_view>> argvs;
   for (const auto& r : requests) {
     calls.push_back(make_commit_call(keys_, node_, r));
-    argvs.push_back(calls.back().argv);
+    argvs.push_back(std::move(calls.back().argv));  // `calls` keeps the texts the views point into
   }
   auto replies = redis_.pipeline(argvs);
   std::vector<commit_result> out;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (replies[i].is_error() && replies[i].text.rfind("NOSCRIPT", 0) == 0) {
       // Redis restarted (or flushed its scripts): this one again with the script itself; the next will find it.
-      auto argv = calls[i].argv;
+      auto argv = argvs[i];
       argv[0] = "EVAL";
-      argv[1] = commit_script;
+      argv[1] = commit_script.text;
       replies[i] = redis_.command(argv);
     }
     out.push_back(read_commit_reply(replies[i], requests[i].id));
