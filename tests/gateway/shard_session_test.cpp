@@ -198,8 +198,16 @@ TEST_CASE("a bad token stops at once instead of retrying") {
   h.conn->start();
   REQUIRE(h.rec.wait([&] { return h.rec.last().fatal; }));
   CHECK(h.rec.last().error.find("4004") != std::string::npos);
+  std::size_t reports = 0;
+  {
+    std::lock_guard l(h.rec.mu);
+    reports = h.rec.reports.size();
+  }
   std::this_thread::sleep_for(300ms);
   CHECK(h.stat("/connections") == 0);
+  std::lock_guard l(h.rec.mu);
+  CHECK(h.rec.reports.size() == reports);  // a retry would have reported connecting again
+  CHECK(h.rec.reports.back().phase == session_phase::stopped);
 }
 
 TEST_CASE("zombie detection: heartbeats without ACK lead to a resume") {

@@ -236,4 +236,9 @@ TEST_CASE("AUTH and SELECT failures are reported as such") {
   redis_connection d(nowhere);
   CHECK_FALSE(d.ensure_connected());
   CHECK(d.last_error().find("cannot connect to Redis") != std::string::npos);
+  redis_endpoint bad_db = at(redis);
+  bad_db.db = 100000;  // beyond redis-server's 16 databases
+  redis_connection s(bad_db);
+  CHECK_FALSE(s.ensure_connected());
+  CHECK(s.last_error().find("SELECT") != std::string::npos);
 }

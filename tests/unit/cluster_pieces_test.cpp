@@ -70,6 +70,9 @@ TEST_CASE("event filter: include wins, else exclude, else everything") {
   event_filter exc({}, {"TYPING_START", "PRESENCE_UPDATE"});
   CHECK(exc.passes("MESSAGE_CREATE"));
   CHECK_FALSE(exc.passes("TYPING_START"));
+  event_filter both({"TYPING_START"}, {"TYPING_START"});  // the config refuses this; the filter still lets include win
+  CHECK(both.passes("TYPING_START"));
+  CHECK_FALSE(both.passes("MESSAGE_CREATE"));
 }
 
 #include "cluster/session_budget_guard.hpp"

@@ -25,6 +25,7 @@ cookie = "0123456789abcdef"
 
 std::string error_of(const std::string& toml, std::map<std::string, std::string> env = {}) {
   auto r = parse_node_config(toml, "node.toml", env_of(std::move(env)));
+  if (!r.config) CHECK_MESSAGE(r.error.find('\n') == std::string::npos, r.error);  // every mistake is one line
   return r.config ? "" : r.error;
 }
 
