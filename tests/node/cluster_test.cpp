@@ -18,10 +18,7 @@ TEST_CASE("cluster: a joining node gets half the shards by live migration, witho
   w.load(0);
   REQUIRE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 10s));
   CHECK(w.check_stream().discontinuities == 0);
-  b.signal(SIGTERM);
-  a.signal(SIGTERM);
-  CHECK(b.wait(15s) == 0);
-  CHECK(a.wait(15s) == 0);
+  world::stop_all({&b, &a}, 15s);
 }
 
 TEST_CASE("cluster: kill -9 of a worker and then of the master: their shards resume elsewhere, no gap") {
@@ -61,9 +58,7 @@ TEST_CASE("cluster: a node with the wrong cookie is refused and gets no shard") 
   CHECK(o.size() == 1);
   CHECK(w.stat("/identifies") == 2);
   CHECK(w.stat("/resumes") == 0);
-  intruder.signal(SIGTERM);
-  a.signal(SIGTERM);
-  CHECK(a.wait(15s) == 0);
+  world::stop_all({&intruder, &a});  // the intruder, refused, still stops cleanly
 }
 
 
@@ -161,10 +156,7 @@ TEST_CASE("cluster: a frozen node (SIGSTOP) loses its shards and, thawed, is fen
   CHECK(w.check_stream().discontinuities == 0);
   CHECK(w.stat("/identifies") == 4);
   CHECK(w.fc.stats().find(no_violations) != std::string::npos);
-  a.signal(SIGTERM);
-  b.signal(SIGTERM);
-  CHECK(a.wait(30s) == 0);
-  CHECK(b.wait(30s) == 0);
+  world::stop_all({&a, &b});
 }
 
 TEST_CASE("g-actor status: the cluster as a table and as JSON, for the cookie only") {
@@ -209,10 +201,7 @@ TEST_CASE("g-actor status: the cluster as a table and as JSON, for the cookie on
   CHECK(denied.second.find("SHARD") == std::string::npos);
   auto nowhere = run({G_ACTOR_PATH, "status", "--peer", "127.0.0.1:" + std::to_string(g::harness::free_tcp_port())}, "x.log");
   CHECK(nowhere.first != 0);
-  a.signal(SIGTERM);
-  b.signal(SIGTERM);
-  CHECK(a.wait(30s) == 0);
-  CHECK(b.wait(30s) == 0);
+  world::stop_all({&a, &b});
 }
 
 TEST_CASE("cluster: mutual TLS from a private CA; a node with another CA's certificate cannot join") {
@@ -263,8 +252,5 @@ TEST_CASE("cluster: mutual TLS from a private CA; a node with another CA's certi
   child_process status({G_ACTOR_PATH, "status", "--config", (w.dir / "a.toml").string()}, (w.dir / "tls-status.log").string());
   CHECK(status.wait(20s) == 0);
   CHECK(status.log().find("SHARD") != std::string::npos);
-  a.signal(SIGTERM);
-  b.signal(SIGTERM);
-  CHECK(a.wait(30s) == 0);
-  CHECK(b.wait(30s) == 0);
+  world::stop_all({&a, &b});
 }

@@ -131,6 +131,12 @@ struct world {
     return out;
   }
 
+  // SIGTERM to every node, then each must hand its shards over and exit 0.
+  static void stop_all(std::initializer_list<child_process*> nodes, std::chrono::milliseconds timeout = 30s) {
+    for (auto* n : nodes) n->signal(SIGTERM);
+    for (auto* n : nodes) CHECK_MESSAGE(n->wait(timeout) == 0, n->log());
+  }
+
   std::int64_t stat(const char* p) { return json_int(fc.stats(), p); }
   bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
     auto until = std::chrono::steady_clock::now() + timeout;

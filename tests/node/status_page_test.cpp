@@ -97,8 +97,5 @@ TEST_CASE("status page: headless Chromium sees every shard, the nodes, the maste
   std::filesystem::create_directories(shot.parent_path());
   rendered(w, page, shot.string());
   CHECK(std::filesystem::file_size(shot) > 10000);
-  a.signal(SIGTERM);
-  b.signal(SIGTERM);
-  CHECK(a.wait(30s) == 0);
-  CHECK(b.wait(30s) == 0);
+  world::stop_all({&a, &b});
 }

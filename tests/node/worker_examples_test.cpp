@@ -41,8 +41,5 @@ TEST_CASE("examples: the Node.js and Python workers consume events and send a pr
     CHECK(r.elements.size() >= 1);
     CHECK(r.elements[0].number == 0);
   }
-  a.signal(SIGTERM);
-  b.signal(SIGTERM);
-  CHECK(a.wait(30s) == 0);
-  CHECK(b.wait(30s) == 0);
+  world::stop_all({&a, &b});
 }
