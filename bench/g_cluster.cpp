@@ -9,7 +9,8 @@
 #include <random>
 #include <thread>
 
-#include "bench/wait_until.hpp"
+#include "bench/json_value.hpp"
+#include "sim/harness/wait_until.hpp"
 #include "net/redis/redis_connection.hpp"
 
 namespace g::bench {
@@ -110,13 +111,7 @@ bool g_cluster::balanced() {
   return sum == o_.shards && hi - lo <= 1 && running > 0;
 }
 
-std::int64_t g_cluster::fakecord_stat(const char* pointer) {
-  simdjson::dom::parser p;
-  simdjson::dom::element e;
-  std::int64_t v = -1;
-  if (p.parse(fc_->stats()).get(e) == simdjson::SUCCESS && e.at_pointer(pointer).get(v) == simdjson::SUCCESS) return v;
-  return -1;
-}
+std::int64_t g_cluster::fakecord_stat(const char* pointer) { return json_int(fc_->stats(), pointer); }
 
 g_cluster::stream_check g_cluster::check_stream() {
   net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 10000});
@@ -163,7 +158,7 @@ bool g_cluster::caught_up() {
 }
 
 bool g_cluster::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  return wait_until(pred, timeout, std::chrono::milliseconds(10));
+  return harness::wait_until(pred, timeout, std::chrono::milliseconds(10));
 }
 
 std::string g_cluster::logs() const {

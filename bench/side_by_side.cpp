@@ -17,8 +17,9 @@
 #include <thread>
 
 #include "bench/decode_throughput.hpp"
+#include "bench/json_value.hpp"
 #include "bench/proc_stats.hpp"
-#include "bench/wait_until.hpp"
+#include "sim/harness/wait_until.hpp"
 #include "net/clock.hpp"
 #include "net/compression/zlib_stream.hpp"
 #include "net/gateway/frame_scanner.hpp"
@@ -34,14 +35,6 @@ namespace {
 using namespace std::chrono;
 constexpr const char* token = "bench-token";
 constexpr const char* intents = "36611";  // everything g-fakecord generates: the same for every system
-
-std::int64_t json_int(const std::string& json, const char* pointer) {
-  simdjson::dom::parser p;
-  simdjson::dom::element e;
-  std::int64_t v = -1;
-  if (p.parse(json).get(e) == simdjson::SUCCESS && e.at_pointer(pointer).get(v) == simdjson::SUCCESS) return v;
-  return -1;
-}
 
 std::int64_t violations(const std::string& stats) {
   simdjson::dom::parser p;
@@ -101,7 +94,7 @@ struct stage {
     std::filesystem::remove_all(dir);
   }
   bool ready(milliseconds timeout) {
-    return wait_until([&] { return json_int(fc->stats(), "/identifies") >= shards || !proc.running(); }, timeout) &&
+    return harness::wait_until([&] { return json_int(fc->stats(), "/identifies") >= shards || !proc.running(); }, timeout) &&
            proc.running();
   }
   std::int64_t stream_added() {

@@ -16,6 +16,7 @@
 #include "net/redis/redis_connection.hpp"
 #include "sim/harness/child_process.hpp"
 #include "sim/harness/redis_process.hpp"
+#include "sim/harness/wait_until.hpp"
 #include "tests/support/fakecord_process.hpp"
 #include "tests/support/gateway_test_client.hpp"
 
@@ -139,12 +140,7 @@ struct world {
 
   std::int64_t stat(const char* p) { return json_int(fc.stats(), p); }
   bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return pred();
+    return g::harness::wait_until(pred, timeout, 50ms);
   }
   bool all_connected() {
     auto s = fc.stats();

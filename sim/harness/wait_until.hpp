@@ -1,10 +1,10 @@
 #pragma once
-// Polls a condition until it holds or the time is up (benchmarks watch other processes).
+// Polls a condition until it holds or the time is up (tests and benchmarks watch other processes).
 #include <chrono>
 #include <functional>
 #include <thread>
 
-namespace g::bench {
+namespace g::harness {
 
 inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                        std::chrono::milliseconds poll = std::chrono::milliseconds(20)) {
@@ -16,4 +16,4 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
   return pred();
 }
 
-}  // namespace g::bench
+}  // namespace g::harness
