@@ -3,11 +3,12 @@
 // unique per process start and ordered by start time, which the election uses (older start first). Pure.
 #include <cstdint>
 
+#include "net/discord/snowflake.hpp"
+
 namespace g::cluster {
 
 class snowflake_generator {
  public:
-  static constexpr std::uint64_t epoch_ms = 1420070400000ULL;
   explicit snowflake_generator(std::uint32_t worker) : worker_(worker & 0x3FF) {}
 
   // `unix_ms` must not go backwards by more than the caller tolerates; a step back reuses the last time.
@@ -20,9 +21,9 @@ class snowflake_generator {
       seq_ = 0;
     }
     last_ms_ = unix_ms;
-    return ((unix_ms - epoch_ms) << 22) | (static_cast<std::uint64_t>(worker_) << 12) | seq_;
+    return discord::make_snowflake(unix_ms, (static_cast<std::uint64_t>(worker_) << 12) | seq_);
   }
-  static std::uint64_t time_ms(std::uint64_t id) { return (id >> 22) + epoch_ms; }
+  static std::uint64_t time_ms(std::uint64_t id) { return discord::snowflake_time_ms(id); }
 
  private:
   std::uint32_t worker_;

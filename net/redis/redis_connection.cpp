@@ -1,5 +1,7 @@
 #include "net/redis/redis_connection.hpp"
 
+#include "net/hex.hpp"
+
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
@@ -137,13 +139,7 @@ std::string redis_connection::sha1_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);  // Redis names scripts by SHA-1
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xF];
-  }
-  return out;
+  return to_hex(digest, len);
 }
 
 }  // namespace g::net
