@@ -22,6 +22,7 @@
 #include "sim/http_api.hpp"
 #include "sim/load_generator.hpp"
 #include "net/clock.hpp"
+#include "net/http/listen_on.hpp"
 
 namespace g::sim {
 
@@ -308,17 +309,8 @@ server::server(asio::io_context& io, fakecord& fc) : impl_(std::make_unique<impl
     impl_->tls->use_private_key_file(o.tls_key, ssl::context::pem, ec);
     if (ec) throw std::runtime_error("cannot load TLS key " + o.tls_key + ": " + ec.message());
   }
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.listen_host, ec);
-  if (ec) throw std::runtime_error("--listen: '" + o.listen_host + "' is not an IP address");
-  tcp::endpoint ep(address, o.listen_port);
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + o.listen_host + ":" + std::to_string(o.listen_port) + ": " + ec.message());
-  fc.set_port(a.local_endpoint().port());
+  net::listen_on(impl_->acceptor, o.listen_host, o.listen_port, "--listen");
+  fc.set_port(impl_->acceptor.local_endpoint().port());
   fc.wall_clock_us = &wall_us;
   if (o.rate > 0) fc.load().set_rate(o.rate, steady_ms());
   impl_->accept();

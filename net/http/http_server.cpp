@@ -1,4 +1,5 @@
 #include "net/http/http_server.hpp"
+#include "net/http/listen_on.hpp"
 
 #include <utility>
 
@@ -74,16 +75,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
 http_server::http_server(asio::io_context& io, const std::string& host, std::uint16_t port, http_handler handler)
     : impl_(std::make_shared<impl>(io, std::move(handler))) {
-  beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("[http] listen: '" + host + "' is not an IP address");
-  tcp::endpoint ep(address, port);
-  auto& a = impl_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  listen_on(impl_->acceptor, host, port, "[http] listen");
   impl_->accept();
 }
 
