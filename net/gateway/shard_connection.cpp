@@ -155,13 +155,14 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     arm_timer();
   }
 
-  void report(bool fatal) {
+  // The session as the machine sees it; `error` replaces the machine's last error when given.
+  void report(bool fatal, std::string error = {}) {
     if (dead) return;
     shard_report r;
     r.phase = machine.phase();
     r.session = machine.state();
     r.latency_ms = machine.latency_ms();
-    r.error = machine.last_error();
+    r.error = error.empty() ? machine.last_error() : std::move(error);
     r.fatal = fatal;
     listener.on_report(r);
   }
@@ -405,14 +406,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
     reset_connection();
     session_actions acts = machine.on_closed(4002, steady_ms());
-    if (!dead) {
-      shard_report r;
-      r.phase = machine.phase();
-      r.session = machine.state();
-      r.latency_ms = machine.latency_ms();
-      r.error = "dropped the connection: " + why;
-      listener.on_report(r);
-    }
+    report(false, "dropped the connection: " + why);
     apply(acts);
   }
 
