@@ -110,7 +110,7 @@ host_port address(section& s, const std::string& key, std::optional<std::string>
 
 node_config build(const toml::table& root, const env_lookup& env) {
   static const std::set<std::string> known = {"node", "discord", "redis", "events", "chunking",
-                                              "cluster", "security", "ids", "http"};
+                                              "cluster", "security", "ids", "http", "cache"};
   for (auto& [k, v] : root)
     if (!known.count(std::string(k.str()))) throw config_error("unknown section [" + std::string(k.str()) + "]");
   node_config c;
@@ -229,6 +229,20 @@ node_config build(const toml::table& root, const env_lookup& env) {
   section http(root, "http");
   c.http.listen = address(http, "listen", http.get<std::string>("listen"), c.http.listen);
   http.check_unknown();
+
+  section cache(root, "cache");
+  c.cache.members = cache.get<bool>("members").value_or(c.cache.members);
+  c.cache.presences = cache.get<bool>("presences").value_or(c.cache.presences);
+  c.cache.voice_states = cache.get<bool>("voice_states").value_or(c.cache.voice_states);
+  c.cache.emojis = cache.get<bool>("emojis").value_or(c.cache.emojis);
+  c.cache.consumer_group = cache.get<std::string>("consumer_group").value_or(c.cache.consumer_group);
+  c.cache.consumer = cache.get<std::string>("consumer").value_or("");
+  c.cache.claim_idle_ms = cache.get<std::int64_t>("claim_idle_ms").value_or(c.cache.claim_idle_ms);
+  c.cache.batch = cache.get<int>("batch").value_or(c.cache.batch);
+  cache.check_unknown();
+  positive(cache, "claim_idle_ms", c.cache.claim_idle_ms);
+  positive(cache, "batch", c.cache.batch);
+  if (c.cache.consumer_group.empty()) throw config_error("[cache] consumer_group must not be empty");
   return c;
 }
 

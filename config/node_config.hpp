@@ -68,6 +68,17 @@ struct node_config {
   struct http_section {
     host_port listen{"127.0.0.1", 7480};
   } http;
+  // What g-cache keeps (docs/cache.md) and how it reads the stream.
+  struct cache_section {
+    bool members = true;
+    bool presences = false;
+    bool voice_states = true;
+    bool emojis = true;  // emojis and stickers
+    std::string consumer_group = "cache";
+    std::string consumer;  // empty: host name and pid
+    std::int64_t claim_idle_ms = 10000;  // entries a dead g-cache left unapplied are taken over after this
+    int batch = 500;
+  } cache;
 };
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;

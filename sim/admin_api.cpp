@@ -36,11 +36,13 @@ http_reply stats(fakecord& fc) {
       .field("heartbeats", fc.heartbeats)
       .field("dispatches_sent", fc.dispatches_sent)
       .field("bytes_sent", fc.bytes_sent)
-      .field("generated", fc.load().generated())
+      .field("generated_total", fc.load().generated())
       .field("shed", fc.load().shed())
       .field("rate", fc.load().rate())
-      .key("violations")
+      .key("generated")
       .begin_object();
+  for (auto& [t, n] : fc.generated()) w.field(t, n);
+  w.end_object().key("violations").begin_object();
   for (auto& [kind, n] : fc.violations()) w.field(kind, n);
   w.end_object().key("sessions").begin_array();
   for (const session* s : fc.sessions()) {
@@ -100,6 +102,21 @@ std::uint64_t gating_intents(std::string_view t, bool in_guild) {
   return 0;
 }
 
+// The guild as a GUILD_CREATE would carry it now, with every member, voice state and active thread: the truth a
+// cache is checked against. 404 when the bot is not in it.
+http_reply guild_truth(fakecord& fc, std::string_view id_text) {
+  std::uint64_t id = 0;
+  auto [p, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (ec != std::errc{} || p != id_text.data() + id_text.size()) return admin_error(400, "guild id is not a snowflake");
+  std::optional<int> g = fc.data().guild_index(id);
+  if (!g) return admin_error(404, "no such guild");
+  if (!fc.data().bot_in(*g)) return admin_error(404, "the bot is not in that guild");
+  http_reply r;
+  json::writer w(r.body);
+  fc.data().write_guild_truth(w, *g);
+  return r;
+}
+
 http_reply dispatch(fakecord& fc, const dom::element& body) {
   std::string_view t;
   dom::object d;
@@ -131,7 +148,9 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
     if (guild && (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE")) {
       message_spec m;
       m.guild = *guild;
-      m.author = wd.members_per_guild() > 0 ? 0 : -1;
+      std::optional<member_state> author = wd.some_member(*guild, 0);
+      m.author = author ? &*author : nullptr;
+      m.channel_id = wd.some_text_channel(*guild, 0);
       std::int64_t us = fc.wall_clock_us ? fc.wall_clock_us() : 0;
       m.unix_ms = us / 1000;
       m.id = discord::make_snowflake(static_cast<std::uint64_t>(m.unix_ms), static_cast<std::uint64_t>(us % 4096));
@@ -148,6 +167,7 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   render(full, false);
   if (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE") render(plain, true);
   int delivered = fc.dispatch_guild_event(guild_id, t, full, gating_intents(t, guild.has_value()), plain);
+  fc.note_generated(t);
   http_reply r;
   json::writer w(r.body);
   w.begin_object().field("delivered", delivered).end_object();
@@ -161,6 +181,7 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
   if (auto q = req.target.find('?'); q != std::string_view::npos) query = req.target.substr(q + 1);
   if (route == "stats" && req.method == "GET") return stats(fc);
   if (route == "received" && req.method == "GET") return received(fc, query);
+  if (route.rfind("guild/", 0) == 0 && req.method == "GET") return guild_truth(fc, route.substr(6));
   if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault")
     return admin_error(404, "unknown admin endpoint");
   if (req.method != "POST") return admin_error(405, "use POST");

@@ -14,15 +14,15 @@ void write_message_fields(json::writer& w, const world& wd, const message_spec& 
     return true;
   };
   if (want("id")) w.id(m.id);
-  if (want("channel_id")) w.id(wd.text_channel_id(m.guild, m.channel));
+  if (want("channel_id")) w.id(m.channel_id);
   if (want("guild_id")) w.id(wd.guild_id(m.guild));
   if (want("author")) {
-    if (m.author >= 0) wd.write_user(w, m.guild, m.author);
+    if (m.author) wd.write_user(w, *m.author);
     else wd.write_owner_user(w);
   }
   if (want("member")) {
-    if (m.author >= 0) {
-      wd.write_member(w, m.guild, m.author, false);
+    if (m.author) {
+      wd.write_member(w, *m.author, false);
     } else {
       w.begin_object().key("roles").begin_array().end_array().field("joined_at", discord::iso8601(m.unix_ms - 86400000))
           .field("deaf", false).field("mute", false).field("flags", 0).end_object();

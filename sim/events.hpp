@@ -13,10 +13,12 @@ namespace g::sim {
 
 class world;
 
+struct member_state;
+
 struct message_spec {
   int guild = 0;
-  int channel = 0;   // text channel index
-  int author = -1;   // member index; -1: the guild owner
+  std::uint64_t channel_id = 0;
+  const member_state* author = nullptr;  // nullptr: the guild owner
   std::uint64_t id = 0;
   std::string_view content;
   std::string_view nonce;

@@ -4,6 +4,7 @@
 
 #include "net/discord/intents.hpp"
 #include "net/discord/snowflake.hpp"
+#include "net/json/json_writer.hpp"
 #include "sim/gateway_connection.hpp"
 #include "sim/load_generator.hpp"
 
@@ -135,6 +136,25 @@ int fakecord::dispatch_guild_event(std::uint64_t guild_id, std::string_view t, s
     }
   }
   return delivered;
+}
+
+void fakecord::dispatch_guild_create(int guild) {
+  std::uint64_t gid = world_.guild_id(guild);
+  for (auto& [count, shards] : routes_) {
+    for (session* s : shards[static_cast<std::size_t>(discord::shard_for_guild(gid, count))]) {
+      if (!(s->intents & discord::intent::guilds)) continue;
+      scratch_.clear();
+      json::writer w(scratch_);
+      world_.write_guild_create(w, guild, s->intents, s->large_threshold);
+      dispatch(*s, "GUILD_CREATE", scratch_);
+    }
+  }
+}
+
+void fakecord::note_generated(std::string_view t) {
+  auto it = generated_.find(t);
+  if (it == generated_.end()) it = generated_.emplace(std::string(t), 0).first;
+  ++it->second;
 }
 
 millis fakecord::take_member_list_slot(std::uint64_t guild_id, millis now) {

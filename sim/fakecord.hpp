@@ -87,6 +87,7 @@ class fakecord {
 
   const options& opts() const { return opts_; }
   const world& data() const { return world_; }
+  world& mutable_data() { return world_; }
 
   // URLs clients are told about. The port is known only after binding (--listen HOST:0).
   void set_port(std::uint16_t port) { port_ = port; }
@@ -114,6 +115,15 @@ class fakecord {
   // Returns how many sessions it went to.
   int dispatch_guild_event(std::uint64_t guild_id, std::string_view t, std::string_view d, std::uint64_t intents,
                             std::string_view d_plain = {});
+
+  // GUILD_CREATE of `guild` to every session of its shard with GUILDS, each rendered for that session's intents
+  // (the bot was added to the guild).
+  void dispatch_guild_create(int guild);
+
+  // Unique events the world made (generated load, changes, admin dispatches), per event name; deliveries to
+  // several sessions count once.
+  void note_generated(std::string_view t);
+  const std::map<std::string, std::uint64_t, std::less<>>& generated() const { return generated_; }
 
   bool has_sessions_without_message_content() const { return content_blind_sessions_ > 0; }
 
@@ -167,6 +177,7 @@ class fakecord {
   std::map<int, std::vector<std::vector<session*>>> routes_;
   std::unordered_map<std::uint64_t, millis> member_list_slots_;
   std::map<std::string, std::uint64_t> violations_;
+  std::map<std::string, std::uint64_t, std::less<>> generated_;
   std::deque<received_command> received_;
   std::unique_ptr<load_generator> load_;
   rest_fault rest_fault_;

@@ -251,7 +251,7 @@ void gateway_connection::handle_heartbeat() {
 
 bool gateway_connection::guild_on_shard(std::uint64_t guild_id) const {
   auto idx = fc_.data().guild_index(guild_id);
-  return idx && session_ && discord::shard_for_guild(guild_id, session_->shard_count) == session_->shard_id;
+  return idx && fc_.data().bot_in(*idx) && session_ && discord::shard_for_guild(guild_id, session_->shard_count) == session_->shard_id;
 }
 
 void gateway_connection::handle_identify(const dom::element& d, millis now) {
@@ -454,22 +454,23 @@ void gateway_connection::update_voice_state(const dom::element& d) {
     return;
   }
   if (!guild_on_shard(guild_id)) return;  // not this shard's guild: Discord ignores it
-  const world& w = fc_.data();
+  world& w = fc_.mutable_data();
   int g = *w.guild_index(guild_id);
-  std::string voice_session = fc_.new_hex_id();
+  // The bot's own voice state changes the world like anyone's: every session of the guild's shard sees it.
+  auto& voice = w.edit(g).voice;
+  voice.erase(std::remove_if(voice.begin(), voice.end(), [&](auto& v) { return v.user_id == w.bot_id(); }), voice.end());
+  voice_state v;
+  v.user_id = w.bot_id();
+  v.channel_id = ch.is_null() ? 0 : channel_id;
+  v.session_id = fc_.new_hex_id();
+  v.self_mute = self_mute;
+  v.self_deaf = self_deaf;
+  if (v.channel_id) voice.push_back(v);
   std::string out;
   json::writer j(out);
-  j.begin_object().id_field("guild_id", guild_id);
-  if (ch.is_null()) j.null_field("channel_id"); else j.id_field("channel_id", channel_id);
-  j.id_field("user_id", w.bot_id()).key("member");
-  w.write_bot_member(j, g);
-  j.field("session_id", voice_session)
-      .field("deaf", false).field("mute", false)
-      .field("self_deaf", self_deaf).field("self_mute", self_mute)
-      .field("self_video", false).field("suppress", false)
-      .null_field("request_to_speak_timestamp")
-      .end_object();
-  if (session_->intents & intent::guild_voice_states) fc_.dispatch(*session_, "VOICE_STATE_UPDATE", out);
+  w.write_voice_state(j, guild_id, v, true);
+  fc_.dispatch_guild_event(guild_id, "VOICE_STATE_UPDATE", out, intent::guild_voice_states);
+  fc_.note_generated("VOICE_STATE_UPDATE");
   if (!ch.is_null()) {
     out.clear();
     json::writer v(out);
@@ -520,8 +521,8 @@ void gateway_connection::request_guild_members(const dom::element& d, millis now
       return;
     }
   }
-  // Collect the matching members: -1 stands for the bot itself.
-  std::vector<int> members;
+  // Collect the matching members.
+  std::vector<member_state> members;
   std::vector<std::string> not_found;
   const int g = guild_on_shard(guild_id) ? *w.guild_index(guild_id) : -1;  // -1: not this shard's guild
   if (has_ids) {
@@ -544,18 +545,19 @@ void gateway_connection::request_guild_members(const dom::element& d, millis now
     }
     if (ids.size() > 100) ids.resize(100);
     for (auto id : ids) {
-      std::optional<int> m = g >= 0 ? w.member_index(g, id) : std::nullopt;
-      if (g >= 0 && id == w.bot_id()) members.push_back(-1);
-      else if (m) members.push_back(*m);
+      std::optional<member_state> m = g >= 0 ? w.find_member(g, id) : std::nullopt;
+      if (m) members.push_back(std::move(*m));
       else not_found.push_back(std::to_string(id));
     }
   } else if (g >= 0) {
     std::size_t cap = query.empty() ? (limit == 0 ? SIZE_MAX : static_cast<std::size_t>(limit))
                                     : static_cast<std::size_t>(std::min<std::int64_t>(limit == 0 ? 100 : limit, 100));
     std::string q = lower(query);
-    if (lower(w.bot_name()).rfind(q, 0) == 0 && members.size() < cap) members.push_back(-1);
-    for (int m = 0; m < w.members_per_guild() && members.size() < cap; ++m)
-      if (q.empty() || lower(w.username(g, m)).rfind(q, 0) == 0) members.push_back(m);
+    guild_state st = w.state(g);
+    for (auto& m : st.members) {
+      if (members.size() >= cap) break;
+      if (q.empty() || lower(m.username).rfind(q, 0) == 0) members.push_back(std::move(m));
+    }
   }
   const std::size_t per_chunk = 1000;
   std::size_t chunks = std::max<std::size_t>(1, (members.size() + per_chunk - 1) / per_chunk);
@@ -564,10 +566,7 @@ void gateway_connection::request_guild_members(const dom::element& d, millis now
     json::writer j(out);
     j.begin_object().id_field("guild_id", guild_id).key("members").begin_array();
     std::size_t end = std::min(members.size(), (c + 1) * per_chunk);
-    for (std::size_t i = c * per_chunk; i < end; ++i) {
-      if (members[i] < 0) w.write_bot_member(j, g);
-      else w.write_member(j, g, members[i]);
-    }
+    for (std::size_t i = c * per_chunk; i < end; ++i) w.write_member(j, members[i]);
     j.end_array().field("chunk_index", static_cast<std::int64_t>(c)).field("chunk_count", static_cast<std::int64_t>(chunks));
     if (c == 0 && has_ids) {
       j.key("not_found").begin_array();
@@ -577,7 +576,7 @@ void gateway_connection::request_guild_members(const dom::element& d, millis now
     if (presences) {
       j.key("presences").begin_array();
       for (std::size_t i = c * per_chunk; i < end; ++i)
-        if (members[i] >= 0 && w.member_online(g, members[i])) w.write_presence(j, g, members[i]);
+        if (!members[i].bot && members[i].online) w.write_presence(j, g, members[i]);
       j.end_array();
     }
     if (has_nonce) j.field("nonce", nonce);
@@ -616,12 +615,11 @@ void gateway_connection::request_channel_info(const dom::element& d) {
   }
   if (!guild_on_shard(gid)) return;
   const world& w = fc_.data();
-  int g = *w.guild_index(gid);
   std::string out;
   json::writer j(out);
   j.begin_object().id_field("guild_id", gid).key("channels").begin_array();
-  for (int k = 0; k < world::voice_channels; ++k)
-    j.begin_object().id_field("id", w.voice_channel_id(g, k)).null_field("status").null_field("voice_start_time").end_object();
+  for (const auto& c : w.state(*w.guild_index(gid), false).channels)
+    if (c.type == 2) j.begin_object().id_field("id", c.id).null_field("status").null_field("voice_start_time").end_object();
   j.end_array().end_object();
   fc_.dispatch(*session_, "CHANNEL_INFO", out);
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Generated guild traffic: a seeded mix of MESSAGE_CREATE and other guild events at a set rate, spread evenly
-// over all guilds. MESSAGE_CREATE carries its send time (µs since the Unix epoch) in `nonce`.
+// Generated guild traffic: a seeded mix of MESSAGE_CREATE, other guild events and changes to the world (members,
+// channels, threads, roles, the guild, voice, the bot's guilds) at a set rate, spread evenly over the bot's guilds.
+// MESSAGE_CREATE carries its send time (µs since the Unix epoch) in `nonce`.
 #include <array>
 #include <cstdint>
 #include <random>
@@ -14,7 +15,13 @@ using millis = std::int64_t;
 
 class load_generator {
  public:
-  enum kind { message_create, message_update, typing_start, reaction_add, presence_update, member_update, kind_count };
+  enum kind {
+    message_create, message_update, typing_start, reaction_add, presence_update,
+    // Changes to the world (world_changes.hpp), in the order of world_change.
+    member_add, member_remove, member_update, channel_create, channel_update, channel_delete, thread_create,
+    thread_update, thread_delete, role_create, role_update, role_delete, guild_update, voice_state, bot_join,
+    bot_leave, kind_count
+  };
   static std::string_view name(kind k);
 
   load_generator(fakecord& fc, std::uint64_t seed);
@@ -23,7 +30,7 @@ class load_generator {
   double rate() const { return rate_; }
   // Relative weight of one event kind; false if the name is not one of the generated kinds.
   bool set_weight(std::string_view event_name, double weight);
-  std::uint64_t generated() const { return generated_total_; }
+  std::uint64_t generated() const { return generated_total_; }  // events made, all kinds
   // Events not generated because the sockets could not take them (the simulator's own limit, reported in stats).
   std::uint64_t shed() const { return shed_; }
   static constexpr std::size_t max_backlog_bytes = 8u << 20;
@@ -44,7 +51,9 @@ class load_generator {
   std::uint64_t owed_done_ = 0;
   std::uint64_t generated_total_ = 0;
   std::uint64_t shed_ = 0;
-  std::array<double, kind_count> weights_{70, 5, 10, 8, 5, 2};
+  // Mostly chat; about 3 % changes to the world. The bot joins and leaves guilds only when asked (a test's mix).
+  std::array<double, kind_count> weights_{70, 5, 10, 8, 5, 0.5, 0.5, 2, 0.15, 0.2, 0.1, 0.3, 0.3,
+                                          0.1, 0.15, 0.2, 0.1, 0.1, 0.5, 0, 0};
   std::uint64_t message_counter_ = 0;
   std::string d_, d_plain_;
 };

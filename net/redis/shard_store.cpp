@@ -14,7 +14,9 @@ struct lua_script {
 
 // KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, lease_ms, then
 // (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back; a lease
-// held by another node fences this one.
+// held by another node fences this one. Each entry names the shard's previous entry in `prev` (kept in the
+// session hash as `last_id`, across sessions), so a reader can tell that it holds the next entry of a shard
+// without reading the stream in between (g-cache applies each shard's entries in that order).
 const lua_script commit_script{R"lua(
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
@@ -22,9 +24,10 @@ if owner == false then
 elseif owner ~= ARGV[1] then
   return redis.error_reply('FENCED')
 end
-local stored = redis.call('HMGET', KEYS[2], 'session_id', 'seq')
+local stored = redis.call('HMGET', KEYS[2], 'session_id', 'seq', 'last_id')
 local committed = 0
 if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
+local last = stored[3] or '0-0'
 local appended = 0
 for i = 8, #ARGV, 4 do
   local seq = tonumber(ARGV[i])
@@ -32,15 +35,15 @@ for i = 8, #ARGV, 4 do
   if seq == committed + 1 then
     -- An event filtered out by the node's [events] settings comes with an empty t: it moves the seq, writes nothing.
     if ARGV[i + 1] ~= '' then
-      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
-                 'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3])
+      last = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
+                        'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3], 'prev', last)
       appended = appended + 1
     end
     committed = seq
   end
 end
 redis.call('HSET', KEYS[2], 'session_id', ARGV[2], 'seq', committed, 'resume_url', ARGV[3], 'node', ARGV[1],
-           'updated', ARGV[4])
+           'updated', ARGV[4], 'last_id', last)
 return {committed, appended}
 )lua"};
 

@@ -103,6 +103,17 @@ TEST_CASE("commit: events and the committed seq move together, exactly once, per
   CHECK(fields["d"] == R"({"content":"m1","n":[1,2]})");
   CHECK(fields["node"] == "node-a");
   CHECK(fields["ts"] == "1001");
+  // Each entry names the shard's previous entry, across sessions: the chain a cache worker follows.
+  auto all = c.command({"XRANGE", s.keys().events(), "-", "+"});
+  REQUIRE(all.elements.size() == 7);
+  std::string expected_prev = "0-0";
+  for (auto& e : all.elements) {
+    auto& ef = e.elements[1].elements;
+    CHECK(ef[ef.size() - 2].text == "prev");
+    CHECK(ef[ef.size() - 1].text == expected_prev);
+    expected_prev = e.elements[0].text;
+  }
+  CHECK(c.command({"HGET", s.keys().session(2, 0), "last_id"}).text == expected_prev);
 }
 
 TEST_CASE("an expired lease nobody took is taken back by the next commit") {

@@ -1,0 +1,105 @@
+// g-cache: a cache worker of the cache standard (docs/cache.md). `g-cache --config node.toml`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "cache/cache_store.hpp"
+#include "cache/cache_worker.hpp"
+#include "cache/event_plan.hpp"
+#include "config/node_config.hpp"
+#include "net/redis/redis_connection.hpp"
+
+namespace {
+
+const char* usage = R"(g-cache: keeps Discord's state in Redis by the cache standard (docs/cache.md), from G's event stream
+
+Usage:
+  g-cache --config FILE.toml     run a cache worker (several may run: they share the consumer group)
+  g-cache --help
+
+It reads [node] group, [redis] and [cache] of the node's configuration (config/node.example.toml); REDIS_HOST,
+REDIS_PORT, REDIS_PASS and GROUP_NAME override it. SIGTERM/SIGINT: finish the entry at hand, then exit.
+)";
+
+std::atomic<bool> stopping{false};
+void on_signal(int) { stopping = true; }
+
+int fail(const std::string& why, int code) {
+  std::fprintf(stderr, "g-cache: %s\n", why.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+    else return fail("unknown argument '" + a + "' (see --help)", 2);
+  }
+  if (config_path.empty()) return fail("--config FILE.toml is required (see --help)", 2);
+  auto loaded = g::config::load_node_config(config_path);
+  if (!loaded.config) return fail(loaded.error, 2);
+  const auto& cfg = *loaded.config;
+
+  std::string consumer = cfg.cache.consumer;
+  if (consumer.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    consumer = std::string(host) + "-" + std::to_string(::getpid());
+  }
+
+  g::net::redis_connection redis({cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 5000});
+  if (!redis.ensure_connected())
+    return fail("cannot reach Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " + redis.last_error(), 1);
+
+  g::cache::cache_keys keys(cfg.node.group);
+  g::cache::cache_store store(redis, keys, cfg.cache.consumer_group, consumer);
+  if (!store.prepare()) return fail(store.error(), 1);
+  g::cache::event_planner planner(keys, {cfg.cache.members, cfg.cache.presences, cfg.cache.voice_states, cfg.cache.emojis});
+  g::cache::worker_settings settings;
+  settings.batch = cfg.cache.batch;
+  settings.claim_idle_ms = cfg.cache.claim_idle_ms;
+  g::cache::cache_worker worker(store, planner, settings, consumer);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  std::fprintf(stderr, "g-cache %s: running, group %s on %s (members %s, presences %s, voice states %s, emojis %s)\n",
+               consumer.c_str(), cfg.cache.consumer_group.c_str(), keys.events().c_str(), cfg.cache.members ? "on" : "off",
+               cfg.cache.presences ? "on" : "off", cfg.cache.voice_states ? "on" : "off", cfg.cache.emojis ? "on" : "off");
+  bool failing = false;
+  auto last_report = std::chrono::steady_clock::now();
+  while (!stopping) {
+    bool ok = worker.step();
+    if (!ok && !failing) std::fprintf(stderr, "g-cache %s: Redis at %s:%u unusable; retrying every 500 ms\n", consumer.c_str(),
+                                      cfg.redis.host.c_str(), cfg.redis.port);
+    if (ok && failing) std::fprintf(stderr, "g-cache %s: Redis usable again\n", consumer.c_str());
+    failing = !ok;
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_report >= std::chrono::seconds(10)) {
+      last_report = now;
+      const auto& c = worker.counters();
+      std::fprintf(stderr, "g-cache %s: applied %llu, duplicates %llu, claimed %llu, gaps %llu, bad entries %llu, held %zu\n",
+                   consumer.c_str(), static_cast<unsigned long long>(c.applied), static_cast<unsigned long long>(c.duplicates),
+                   static_cast<unsigned long long>(c.claimed), static_cast<unsigned long long>(c.gaps),
+                   static_cast<unsigned long long>(c.problems), worker.held());
+    }
+  }
+  std::fprintf(stderr, "g-cache %s: stopped (applied %llu)\n", consumer.c_str(),
+               static_cast<unsigned long long>(worker.counters().applied));
+  return 0;
+}
