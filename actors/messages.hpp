@@ -49,6 +49,7 @@ struct renew_msg {  // Redis → shard: the lease is still ours (false: fenced),
 };
 struct chunk_msg {  // io thread → shard: this guild's member list is incomplete
   std::uint64_t guild_id = 0;
+  std::int64_t retry_after_ms = -1;  // >= 0: Discord answered RATE_LIMITED; ask again after this long
 };
 struct commands_msg {  // node → shard: backend commands read from commands:<id>
   std::vector<command> commands;

@@ -53,8 +53,10 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
     if (chunking_ && f.t == "GUILD_CREATE")
       if (auto gid = net::guild_needing_members(f.d)) {
         flush();  // keep the order: the guild's events first
-        caf::anon_send(shard_, chunk_msg{*gid});
+        caf::anon_send(shard_, chunk_msg{*gid, -1});
       }
+    if (chunking_ && f.t == "RATE_LIMITED")
+      if (auto limited = net::rate_limited_member_request(f.d)) caf::anon_send(shard_, chunk_msg{limited->first, limited->second});
   }
   void on_report(const net::shard_report& r) override {
     flush();  // events read before the report arrive before it
@@ -300,6 +302,9 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
       [=](commit_atom) { try_commit(self); },
       [=](chunk_msg m) {
         auto& s = self->state;
+        // Refused for the whole-member-list limit (another node asked, or this one before a restart): asked again
+        // once Discord allows it.
+        if (m.retry_after_ms >= 0) s.chunk_asked[m.guild_id] = g::net::wall_ms() - 30000 + m.retry_after_ms + 100;
         s.chunk_queue.push_back(m.guild_id);
         if (!s.chunk_timer) {
           s.chunk_timer = true;
@@ -309,11 +314,14 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
       [=](chunk_atom) {
         auto& s = self->state;
         const std::int64_t now = g::net::wall_ms();
-        while (!s.chunk_queue.empty() && s.conn) {
+        for (std::size_t tries = s.chunk_queue.size(); tries > 0 && s.conn; --tries) {
           std::uint64_t gid = s.chunk_queue.front();
           s.chunk_queue.pop_front();
           auto it = s.chunk_asked.find(gid);
-          if (it != s.chunk_asked.end() && now - it->second < 30000) continue;  // asked recently: Discord would refuse
+          if (it != s.chunk_asked.end() && now - it->second < 30000) {
+            s.chunk_queue.push_back(gid);  // asked recently: Discord would refuse; asked once the 30 s have passed
+            continue;
+          }
           s.chunk_asked[gid] = now;
           s.conn->send_command(8, net::request_all_members(gid, env->cfg->chunking.presences),
                                [id](net::command_result r, std::string why) {

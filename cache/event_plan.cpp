@@ -428,8 +428,19 @@ struct event_planner::impl {
       }
     dom::object thread;
     if (stored_parser.parse(r[0].value).get_object().get(thread) != simdjson::SUCCESS) return;
-    std::string value = rewrite(thread, removed ? keys_list{"member"} : keys_list{},
-                                {{"member_count", count_json}, {"member", member}});
+    // An empty extra leaves a key out: member_count only when the event carries it, the member only when the bot
+    // was added (kept as it is otherwise, dropped when the bot was removed).
+    std::string kept_member;
+    if (member.empty() && !removed) {
+      dom::element m;
+      if (thread["member"].get(m) == simdjson::SUCCESS) kept_member = simdjson::minify(m);
+    }
+    std::string count_value = count_json;
+    if (count_value.empty()) {
+      dom::element c;
+      if (thread["member_count"].get(c) == simdjson::SUCCESS) count_value = simdjson::minify(c);
+    }
+    std::string value = rewrite(thread, {}, {{"member_count", count_value}, {"member", member.empty() ? kept_member : member}});
     hset(hash("threads"), text(d, "id"), std::move(value));
   }
 

@@ -117,6 +117,17 @@ http_reply guild_truth(fakecord& fc, std::string_view id_text) {
   return r;
 }
 
+// Every guild of the world, and whether the bot is in it.
+http_reply guild_list(fakecord& fc) {
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().key("guilds").begin_array();
+  for (int g = 0; g < fc.data().guild_count(); ++g)
+    w.begin_object().id_field("id", fc.data().guild_id(g)).field("bot", fc.data().bot_in(g)).end_object();
+  w.end_array().end_object();
+  return r;
+}
+
 http_reply dispatch(fakecord& fc, const dom::element& body) {
   std::string_view t;
   dom::object d;
@@ -182,6 +193,7 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
   if (route == "stats" && req.method == "GET") return stats(fc);
   if (route == "received" && req.method == "GET") return received(fc, query);
   if (route.rfind("guild/", 0) == 0 && req.method == "GET") return guild_truth(fc, route.substr(6));
+  if (route == "guilds" && req.method == "GET") return guild_list(fc);
   if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault")
     return admin_error(404, "unknown admin endpoint");
   if (req.method != "POST") return admin_error(405, "use POST");

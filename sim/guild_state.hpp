@@ -62,6 +62,7 @@ struct guild_state {
   std::string description;  // empty: null
   int afk_timeout = 300;
   int verification_level = 1;
+  std::uint64_t system_channel_id = 0;  // 0: null
   std::vector<role_state> roles;
   std::vector<channel_state> channels;
   std::vector<channel_state> threads;  // active threads only: an archived thread leaves the list

@@ -146,6 +146,7 @@ guild_state world::state(int guild, bool with_members) const {
     copy.description = st.description;
     copy.afk_timeout = st.afk_timeout;
     copy.verification_level = st.verification_level;
+    copy.system_channel_id = st.system_channel_id;
     copy.roles = st.roles;
     copy.channels = st.channels;
     copy.threads = st.threads;
@@ -157,6 +158,7 @@ guild_state world::state(int guild, bool with_members) const {
   static const char* const channel_names[] = {"general", "random", "announcements"};
   guild_state st;
   st.name = guild_name(guild);
+  st.system_channel_id = text_channel_id(guild, 0);
   for (int k = 0; k < roles; ++k) {
     role_state r;
     r.id = role_id(guild, k);
@@ -405,12 +407,7 @@ void world::write_application(json::writer& w) const {
 
 void world::write_guild_fields(json::writer& w, int guild, const guild_state& st) const {
   std::uint64_t gid = guild_id(guild);
-  std::uint64_t system_channel = 0;
-  for (const auto& c : st.channels)
-    if (c.type == 0) {
-      system_channel = c.id;
-      break;
-    }
+  const std::uint64_t system_channel = st.system_channel_id;
   w.id_field("id", gid)
       .field("name", st.name)
       .null_field("icon")

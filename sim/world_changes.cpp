@@ -179,7 +179,13 @@ class change {
     auto& ts = st().threads;
     ts.erase(std::remove_if(ts.begin(), ts.end(), [&](auto& t) { return t.parent_id == gone.id; }), ts.end());
     write_channel_event(gone);
-    return send("CHANNEL_DELETE", in::guilds);
+    send("CHANNEL_DELETE", in::guilds);
+    if (st().system_channel_id == gone.id) {
+      // The guild's system channel is gone: the guild changes too.
+      st().system_channel_id = 0;
+      guild_update_event();
+    }
+    return "CHANNEL_DELETE";
   }
 
   std::string_view thread_create() {
@@ -284,6 +290,10 @@ class change {
       case 1: st().description = st().description.empty() ? "about guild " + std::to_string(guild_) : std::string{}; break;
       default: st().afk_timeout = st().afk_timeout == 300 ? 900 : 300;
     }
+    return guild_update_event();
+  }
+
+  std::string_view guild_update_event() {
     auto j = writer();
     j.begin_object();
     w_.write_guild_fields(j, guild_, st());

@@ -27,6 +27,25 @@ std::optional<std::uint64_t> guild_needing_members(std::string_view d) {
   return gid;
 }
 
+std::optional<std::pair<std::uint64_t, std::int64_t>> rate_limited_member_request(std::string_view d) {
+  static thread_local simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(d.data(), d.size()).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  std::int64_t opcode = 0;
+  double retry_after = 0;
+  std::string_view id;
+  if (doc["opcode"].get_int64().get(opcode) != simdjson::SUCCESS || opcode != 8 ||
+      doc["retry_after"].get_double().get(retry_after) != simdjson::SUCCESS ||
+      doc["meta"]["guild_id"].get_string().get(id) != simdjson::SUCCESS)
+    return std::nullopt;
+  std::uint64_t gid = 0;
+  for (char c : id) {
+    if (c < '0' || c > '9') return std::nullopt;
+    gid = gid * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return std::make_pair(gid, static_cast<std::int64_t>(retry_after * 1000));
+}
+
 std::string request_all_members(std::uint64_t guild_id, bool presences) {
   std::string d;
   json::writer w(d);
