@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/cache_worker_bench.hpp"
 #include "bench/decode_throughput.hpp"
 #include "bench/all_scenarios.hpp"
 #include "bench/failover.hpp"
@@ -40,6 +41,8 @@ Scenarios:
                --systems g,discord.js,discord.py --shards N (16) --rates 2000,5000,... --window N (5)
                --memory-shards N (1000) --cold-shards N (64) --cold-concurrency N (16)
                --only throughput|memory|cold-start
+  cache        g-cache: events applied per CPU-second, Redis bytes per cached member and guild, lag commit → applied
+               --events N (200000) --rate N (10000) --seconds N (10) --members N (100000)
   all          every scenario above in turn; the tables also go to bench/results/latest.md with the date,
                the machine and the versions
 
@@ -70,6 +73,27 @@ int main(int argc, char** argv) {
         else throw std::invalid_argument("unknown option " + a + " for " + scenario);
       }
       return scenario == "decode" ? g::bench::run_decode_throughput(d) : g::bench::run_session_memory(m);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario == "cache") {
+    try {
+      g::bench::cache_bench_options o;
+      o.g_cache = sibling_binary("g-cache");
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        int v = std::stoi(args[++i]);
+        if (v <= 0) throw std::invalid_argument(a + " must be greater than 0");
+        if (a == "--events") o.events = v;
+        else if (a == "--rate") o.rate = v;
+        else if (a == "--seconds") o.seconds = v;
+        else if (a == "--members") o.members = v;
+        else throw std::invalid_argument("unknown option " + a + " for cache");
+      }
+      return g::bench::run_cache_bench(o);
     } catch (const std::exception& e) {
       std::cerr << "g-bench: " << e.what() << "\n";
       return 2;
