@@ -53,16 +53,22 @@ struct stream_writer {
   std::map<int, std::string> last;
   std::map<int, long long> seq;
   std::vector<std::vector<std::string>> pending;
+  long long last_ms = 0, n = 0;
+  // Ids chosen here (wall-clock milliseconds, then a counter), so that a pipelined batch can chain them.
   void add(int shard, const std::string& t, std::string d) {
-    std::string s = std::to_string(shard);
-    pending.push_back({"XADD", "g:g:events", "*", "shard", s, "seq", std::to_string(++seq[shard]), "t", t, "d", std::move(d),
-                       "node", "bench", "ts", "0", "prev", last.count(shard) ? last[shard] : "0-0"});
+    long long now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (now <= last_ms) ++n;
+    else last_ms = now, n = 0;
+    std::string id = std::to_string(last_ms) + "-" + std::to_string(n);
+    std::string prev = last.count(shard) ? last[shard] : "0-0";
+    last[shard] = id;
+    pending.push_back({"XADD", "g:g:events", id, "shard", std::to_string(shard), "seq", std::to_string(++seq[shard]), "t", t,
+                       "d", std::move(d), "node", "bench", "ts", "0", "prev", prev});
   }
   void flush() {
     std::vector<std::vector<std::string_view>> cmds;
     for (auto& p : pending) cmds.emplace_back(p.begin(), p.end());
-    auto replies = c.pipeline(cmds);
-    for (std::size_t i = 0; i < pending.size(); ++i) last[std::stoi(pending[i][4])] = replies[i].text;
+    c.pipeline(cmds);
     pending.clear();
   }
 };
