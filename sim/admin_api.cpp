@@ -105,10 +105,9 @@ std::uint64_t gating_intents(std::string_view t, bool in_guild) {
 // The guild as a GUILD_CREATE would carry it now, with every member, voice state and active thread: the truth a
 // cache is checked against. 404 when the bot is not in it.
 http_reply guild_truth(fakecord& fc, std::string_view id_text) {
-  std::uint64_t id = 0;
-  auto [p, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  if (ec != std::errc{} || p != id_text.data() + id_text.size()) return admin_error(400, "guild id is not a snowflake");
-  std::optional<int> g = fc.data().guild_index(id);
+  auto id = discord::parse_snowflake(id_text);
+  if (!id) return admin_error(400, "guild id is not a snowflake");
+  std::optional<int> g = fc.data().guild_index(*id);
   if (!g) return admin_error(404, "no such guild");
   if (!fc.data().bot_in(*g)) return admin_error(404, "the bot is not in that guild");
   http_reply r;
@@ -137,8 +136,9 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   std::uint64_t guild_id = 0;
   std::string_view gid_text;
   if (body["guild_id"].get_string().get(gid_text) == simdjson::SUCCESS) {
-    auto [p, ec] = std::from_chars(gid_text.data(), gid_text.data() + gid_text.size(), guild_id);
-    if (ec != std::errc{} || p != gid_text.data() + gid_text.size()) return admin_error(400, "guild_id is not a snowflake");
+    auto parsed = discord::parse_snowflake(gid_text);
+    if (!parsed) return admin_error(400, "guild_id is not a snowflake");
+    guild_id = *parsed;
   }
   const world& wd = fc.data();
   std::optional<int> guild = guild_id ? wd.guild_index(guild_id) : std::nullopt;

@@ -33,14 +33,9 @@ const dom::element& json_null() {
 bool read_snowflake(const dom::element& e, std::uint64_t& out) {
   std::string_view s;
   if (e.get_string().get(s) == simdjson::SUCCESS) {
-    if (s.empty() || s.size() > 20) return false;
-    std::uint64_t v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      v = v * 10 + static_cast<unsigned>(c - '0');
-    }
-    out = v;
-    return true;
+    auto v = discord::parse_snowflake(s);
+    if (v) out = *v;
+    return v.has_value();
   }
   return e.get_uint64().get(out) == simdjson::SUCCESS;
 }

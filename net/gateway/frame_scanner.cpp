@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "net/discord/snowflake.hpp"
+
 namespace g::net {
 
 namespace od = simdjson::ondemand;
@@ -17,17 +19,6 @@ frame_scanner::frame_scanner() : impl_(std::make_unique<impl>()) {}
 frame_scanner::~frame_scanner() = default;
 
 namespace {
-
-bool parse_snowflake(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 20) return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  out = v;
-  return true;
-}
 
 std::string_view trim_right(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
@@ -102,7 +93,7 @@ bool frame_scanner::scan(const char* data, std::size_t size, std::size_t capacit
     if (auto e = d_object.reset().error()) return fail("bad d", e);
     std::string_view id;
     if (d_object.find_field_unordered(is_guild_event(out.t) ? "id" : "guild_id").get_string().get(id) == simdjson::SUCCESS)
-      parse_snowflake(id, out.guild_id);
+      out.guild_id = discord::parse_snowflake(id).value_or(out.guild_id);
   }
   return true;
 }

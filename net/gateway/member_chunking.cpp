@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include "net/discord/snowflake.hpp"
 #include "net/json/json_writer.hpp"
 
 namespace g::net {
@@ -19,12 +20,7 @@ std::optional<std::uint64_t> guild_needing_members(std::string_view d) {
   simdjson::dom::array members;
   std::size_t listed = doc["members"].get_array().get(members) == simdjson::SUCCESS ? members.size() : 0;
   if (!large && member_count <= static_cast<std::int64_t>(listed)) return std::nullopt;
-  std::uint64_t gid = 0;
-  for (char c : id) {
-    if (c < '0' || c > '9') return std::nullopt;
-    gid = gid * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return gid;
+  return discord::parse_snowflake(id);
 }
 
 std::optional<std::pair<std::uint64_t, std::int64_t>> rate_limited_member_request(std::string_view d) {
@@ -38,12 +34,9 @@ std::optional<std::pair<std::uint64_t, std::int64_t>> rate_limited_member_reques
       doc["retry_after"].get_double().get(retry_after) != simdjson::SUCCESS ||
       doc["meta"]["guild_id"].get_string().get(id) != simdjson::SUCCESS)
     return std::nullopt;
-  std::uint64_t gid = 0;
-  for (char c : id) {
-    if (c < '0' || c > '9') return std::nullopt;
-    gid = gid * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return std::make_pair(gid, static_cast<std::int64_t>(retry_after * 1000));
+  auto gid = discord::parse_snowflake(id);
+  if (!gid) return std::nullopt;
+  return std::make_pair(*gid, static_cast<std::int64_t>(retry_after * 1000));
 }
 
 std::string request_all_members(std::uint64_t guild_id, bool presences) {
