@@ -178,7 +178,6 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   render(full, false);
   if (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE") render(plain, true);
   int delivered = fc.dispatch_guild_event(guild_id, t, full, gating_intents(t, guild.has_value()), plain);
-  fc.note_generated(t);
   http_reply r;
   json::writer w(r.body);
   w.begin_object().field("delivered", delivered).end_object();

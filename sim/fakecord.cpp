@@ -135,6 +135,7 @@ int fakecord::dispatch_guild_event(std::uint64_t guild_id, std::string_view t, s
       ++delivered;
     }
   }
+  note_generated(t);
   return delivered;
 }
 
@@ -149,6 +150,7 @@ void fakecord::dispatch_guild_create(int guild) {
       dispatch(*s, "GUILD_CREATE", scratch_);
     }
   }
+  note_generated("GUILD_CREATE");
 }
 
 void fakecord::note_generated(std::string_view t) {

@@ -112,17 +112,16 @@ class fakecord {
   void dispatch(session& s, std::string_view t, std::string_view d);
   // A guild event goes to every session whose shard holds the guild and whose intents admit it; `d_plain` is
   // `d` as sessions without MESSAGE_CONTENT see it (empty: same as d). guild_id 0: a DM, shard 0 only.
-  // Returns how many sessions it went to.
+  // Counted once in generated(), however many sessions it went to. Returns how many sessions it went to.
   int dispatch_guild_event(std::uint64_t guild_id, std::string_view t, std::string_view d, std::uint64_t intents,
                             std::string_view d_plain = {});
 
   // GUILD_CREATE of `guild` to every session of its shard with GUILDS, each rendered for that session's intents
-  // (the bot was added to the guild).
+  // (the bot was added to the guild). Counted once in generated().
   void dispatch_guild_create(int guild);
 
-  // Unique events the world made (generated load, changes, admin dispatches), per event name; deliveries to
-  // several sessions count once.
-  void note_generated(std::string_view t);
+  // Unique events the world made (generated load, changes, admin dispatches: the two dispatches above), per event
+  // name. READY and the GUILD_CREATEs of a session that identifies are not counted.
   const std::map<std::string, std::uint64_t, std::less<>>& generated() const { return generated_; }
 
   bool has_sessions_without_message_content() const { return content_blind_sessions_ > 0; }
@@ -165,6 +164,7 @@ class fakecord {
 
  private:
   void unlink_session(session& s);
+  void note_generated(std::string_view t);
 
   options opts_;
   world world_;

@@ -465,7 +465,6 @@ void gateway_connection::update_voice_state(const dom::element& d) {
   json::writer j(out);
   w.write_voice_state(j, guild_id, v, true);
   fc_.dispatch_guild_event(guild_id, "VOICE_STATE_UPDATE", out, intent::guild_voice_states);
-  fc_.note_generated("VOICE_STATE_UPDATE");
   if (!ch.is_null()) {
     out.clear();
     json::writer v(out);
@@ -548,10 +547,10 @@ void gateway_connection::request_guild_members(const dom::element& d, millis now
     std::size_t cap = query.empty() ? (limit == 0 ? SIZE_MAX : static_cast<std::size_t>(limit))
                                     : static_cast<std::size_t>(std::min<std::int64_t>(limit == 0 ? 100 : limit, 100));
     std::string q = lower(query);
-    guild_state st = w.state(g);
-    for (auto& m : st.members) {
+    guild_state scratch;
+    for (const auto& m : w.view(g, scratch).members) {
       if (members.size() >= cap) break;
-      if (q.empty() || lower(m.username).rfind(q, 0) == 0) members.push_back(std::move(m));
+      if (q.empty() || lower(m.username).rfind(q, 0) == 0) members.push_back(m);
     }
   }
   const std::size_t per_chunk = 1000;
@@ -613,7 +612,8 @@ void gateway_connection::request_channel_info(const dom::element& d) {
   std::string out;
   json::writer j(out);
   j.begin_object().id_field("guild_id", gid).key("channels").begin_array();
-  for (const auto& c : w.state(*w.guild_index(gid), false).channels)
+  guild_state scratch;
+  for (const auto& c : w.view(*w.guild_index(gid), scratch, false).channels)
     if (c.type == 2) j.begin_object().id_field("id", c.id).null_field("status").null_field("voice_start_time").end_object();
   j.end_array().end_object();
   fc_.dispatch(*session_, "CHANNEL_INFO", out);

@@ -57,6 +57,22 @@ struct voice_state {
   bool self_mute = false, self_deaf = false;
 };
 
+// The first element from index `start` on (wrapping round) that `accept` takes, or nullptr: with a random
+// `start`, a random pick among the acceptable ones.
+template <class V, class P>
+auto pick(V& items, std::uint64_t start, P accept) -> decltype(items.data()) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto* item = &items[(start + i) % items.size()];
+    if (accept(*item)) return item;
+  }
+  return nullptr;
+}
+
+template <class T>
+void erase_at(std::vector<T>& items, const T* item) {
+  items.erase(items.begin() + (item - items.data()));
+}
+
 struct guild_state {
   std::string name;
   std::string description;  // empty: null

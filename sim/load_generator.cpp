@@ -109,6 +109,7 @@ void load_generator::emit(kind k, int guild) {
   namespace in = discord::intent;
   const world& w = fc_.data();
   const std::int64_t now_us = fc_.wall_clock_us ? fc_.wall_clock_us() : 0;
+  static_assert(bot_leave - member_add == static_cast<int>(world_change::bot_leave), "kinds follow world_change");
   if (k >= member_add) {
     if (!make_world_change(fc_, static_cast<world_change>(k - member_add), guild, rng_(), now_us / 1000).empty())
       ++generated_total_;
@@ -148,7 +149,6 @@ void load_generator::emit(kind k, int guild) {
       }
       intents = in::guild_messages;
       fc_.dispatch_guild_event(w.guild_id(guild), name(k), d_, intents, d_plain_);
-      fc_.note_generated(name(k));
       return;
     }
     case typing_start:
@@ -182,7 +182,6 @@ void load_generator::emit(kind k, int guild) {
       return;
   }
   fc_.dispatch_guild_event(w.guild_id(guild), name(k), d_, intents);
-  fc_.note_generated(name(k));
 }
 
 }  // namespace g::sim

@@ -137,26 +137,17 @@ member_state world::bot_member(int guild) const {
   return m;
 }
 
-guild_state world::state(int guild, bool with_members) const {
-  if (auto it = changed_.find(guild); it != changed_.end()) {
-    if (with_members) return *it->second;
-    guild_state copy;
-    const guild_state& st = *it->second;
-    copy.name = st.name;
-    copy.description = st.description;
-    copy.afk_timeout = st.afk_timeout;
-    copy.verification_level = st.verification_level;
-    copy.system_channel_id = st.system_channel_id;
-    copy.roles = st.roles;
-    copy.channels = st.channels;
-    copy.threads = st.threads;
-    copy.voice = st.voice;
-    return copy;
-  }
+const guild_state& world::view(int guild, guild_state& scratch, bool with_people) const {
+  if (auto it = changed_.find(guild); it != changed_.end()) return *it->second;
+  derive(guild, with_people, scratch);
+  return scratch;
+}
+
+void world::derive(int guild, bool with_people, guild_state& st) const {
   static const char* const role_names[] = {"@everyone", "Member", "Bots"};
   static const std::uint64_t role_permissions[] = {1071698660929ULL, 1071698660929ULL, 8};
   static const char* const channel_names[] = {"general", "random", "announcements"};
-  guild_state st;
+  st = guild_state{};
   st.name = guild_name(guild);
   st.system_channel_id = text_channel_id(guild, 0);
   for (int k = 0; k < roles; ++k) {
@@ -179,17 +170,16 @@ guild_state world::state(int guild, bool with_members) const {
     c.position = k;
     st.channels.push_back(std::move(c));
   }
-  if (with_members) {
-    st.members.reserve(static_cast<std::size_t>(shape_.members) + 1);
-    st.add_member(bot_member(guild));
+  st.members.reserve(with_people ? static_cast<std::size_t>(shape_.members) + 1 : 1);
+  st.add_member(bot_member(guild));
+  if (with_people)
     for (int m = 0; m < shape_.members; ++m) st.add_member(derived_member(guild, m));
-  }
-  return st;
 }
 
 guild_state& world::edit(int guild) {
   if (auto it = changed_.find(guild); it != changed_.end()) return *it->second;
-  auto st = std::make_unique<guild_state>(state(guild, true));
+  auto st = std::make_unique<guild_state>();
+  derive(guild, true, *st);
   return *changed_.emplace(guild, std::move(st)).first->second;
 }
 
@@ -210,12 +200,8 @@ std::optional<member_state> world::find_member(int guild, std::uint64_t user_id)
 
 std::optional<member_state> world::some_member(int guild, std::uint64_t r) const {
   if (auto it = changed_.find(guild); it != changed_.end()) {
-    const auto& ms = it->second->members;
-    for (std::size_t i = 0; i < ms.size(); ++i) {
-      const member_state& m = ms[(r + i) % ms.size()];
-      if (!m.bot) return m;
-    }
-    return std::nullopt;
+    const member_state* m = pick(it->second->members, r, [](auto& x) { return !x.bot; });
+    return m ? std::optional<member_state>(*m) : std::nullopt;
   }
   if (shape_.members == 0) return std::nullopt;
   return derived_member(guild, static_cast<int>(r % static_cast<unsigned>(shape_.members)));
@@ -223,10 +209,8 @@ std::optional<member_state> world::some_member(int guild, std::uint64_t r) const
 
 std::uint64_t world::some_text_channel(int guild, std::uint64_t r) const {
   if (auto it = changed_.find(guild); it != changed_.end()) {
-    const auto& cs = it->second->channels;
-    for (std::size_t i = 0; i < cs.size(); ++i)
-      if (cs[(r + i) % cs.size()].type == 0) return cs[(r + i) % cs.size()].id;
-    return 0;
+    const channel_state* c = pick(it->second->channels, r, [](auto& x) { return x.type == 0; });
+    return c ? c->id : 0;
   }
   return text_channel_id(guild, static_cast<int>(r % text_channels));
 }
@@ -482,14 +466,15 @@ void world::write_guild(json::writer& w, int guild, const guild_state& st, bool 
 }
 
 void world::write_guild_create(json::writer& w, int guild, std::uint64_t intents, int large_threshold) const {
+  // Without GUILD_PRESENCES only the bot is listed: a derived guild need not build its people.
+  guild_state scratch;
   const bool presences = (intents & discord::intent::guild_presences) != 0;
-  guild_state st = state(guild, presences || changed(guild));
-  if (!presences && st.members.empty()) st.add_member(bot_member(guild));
-  write_guild(w, guild, st, false, intents, large_threshold);
+  write_guild(w, guild, view(guild, scratch, presences), false, intents, large_threshold);
 }
 
 void world::write_guild_truth(json::writer& w, int guild) const {
-  write_guild(w, guild, state(guild, true), true, 0, 250);
+  guild_state scratch;
+  write_guild(w, guild, view(guild, scratch), true, 0, 250);
 }
 
 }  // namespace g::sim

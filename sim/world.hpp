@@ -63,9 +63,9 @@ class world {
 
   // The guild now: the bot is in it, its state (derived or changed), its members.
   bool bot_in(int guild) const { return !absent_[static_cast<std::size_t>(guild)]; }
-  bool changed(int guild) const { return changed_.count(guild) != 0; }
-  // The guild's state; members are filled only when asked (a derived guild builds them on the fly).
-  guild_state state(int guild, bool with_members = true) const;
+  // The guild's state: the stored one once it has changed, else derived into `scratch` (its people only when
+  // asked; the bot is always listed).
+  const guild_state& view(int guild, guild_state& scratch, bool with_people = true) const;
   int member_count(int guild) const;  // people and the bot
   std::optional<member_state> find_member(int guild, std::uint64_t user_id) const;
   // A person of the guild (not the bot), picked by `r`; nullopt when nobody but the bot is left.
@@ -101,6 +101,7 @@ class world {
 
  private:
   member_state derived_member(int guild, int member) const;
+  void derive(int guild, bool with_people, guild_state& out) const;
   void write_guild(json::writer& w, int guild, const guild_state& st, bool all_members, std::uint64_t intents,
                    int large_threshold) const;
 

@@ -50,7 +50,6 @@ class change {
 
   std::string_view send(std::string_view t, std::uint64_t intents) {
     fc_.dispatch_guild_event(gid_, t, d_, intents);
-    fc_.note_generated(t);
     return t;
   }
   json::writer writer() {
@@ -58,27 +57,11 @@ class change {
     return json::writer(d_);
   }
 
-  member_state* person() {
-    auto& ms = st().members;
-    for (std::size_t i = 0, start = next(); i < ms.size(); ++i)
-      if (!ms[(start + i) % ms.size()].bot) return &ms[(start + i) % ms.size()];
-    return nullptr;
-  }
-  channel_state* text_channel() {
-    auto& cs = st().channels;
-    for (std::size_t i = 0, start = next(); i < cs.size(); ++i)
-      if (cs[(start + i) % cs.size()].type == 0) return &cs[(start + i) % cs.size()];
-    return nullptr;
-  }
+  member_state* person() { return pick(st().members, next(), [](auto& m) { return !m.bot; }); }
+  channel_state* text_channel() { return pick(st().channels, next(), [](auto& c) { return c.type == 0; }); }
+  channel_state* thread() { return pick(st().threads, next(), [](auto&) { return true; }); }
   // A role other than @everyone and the bot's managed one.
-  role_state* plain_role() {
-    auto& rs = st().roles;
-    for (std::size_t i = 0, start = next(); i < rs.size(); ++i) {
-      role_state& r = rs[(start + i) % rs.size()];
-      if (r.id != gid_ && !r.managed) return &r;
-    }
-    return nullptr;
-  }
+  role_state* plain_role() { return pick(st().roles, next(), [&](auto& r) { return r.id != gid_ && !r.managed; }); }
 
   void write_member_event(const member_state& m) {
     // GUILD_MEMBER_ADD / UPDATE: the member object with guild_id.
@@ -174,7 +157,7 @@ class change {
     channel_state* c = text_channel();
     if (!c || texts < 2) return {};  // every guild keeps a text channel for generated messages
     channel_state gone = *c;
-    cs.erase(cs.begin() + (c - cs.data()));
+    erase_at(cs, c);
     // Its threads go with it; Discord sends no THREAD_DELETE for them.
     auto& ts = st().threads;
     ts.erase(std::remove_if(ts.begin(), ts.end(), [&](auto& t) { return t.parent_id == gone.id; }), ts.end());
@@ -205,11 +188,6 @@ class change {
     return send("THREAD_CREATE", in::guilds);
   }
 
-  channel_state* thread() {
-    auto& ts = st().threads;
-    return ts.empty() ? nullptr : &ts[next() % ts.size()];
-  }
-
   std::string_view thread_update() {
     channel_state* t = thread();
     if (!t) return {};
@@ -217,8 +195,7 @@ class change {
       // Archived: it leaves the active threads, which is all GUILD_CREATE lists.
       channel_state archived = *t;
       archived.archived = true;
-      auto& ts = st().threads;
-      ts.erase(ts.begin() + (t - ts.data()));
+      erase_at(st().threads, t);
       write_channel_event(archived);
     } else {
       t->name = "thread-renamed-" + std::to_string(next() % 1000);
@@ -232,8 +209,7 @@ class change {
     channel_state* t = thread();
     if (!t) return {};
     channel_state gone = *t;
-    auto& ts = st().threads;
-    ts.erase(ts.begin() + (t - ts.data()));
+    erase_at(st().threads, t);
     auto j = writer();
     j.begin_object().id_field("id", gone.id).id_field("guild_id", gid_).id_field("parent_id", gone.parent_id)
         .field("type", gone.type).end_object();
@@ -274,8 +250,7 @@ class change {
     role_state* r = plain_role();
     if (!r) return {};
     std::uint64_t id = r->id;
-    auto& rs = st().roles;
-    rs.erase(rs.begin() + (r - rs.data()));
+    erase_at(st().roles, r);
     // Members lose the role without a GUILD_MEMBER_UPDATE each (Discord documents none); channel overwrites may
     // still name it, as Discord's CHANNEL_UPDATE documentation warns.
     for (auto& m : st().members) m.roles.erase(std::remove(m.roles.begin(), m.roles.end(), id), m.roles.end());
@@ -353,7 +328,6 @@ class change {
     if (w_.bot_in(guild_)) return {};
     w_.set_bot_in(guild_, true);
     fc_.dispatch_guild_create(guild_);
-    fc_.note_generated("GUILD_CREATE");
     return "GUILD_CREATE";
   }
 
