@@ -131,7 +131,7 @@ bool cache_worker::apply_ready() {
       results = std::move(*r);
       // Another worker may have applied this one meanwhile; the apply script checks again.
     }
-    cache_plan plan = planner_.plan(results);
+    cache_plan plan = planner_.plan(std::move(results));
     if (!plan.problem.empty()) {
       ++counters_.problems;
       log("shard " + std::to_string(shard) + ": entry " + id + " (" + h.entry.t + "): " + plan.problem + "; applied as a no-op");

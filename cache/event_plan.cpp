@@ -32,7 +32,8 @@ string_view text(dom::element e, string_view key) {
   return v;
 }
 
-// An object written again with some keys left out and some added (raw JSON values).
+// An object written again with the keys in `skip` left out and the `extra` ones set (raw JSON values; an extra
+// with an empty value is left out too).
 std::string rewrite(dom::object o, const keys_list& skip,
                     std::initializer_list<std::pair<string_view, string_view>> extra = {}) {
   std::string out;
@@ -91,47 +92,47 @@ struct event_planner::impl {
   void del(const std::string& key) { out.ops.insert(out.ops.end(), {"D", key}); }
   std::string hash(string_view what) const { return keys.guild_hash(gid, what); }
 
-  // The stored object with the update's fields laid over it (keys in `drop` removed); the update alone when
-  // nothing is stored.
-  std::string merge(const read_result& stored, dom::object update, const keys_list& skip,
-                    std::initializer_list<std::pair<string_view, string_view>> extra = {},
-                    const keys_list& drop = {}) {
+  // The stored object with the update's top-level fields laid over it (those in `skip` are not taken from the
+  // update); the update alone when nothing is stored.
+  std::string merge(const read_result& stored, dom::object update, const keys_list& skip) {
     dom::object base;
     if (!stored.found || stored_parser.parse(stored.value).get_object().get(base) != simdjson::SUCCESS)
-      return rewrite(update, skip, extra);
-    const bool nothing_from_update = in(skip, "*");  // only `extra` changes the stored object
+      return rewrite(update, skip);
     std::string out_text;
     json::writer w(out_text);
     w.begin_object();
-    auto extra_value = [&](string_view key) -> std::optional<string_view> {
-      for (auto& [k, v] : extra)
-        if (k == key) return v;
-      return std::nullopt;
-    };
     for (auto f : base) {
-      if (in(drop, f.key)) continue;
-      if (auto v = extra_value(f.key)) {
-        if (!v->empty()) w.raw_field(f.key, *v);
-        continue;
-      }
       dom::element nv;
-      if (!nothing_from_update && !in(skip, f.key) && update[f.key].get(nv) == simdjson::SUCCESS) w.raw_field(f.key, simdjson::minify(nv));
-      else w.raw_field(f.key, simdjson::minify(f.value));
+      bool updated = !in(skip, f.key) && update[f.key].get(nv) == simdjson::SUCCESS;
+      w.raw_field(f.key, simdjson::minify(updated ? nv : f.value));
     }
     for (auto f : update) {
       dom::element unused;
-      if (nothing_from_update || in(skip, f.key) || in(drop, f.key) || base[f.key].get(unused) == simdjson::SUCCESS || extra_value(f.key)) continue;
-      w.raw_field(f.key, simdjson::minify(f.value));
-    }
-    for (auto& [k, v] : extra) {
-      dom::element unused;
-      if (!v.empty() && base[k].get(unused) != simdjson::SUCCESS) w.raw_field(k, v);
+      if (!in(skip, f.key) && base[f.key].get(unused) != simdjson::SUCCESS) w.raw_field(f.key, simdjson::minify(f.value));
     }
     w.end_object();
     return out_text;
   }
 
+  // The stored object with some fields set (raw JSON; an empty value leaves the field out); empty when nothing
+  // usable is stored.
+  std::string with_fields(const read_result& stored, std::initializer_list<std::pair<string_view, string_view>> fields) {
+    dom::object base;
+    if (!stored.found || stored_parser.parse(stored.value).get_object().get(base) != simdjson::SUCCESS) return {};
+    return rewrite(base, {}, fields);
+  }
+
   // --- reads -----------------------------------------------------------------------------------------
+  bool flag(string_view key) {
+    bool v = false;
+    return d[key].get_bool().get(v) == simdjson::SUCCESS && v;
+  }
+  bool marks_unavailable() { return flag("unavailable"); }
+  bool archived() {
+    bool v = false;
+    return d["thread_metadata"]["archived"].get_bool().get(v) == simdjson::SUCCESS && v;
+  }
+
   std::vector<read_request> reads() {
     const string_view t = e.t;
     auto get = [](std::string key) { return read_request{read_request::get, std::move(key), {}}; };
@@ -139,7 +140,10 @@ struct event_planner::impl {
     auto hgetall = [](std::string key) { return read_request{read_request::hgetall, std::move(key), {}}; };
     if (t == "READY") return {read_request{read_request::smembers, keys.shard_guilds(e.shard), {}}};
     if (gid.empty()) return {};
-    if (t == "GUILD_CREATE" || t == "GUILD_UPDATE" || t == "GUILD_DELETE") return {get(keys.guild(gid))};
+    // The stored guild: merged by GUILD_UPDATE and by an outage's unavailable stub (a whole GUILD_CREATE and a
+    // removal need nothing stored).
+    if (t == "GUILD_UPDATE" || ((t == "GUILD_CREATE" || t == "GUILD_DELETE") && marks_unavailable()))
+      return {get(keys.guild(gid))};
     if (t == "GUILD_MEMBER_ADD" || t == "GUILD_MEMBER_REMOVE")
       return {get(keys.guild(gid)), hget(hash("members"), user_id(d))};
     if (t == "GUILD_MEMBER_UPDATE") return {hget(hash("members"), user_id(d))};
@@ -147,8 +151,8 @@ struct event_planner::impl {
     if (t == "CHANNEL_DELETE" || t == "THREAD_LIST_SYNC") return {hgetall(hash("threads"))};
     if (t == "CHANNEL_PINS_UPDATE")
       return {hget(hash("channels"), text(d, "channel_id")), hget(hash("threads"), text(d, "channel_id"))};
-    if (t == "THREAD_UPDATE" || t == "THREAD_MEMBERS_UPDATE") return {hget(hash("threads"), text(d, "id")), get(keys.me())};
-    if (t == "THREAD_MEMBER_UPDATE") return {hget(hash("threads"), text(d, "id"))};
+    if (t == "THREAD_MEMBERS_UPDATE") return {hget(hash("threads"), text(d, "id")), get(keys.me())};
+    if ((t == "THREAD_UPDATE" && !archived()) || t == "THREAD_MEMBER_UPDATE") return {hget(hash("threads"), text(d, "id"))};
     return {};
   }
 
@@ -163,9 +167,7 @@ struct event_planner::impl {
     if (t == "GUILD_CREATE") return guild_create(o, r[0]);
     if (t == "GUILD_UPDATE") return guild_update(o, r[0]);
     if (t == "GUILD_DELETE") {
-      bool outage = false;
-      if (d["unavailable"].get_bool().get(outage) == simdjson::SUCCESS && outage)
-        return set(keys.guild(gid), merge(r[0], o, {}, {{"unavailable", "true"}}));
+      if (marks_unavailable()) return set(keys.guild(gid), merge(r[0], o, {}));  // an outage: cached, marked
       return op({"G", gid});
     }
     if (t == "GUILD_ROLE_CREATE" || t == "GUILD_ROLE_UPDATE") {
@@ -188,7 +190,7 @@ struct event_planner::impl {
     if (t == "THREAD_LIST_SYNC") return thread_list_sync(r[0]);
     if (t == "THREAD_MEMBER_UPDATE") {
       std::string member = rewrite(o, {"guild_id"});
-      if (r[0].found) hset(hash("threads"), text(d, "id"), merge(r[0], o, {"*"}, {{"member", member}}, {}));
+      if (r[0].found) hset(hash("threads"), text(d, "id"), with_fields(r[0], {{"member", member}}));
       return;
     }
     if (t == "THREAD_MEMBERS_UPDATE") return thread_members_update(o, r);
@@ -242,10 +244,9 @@ struct event_planner::impl {
   }
 
   void guild_create(dom::object o, const read_result& stored) {
-    bool unavailable = false;
-    if (d["unavailable"].get_bool().get(unavailable) == simdjson::SUCCESS && unavailable) {
+    if (marks_unavailable()) {
       // An outage: what is cached stays, marked unavailable.
-      set(keys.guild(gid), merge(stored, o, {}, {{"unavailable", "true"}}));
+      set(keys.guild(gid), merge(stored, o, {}));
       return op({"M", gid, std::to_string(e.shard)});
     }
     // The guild as it is now replaces everything cached of it.
@@ -349,20 +350,19 @@ struct event_planner::impl {
     if (o["last_pin_timestamp"].get(ts) != simdjson::SUCCESS) return;
     std::string value = simdjson::minify(ts);
     string_view cid = text(d, "channel_id");
-    if (r[0].found) hset(hash("channels"), cid, merge(r[0], o, {"*"}, {{"last_pin_timestamp", value}}));
-    else if (r[1].found) hset(hash("threads"), cid, merge(r[1], o, {"*"}, {{"last_pin_timestamp", value}}));
+    if (r[0].found) hset(hash("channels"), cid, with_fields(r[0], {{"last_pin_timestamp", value}}));
+    else if (r[1].found) hset(hash("threads"), cid, with_fields(r[1], {{"last_pin_timestamp", value}}));
   }
 
   void thread_upsert(dom::object o, const read_result* stored) {
     string_view tid = text(d, "id");
-    bool archived = false;
-    if (d["thread_metadata"]["archived"].get_bool().get(archived) == simdjson::SUCCESS && archived) {
+    if (archived()) {
       // The cache keeps the active threads, which is all a GUILD_CREATE lists.
       hdel(hash("threads"), tid);
       return del(keys.channel(tid));
     }
     // THREAD_UPDATE keeps the bot's thread member, which it does not carry.
-    std::string value = stored ? merge(*stored, o, {"newly_created"}, {}, {"newly_created"}) : rewrite(o, {"newly_created"});
+    std::string value = stored ? merge(*stored, o, {"newly_created"}) : rewrite(o, {"newly_created"});
     hset(hash("threads"), tid, std::move(value));
     set(keys.channel(tid), gid);
   }
@@ -509,8 +509,9 @@ std::vector<read_request> event_planner::prepare(const stream_entry& e) {
   return s.reads();
 }
 
-cache_plan event_planner::plan(const std::vector<read_result>& reads) {
+cache_plan event_planner::plan(std::vector<read_result> reads) {
   impl& s = *impl_;
+  reads.resize(std::max<std::size_t>(reads.size(), 2));  // an event reads at most two values; missing ones: not found
   s.out = cache_plan{};
   if (!s.parsed) {
     s.out.problem = "d is not a JSON object";

@@ -4,7 +4,6 @@
 // writes, as ops that the apply script (cache_store) carries out atomically with `cache:applied`.
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,7 +52,7 @@ class event_planner {
   // Parses the entry; the reads plan() needs (none for most events).
   std::vector<read_request> prepare(const stream_entry& e);
   // The writes, given the results of prepare()'s reads in the same order.
-  cache_plan plan(const std::vector<read_result>& reads);
+  cache_plan plan(std::vector<read_result> reads);
 
  private:
   struct impl;
