@@ -1,7 +1,6 @@
 #include "cache/cache_worker.hpp"
 
 #include <chrono>
-#include <algorithm>
 #include <cstdio>
 
 namespace g::cache {
@@ -42,26 +41,26 @@ bool cache_worker::step() {
   return apply_ready();
 }
 
-bool cache_worker::flush(std::vector<pending_apply>& batch, std::vector<std::string>& ids) {
+bool cache_worker::flush(std::vector<pending_apply>& batch) {
   if (batch.empty()) return true;
   auto outcomes = store_.apply(batch);
   bool ok = true;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    std::string id = batch[i].entry->id;  // a copy: erasing the entry frees the original
     switch (outcomes[i]) {
       case apply_outcome::applied:
         ++counters_.applied;
-        held_.erase(ids[i]);
+        held_.erase(id);
         break;
       case apply_outcome::duplicate:
         ++counters_.duplicates;
-        held_.erase(ids[i]);
+        held_.erase(id);
         break;
       case apply_outcome::not_next: break;  // another worker moved the shard meanwhile: retried next step
       case apply_outcome::failed: ok = false; break;
     }
   }
   batch.clear();
-  ids.clear();
   if (!ok) log("applying failed, will retry: " + store_.error());
   return ok;
 }
@@ -88,10 +87,9 @@ void cache_worker::look_for_gaps(const std::string& id, held_entry& h) {
 
 bool cache_worker::apply_ready() {
   if (held_.empty()) return true;
-  std::vector<int> shards;
-  for (auto& [id, h] : held_)
-    if (shards.empty() || std::find(shards.begin(), shards.end(), h.entry.shard) == shards.end()) shards.push_back(h.entry.shard);
-  auto applied = store_.applied_ids(shards);
+  std::set<int> shards;
+  for (auto& [id, h] : held_) shards.insert(h.entry.shard);
+  auto applied = store_.applied_ids({shards.begin(), shards.end()});
   if (!applied) {
     log("cannot read cache:applied_id: " + store_.error());
     return false;
@@ -99,13 +97,12 @@ bool cache_worker::apply_ready() {
   std::map<int, std::string>& last = *applied;
   std::set<int> blocked;
   std::vector<pending_apply> batch;
-  std::vector<std::string> ids;
   const std::int64_t now = monotonic_ms();
-  std::vector<std::string> order;
-  for (auto& [id, h] : held_) order.push_back(id);
-  for (const std::string& id : order) {
-    auto it = held_.find(id);
-    if (it == held_.end()) continue;
+  // In stream order. A flush erases only entries before this one, and look_for_gaps inserts only before it too,
+  // so the iterator to the next entry stays valid.
+  for (auto it = held_.begin(), next_it = it; it != held_.end(); it = next_it) {
+    ++next_it;
+    const std::string& id = it->first;
     held_entry& h = it->second;
     const int shard = h.entry.shard;
     if (blocked.count(shard)) continue;
@@ -122,7 +119,7 @@ bool cache_worker::apply_ready() {
     std::vector<read_result> results;
     if (!reads.empty()) {
       // A merge reads what is stored, so everything before it must be written first.
-      if (!flush(batch, ids)) return false;
+      if (!flush(batch)) return false;
       auto r = store_.read(reads);
       if (!r) {
         log("cannot read the cache: " + store_.error());
@@ -137,11 +134,10 @@ bool cache_worker::apply_ready() {
       log("shard " + std::to_string(shard) + ": entry " + id + " (" + h.entry.t + "): " + plan.problem + "; applied as a no-op");
     }
     batch.push_back(pending_apply{&h.entry, std::move(plan), !h.force});
-    ids.push_back(id);
     last[shard] = id;
-    if (static_cast<int>(batch.size()) >= settings_.batch && !flush(batch, ids)) return false;
+    if (static_cast<int>(batch.size()) >= settings_.batch && !flush(batch)) return false;
   }
-  return flush(batch, ids);
+  return flush(batch);
 }
 
 }  // namespace g::cache

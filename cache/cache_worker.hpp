@@ -2,7 +2,6 @@
 // g-cache's loop: reads its consumer group, keeps the entries it holds in stream order, and applies each shard's
 // entries one after another through the apply script; entries whose predecessor another worker holds wait for
 // it, entries a dead worker left behind are claimed after `claim_idle_ms`.
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -27,7 +26,7 @@ class cache_worker {
  public:
   cache_worker(cache_store& store, event_planner& planner, worker_settings settings, std::string name);
 
-  // Until `stop` is set; false if Redis could not be used for the whole of a step (the caller logs and retries).
+  // One round: read, claim, apply what is next. False if Redis could not be used (the caller logs and retries).
   bool step();
   const worker_counters& counters() const { return counters_; }
   std::size_t held() const { return held_.size(); }
@@ -40,7 +39,7 @@ class cache_worker {
   };
   bool take(std::optional<std::vector<stream_entry>> entries, bool claimed);
   bool apply_ready();
-  bool flush(std::vector<pending_apply>& batch, std::vector<std::string>& ids);
+  bool flush(std::vector<pending_apply>& batch);
   void look_for_gaps(const std::string& id, held_entry& h);
   void log(const std::string& what) const;
 
