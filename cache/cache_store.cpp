@@ -147,8 +147,12 @@ std::optional<std::vector<stream_entry>> cache_store::entries_of(const net::redi
 }
 
 std::optional<std::vector<stream_entry>> cache_store::read_new(int count, int block_ms) {
-  auto r = redis_.command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", std::to_string(count), "BLOCK",
-                           std::to_string(block_ms), "STREAMS", keys_.events(), ">"});
+  // XREADGROUP's BLOCK 0 waits for ever: no wait means no BLOCK.
+  std::string count_text = std::to_string(count), block_text = std::to_string(block_ms);
+  std::vector<std::string_view> argv = {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", count_text};
+  if (block_ms > 0) argv.insert(argv.end(), {"BLOCK", block_text});
+  argv.insert(argv.end(), {"STREAMS", keys_.events(), ">"});
+  auto r = redis_.command(argv);
   return entries_of(r, true);
 }
 

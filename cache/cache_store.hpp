@@ -35,8 +35,9 @@ class cache_store {
   // standard's version. False with error() when Redis refuses.
   bool prepare();
   const std::string& error() const { return error_; }
+  const cache_keys& keys() const { return keys_; }
 
-  // Entries: new ones for this consumer, its own pending ones (after a restart under the same name), and
+  // Entries: new ones for this consumer (waiting up to block_ms for them; 0: not at all), its own pending ones (after a restart under the same name), and
   // entries another consumer left unacknowledged for `idle_ms`.
   std::optional<std::vector<stream_entry>> read_new(int count, int block_ms);
   std::optional<std::vector<stream_entry>> read_own_pending(int count);

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cache/pending_writes.hpp"
+
 namespace g::cache {
 
 std::int64_t monotonic_ms() {
@@ -36,9 +38,14 @@ bool cache_worker::step() {
     last_claim_ms_ = now;
     if (!take(store_.claim_idle(settings_.claim_idle_ms, settings_.batch), true)) return false;
   }
-  // Block for new entries only when nothing held is waiting to be retried.
-  if (!take(store_.read_new(settings_.batch, held_.empty() ? 500 : 5), false)) return false;
-  return apply_ready();
+  // Wait for new entries when nothing is held; when the last round applied something, more may be ready at once
+  // (no wait); else the held entries wait for other workers (a short one).
+  int block_ms = held_.empty() ? 500 : progressed_ ? 0 : 5;
+  if (!take(store_.read_new(settings_.batch, block_ms), false)) return false;
+  const std::uint64_t applied_before = counters_.applied + counters_.duplicates;
+  bool ok = apply_ready();
+  progressed_ = counters_.applied + counters_.duplicates != applied_before;
+  return ok;
 }
 
 bool cache_worker::flush(std::vector<pending_apply>& batch) {
@@ -95,13 +102,21 @@ bool cache_worker::apply_ready() {
     return false;
   }
   std::map<int, std::string>& last = *applied;
+
+  // The entries that are next, in stream order, at most a batch. One that reads nothing is planned at once; one
+  // that reads is planned once the batch's values are in (and parsed again then: cheaper than a round trip).
+  struct ready_entry {
+    held_entry* held;
+    std::vector<read_request> reads;
+    std::size_t first_result;  // its reads' place in the batch's one read
+    cache_plan plan;           // planned already when it reads nothing
+  };
+  std::vector<ready_entry> ready;
+  std::vector<read_request> all_reads;
   std::set<int> blocked;
-  std::vector<pending_apply> batch;
   const std::int64_t now = monotonic_ms();
-  // In stream order. A flush erases only entries before this one, and look_for_gaps inserts only before it too,
-  // so the iterator to the next entry stays valid.
-  for (auto it = held_.begin(), next_it = it; it != held_.end(); it = next_it) {
-    ++next_it;
+  // look_for_gaps inserts only entries before this one: the iterator to the next stays valid.
+  for (auto it = held_.begin(); it != held_.end() && static_cast<int>(ready.size()) < settings_.batch; ++it) {
     const std::string& id = it->first;
     held_entry& h = it->second;
     const int shard = h.entry.shard;
@@ -116,26 +131,55 @@ bool cache_worker::apply_ready() {
       continue;
     }
     auto reads = planner_.prepare(h.entry);
-    std::vector<read_result> results;
-    if (!reads.empty()) {
-      // A merge reads what is stored, so everything before it must be written first.
-      if (!flush(batch)) return false;
-      auto r = store_.read(reads);
-      if (!r) {
-        log("cannot read the cache: " + store_.error());
-        return false;
-      }
-      results = std::move(*r);
-      // Another worker may have applied this one meanwhile; the apply script checks again.
+    ready.push_back({&h, reads, all_reads.size(), reads.empty() ? planner_.plan({}) : cache_plan{}});
+    all_reads.insert(all_reads.end(), reads.begin(), reads.end());
+    last[shard] = id;
+  }
+  if (ready.empty()) return true;
+
+  // One read for the whole batch: the values before it. Each entry then sees them with the writes of the
+  // entries planned before it laid over (pending_writes), as if those were already applied.
+  std::vector<read_result> before;
+  if (!all_reads.empty()) {
+    auto r = store_.read(all_reads);
+    if (!r) {
+      log("cannot read the cache: " + store_.error());
+      return false;
     }
-    cache_plan plan = planner_.plan(std::move(results));
+    before = std::move(*r);
+  }
+  pending_writes written(store_.keys());
+  std::vector<pending_apply> batch;
+  for (ready_entry& re : ready) {
+    held_entry& h = *re.held;
+    cache_plan plan = std::move(re.plan);
+    if (!re.reads.empty()) {
+      std::vector<read_result> results;
+      planner_.prepare(h.entry);
+      for (std::size_t i = 0; i < re.reads.size(); ++i) {
+        auto resolved = written.resolve(re.reads[i], before[re.first_result + i]);
+        if (!resolved) break;
+        results.push_back(std::move(*resolved));
+      }
+      if (results.size() != re.reads.size()) {
+        // The writes cannot answer (a shard's guild set after guilds moved): write what is planned, read again.
+        if (!flush(batch)) return false;
+        auto r = store_.read(re.reads);
+        if (!r) {
+          log("cannot read the cache: " + store_.error());
+          return false;
+        }
+        results = std::move(*r);
+      }
+      plan = planner_.plan(std::move(results));
+    }
     if (!plan.problem.empty()) {
       ++counters_.problems;
-      log("shard " + std::to_string(shard) + ": entry " + id + " (" + h.entry.t + "): " + plan.problem + "; applied as a no-op");
+      log("shard " + std::to_string(h.entry.shard) + ": entry " + h.entry.id + " (" + h.entry.t + "): " + plan.problem +
+          "; applied as a no-op");
     }
+    written.record(plan);
     batch.push_back(pending_apply{&h.entry, std::move(plan), !h.force});
-    last[shard] = id;
-    if (static_cast<int>(batch.size()) >= settings_.batch && !flush(batch)) return false;
   }
   return flush(batch);
 }

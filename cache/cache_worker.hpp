@@ -54,6 +54,7 @@ class cache_worker {
   std::map<std::string, held_entry, id_less> held_;
   std::int64_t last_claim_ms_ = 0;
   bool started_ = false;
+  bool progressed_ = false;  // the last round applied something
   worker_counters counters_;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "cache/event_plan.hpp"
+#include "cache/pending_writes.hpp"
 
 using namespace g::cache;
 
@@ -141,4 +142,36 @@ TEST_CASE("cache plan: READY names its session and drops the shard's guilds it n
   auto bad = run(p, "GUILD_CREATE", "not json");
   CHECK_FALSE(bad.plan.problem.empty());
   CHECK(bad.plan.ops.empty());
+}
+
+TEST_CASE("cache batch: later reads see the writes planned before them, over what Redis had") {
+  cache_keys k("g");
+  pending_writes w(k);
+  read_result before_member = found(R"({"user":{"id":"5"},"nick":null})");
+  read_request member{read_request::hget, "g:g:cache:guild:10:members", "5"};
+  read_request guild{read_request::get, "g:g:cache:guild:10", ""};
+  read_request members{read_request::hgetall, "g:g:cache:guild:10:members", ""};
+  // Untouched: what Redis had.
+  CHECK(w.resolve(member, before_member)->value == before_member.value);
+  cache_plan p;
+  p.ops = {"H", "g:g:cache:guild:10:members", "5", R"({"nick":"a"})", "X", "g:g:cache:guild:10:members", "6",
+           "S", "g:g:cache:guild:10", R"({"id":"10"})"};
+  w.record(p);
+  CHECK(w.resolve(member, before_member)->value == R"({"nick":"a"})");
+  CHECK(w.resolve(guild, read_result{})->value == R"({"id":"10"})");
+  read_result all;
+  all.found = true;
+  all.pairs = {{"5", "old"}, {"6", "gone"}, {"7", "kept"}};
+  auto merged = w.resolve(members, all);
+  REQUIRE(merged);
+  CHECK(merged->pairs.size() == 2);  // 7 kept, 5 replaced, 6 deleted
+  // A guild cleared (GUILD_CREATE's C) answers from the writes alone; a dropped one (G) has no guild object.
+  cache_plan drop;
+  drop.ops = {"G", "10"};
+  w.record(drop);
+  CHECK_FALSE(w.resolve(member, before_member)->found);
+  CHECK_FALSE(w.resolve(guild, found("{}"))->found);
+  CHECK(w.resolve(members, all)->pairs.empty());
+  // A shard's guild set after guilds moved is not known: the caller reads Redis again.
+  CHECK_FALSE(w.resolve(read_request{read_request::smembers, "g:g:cache:shard:3:guilds", ""}, read_result{}).has_value());
 }
