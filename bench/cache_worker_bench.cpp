@@ -78,8 +78,7 @@ struct stream_writer {
 std::string config(const std::filesystem::path& dir, std::uint16_t redis_port) {
   auto path = dir / "cache.toml";
   std::ofstream f(path);
-  f << "[discord]\ntoken = \"bench\"\n[redis]\nport = " << redis_port << "\n[security]\ncookie = \"0123456789abcdef-bench\"\n"
-    << "[cache]\nconsumer = \"bench\"\n";
+  f << "[redis]\nport = " << redis_port << "\n[cache]\nconsumer = \"bench\"\n";  // g-cache needs no token or cookie
   return path.string();
 }
 

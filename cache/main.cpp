@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     else return fail("unknown argument '" + a + "' (see --help)", 2);
   }
   if (config_path.empty()) return fail("--config FILE.toml is required (see --help)", 2);
-  auto loaded = g::config::load_node_config(config_path);
+  auto loaded = g::config::load_node_config(config_path, g::config::process_environment(), g::config::config_reader::cache_worker);
   if (!loaded.config) return fail(loaded.error, 2);
   const auto& cfg = *loaded.config;
 

@@ -108,7 +108,8 @@ host_port address(section& s, const std::string& key, std::optional<std::string>
   return *hp;
 }
 
-node_config build(const toml::table& root, const env_lookup& env) {
+node_config build(const toml::table& root, const env_lookup& env, config_reader reader) {
+  const bool node_reads = reader == config_reader::node;
   static const std::set<std::string> known = {"node", "discord", "redis", "events", "chunking",
                                               "cluster", "security", "ids", "http", "cache"};
   for (auto& [k, v] : root)
@@ -130,7 +131,7 @@ node_config build(const toml::table& root, const env_lookup& env) {
 
   section discord(root, "discord");
   c.discord.token = env_or("BOT_TOKEN", discord.get<std::string>("token")).value_or("");
-  if (c.discord.token.empty()) throw config_error("no bot token: set [discord] token or BOT_TOKEN");
+  if (node_reads && c.discord.token.empty()) throw config_error("no bot token: set [discord] token or BOT_TOKEN");
   c.discord.rest_url = discord.get<std::string>("rest_url").value_or(c.discord.rest_url);
   c.discord.gateway_url = discord.get<std::string>("gateway_url").value_or("");
   if (auto* shards = discord.raw("shards")) {
@@ -210,7 +211,7 @@ node_config build(const toml::table& root, const env_lookup& env) {
 
   section security(root, "security");
   c.security.cookie = env_or("NODE_COOKIE", security.get<std::string>("cookie")).value_or("");
-  if (c.security.cookie.size() < 16)
+  if (node_reads && c.security.cookie.size() < 16)
     throw config_error("no usable cookie: set [security] cookie or NODE_COOKIE (at least 16 characters, the same on every node)");
   c.security.tls_cert = security.get<std::string>("tls_cert").value_or("");
   c.security.tls_key = security.get<std::string>("tls_key").value_or("");
@@ -248,11 +249,12 @@ node_config build(const toml::table& root, const env_lookup& env) {
 
 }  // namespace
 
-config_result parse_node_config(std::string_view toml_text, const std::string& source_name, const env_lookup& env) {
+config_result parse_node_config(std::string_view toml_text, const std::string& source_name, const env_lookup& env,
+                                config_reader reader) {
   config_result r;
   try {
     toml::table root = toml::parse(toml_text, source_name);
-    r.config = build(root, env);
+    r.config = build(root, env, reader);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     r.error = source_name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
@@ -263,12 +265,12 @@ config_result parse_node_config(std::string_view toml_text, const std::string& s
   return r;
 }
 
-config_result load_node_config(const std::string& path, const env_lookup& env) {
+config_result load_node_config(const std::string& path, const env_lookup& env, config_reader reader) {
   std::ifstream f(path);
   if (!f) return {std::nullopt, "cannot read config file " + path};
   std::stringstream ss;
   ss << f.rdbuf();
-  return parse_node_config(ss.str(), path, env);
+  return parse_node_config(ss.str(), path, env, reader);
 }
 
 }  // namespace g::config

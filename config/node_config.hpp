@@ -89,8 +89,14 @@ struct config_result {
   std::string error;  // one line naming the problem
 };
 
-config_result load_node_config(const std::string& path, const env_lookup& env = process_environment());
-config_result parse_node_config(std::string_view toml_text, const std::string& source_name, const env_lookup& env);
+// Who reads the file: a node needs its bot token and the cluster cookie; a cache worker (g-cache) uses neither,
+// so it does not require them (it checks everything else the same way).
+enum class config_reader { node, cache_worker };
+
+config_result load_node_config(const std::string& path, const env_lookup& env = process_environment(),
+                               config_reader reader = config_reader::node);
+config_result parse_node_config(std::string_view toml_text, const std::string& source_name, const env_lookup& env,
+                                config_reader reader = config_reader::node);
 
 std::optional<host_port> parse_host_port(std::string_view text);
 

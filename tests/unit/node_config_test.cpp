@@ -123,3 +123,18 @@ TEST_CASE("config: the shipped examples load") {
     CHECK_MESSAGE(r.config, r.error);
   }
 }
+
+TEST_CASE("config: g-cache needs neither the bot token nor the cookie, and reads [cache] as strictly as a node") {
+  const char* cache_only = "[redis]\nport = 6380\n[cache]\npresences = true\nconsumer = \"cache-1\"\n";
+  auto as_cache = parse_node_config(cache_only, "cache.toml", env_of({}), config_reader::cache_worker);
+  REQUIRE_MESSAGE(as_cache.config, as_cache.error);
+  CHECK(as_cache.config->redis.port == 6380);
+  CHECK(as_cache.config->cache.presences);
+  CHECK(as_cache.config->cache.members);  // the default
+  CHECK(as_cache.config->cache.consumer == "cache-1");
+  CHECK(error_of(cache_only) == "node.toml: no bot token: set [discord] token or BOT_TOKEN");  // a node still needs it
+  auto typo = parse_node_config("[cache]\nmembrs = true\n", "cache.toml", env_of({}), config_reader::cache_worker);
+  CHECK(typo.error == "cache.toml: unknown key [cache] membrs");
+  auto zero = parse_node_config("[cache]\nbatch = 0\n", "cache.toml", env_of({}), config_reader::cache_worker);
+  CHECK(zero.error == "cache.toml: [cache] batch must be greater than 0");
+}
