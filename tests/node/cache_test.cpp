@@ -151,6 +151,8 @@ cache_check compare_cache(world& w, redis_connection& c, int guild_count) {
     compare_hash("roles", "roles", "/id", false);
     compare_hash("members", "members", "/user/id", false);
     compare_hash("voice_states", "voice_states", "/user_id", true);
+    compare_hash("emojis", "emojis", "/id", false);  // the simulator's guilds have none: nor may the cache
+    compare_hash("stickers", "stickers", "/id", false);
   }
   return out;
 }
