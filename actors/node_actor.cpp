@@ -11,6 +11,7 @@
 #include <set>
 
 #include "actors/cluster_view.hpp"
+#include "actors/command_inbox.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "actors/shard_actor.hpp"
@@ -80,6 +81,7 @@ struct node_state {
   std::set<int> closing;             // … told to stop, not gone yet
   std::map<int, bool> start_when_closed;  // assigned back while still closing: start (take_over?) once gone
   bool inbox_reading = false;
+  std::uint64_t view_rounds = 0;  // view refreshes (every second): paces the unknown-shard sweep
   std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
   // The master's view.
   std::map<int, std::uint64_t> owners;
@@ -634,14 +636,19 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
             self->send(it->second, commands_msg{std::move(cmds)});
             continue;
           }
-          env->counters.rejected_commands += cmds.size();
-          std::fprintf(stderr, "g-actor: %zu command(s) for shard %d dropped: it moved off this node\n", cmds.size(), shard);
+          for (auto& c : cmds)
+            answer_command(env, shard, c.stream_id, net::command_result::rejected_not_running, "the shard moved off this node");
         }
         // Commands come in bursts: look again at once after some, every 100 ms otherwise.
         self->delayed_send(self, std::chrono::milliseconds(m.by_shard.empty() ? 100 : 5), local{}, inbox_atom::value);
       },
       [=](local, view_atom) {
         refresh_view(self, env);
+        // Commands for shards that do not exist are answered by the master, every few seconds.
+        if (self->state.election && self->state.election->is_master() && ++self->state.view_rounds % 3 == 0)
+          env->redis->post([env](net::redis_connection& conn) {
+            env->counters.rejected_commands += reject_unknown_shards(conn, env->cfg->node.group, env->node_id, env->shard_total);
+          });
         self->delayed_send(self, std::chrono::seconds(1), local{}, view_atom::value);
       },
       [=](local, view_atom, const cluster_snapshot& snap) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "actors/commit_pipeline.hpp"
+#include "actors/command_inbox.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "net/gateway/member_chunking.hpp"
@@ -384,16 +385,13 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         auto& s = self->state;
         for (auto& c : m.commands) {
           if (!s.conn) {
-            ++env->counters.rejected_commands;
-            log(s, "command " + c.stream_id + " dropped: the shard is stopping");
+            answer_command(env, id, c.stream_id, net::command_result::rejected_not_running, "the shard is stopping");
             continue;
           }
           node_env* e = env;
           int shard = id;
           s.conn->send_command(c.op, c.d, [e, shard, stream_id = c.stream_id](net::command_result r, std::string why) {
-            if (r == net::command_result::sent) return;
-            ++e->counters.rejected_commands;
-            std::fprintf(stderr, "g-actor: shard %d: command %s rejected: %s\n", shard, stream_id.c_str(), why.c_str());
+            answer_command(e, shard, stream_id, r, std::move(why));
           });
         }
       },

@@ -528,7 +528,7 @@ void shard_connection::send_command(int op, std::string d_json, std::function<vo
   asio::post(impl_->strand, [i = impl_, op, d = std::move(d_json), done = std::move(done)]() mutable {
     auto check = check_command(op, d);
     if (!check.payload) {
-      if (done) done(command_result::rejected_invalid, check.error);
+      if (done) done(check.rejection, check.error);
       return;
     }
     if (i->machine.phase() == session_phase::stopped || i->machine.phase() == session_phase::idle) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/gateway/command.hpp"
 #include "net/gateway/frame_scanner.hpp"
 #include "net/gateway/session_machine.hpp"
 
@@ -52,7 +53,6 @@ class shard_listener {
   virtual void on_report(const shard_report& report) = 0;
 };
 
-enum class command_result { sent, rejected_invalid, rejected_queue_full, rejected_not_running };
 
 class shard_connection {
  public:

@@ -23,6 +23,7 @@ struct redis_keys {
   std::string epoch() const { return prefix + "epoch"; }
   std::string shard_count() const { return prefix + "shard_count"; }
   std::string commands(int id) const { return prefix + "commands:" + std::to_string(id); }
+  std::string command_results() const { return prefix + "command_results"; }
   std::string status() const { return prefix + "status"; }
 };
 

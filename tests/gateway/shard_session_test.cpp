@@ -359,7 +359,9 @@ TEST_CASE("commands: validated, sent within the budget under a flood, the queue 
   std::this_thread::sleep_for(1s);
   {
     std::lock_guard l(mu);
-    CHECK(results[command_result::rejected_invalid] == 4);
+    CHECK(results[command_result::rejected_unknown_op] == 1);
+    CHECK(results[command_result::rejected_bad_json] == 2);
+    CHECK(results[command_result::rejected_too_large] == 1);
     // 256 fit in the queue; a few drain while the rest arrive; everything else is refused, not dropped silently.
     CHECK(results[command_result::rejected_queue_full] > 0);
     CHECK(results[command_result::rejected_queue_full] <= 400 - 256);

@@ -95,6 +95,58 @@ TEST_CASE("bad backend commands are rejected with a reason and never cost the co
   CHECK(node.wait(10s) == 0);
 }
 
+TEST_CASE("command results: every command gets one answer, sent or rejected with its reason, unknown shards too") {
+  world w(2);
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  // Entry ids are per stream: (shard, id) names a command.
+  std::map<std::string, std::string> expected;  // "shard/id" → reason
+  auto add = [&](const std::string& key, std::vector<std::string> fields, const std::string& reason) {
+    std::vector<std::string_view> argv = {"XADD", key, "*"};
+    argv.insert(argv.end(), fields.begin(), fields.end());
+    expected[key.substr(key.rfind(':') + 1) + "/" + c.command(argv).text] = reason;
+  };
+  const std::string presence = R"({"since":null,"activities":[],"status":"idle","afk":false})";
+  add("g:g:commands:0", {"op", "2", "d", R"({"token":"x"})"}, "unknown_op");
+  add("g:g:commands:0", {"op", "three", "d", "{}"}, "unknown_op");
+  add("g:g:commands:0", {"op", "3", "d", "{not json"}, "bad_json");
+  add("g:g:commands:0", {"op", "3"}, "bad_json");  // no d
+  add("g:g:commands:1", {"op", "3", "d", R"({"x":")" + std::string(5000, 'a') + "\"}"}, "too_large");
+  add("g:g:commands:1", {"op", "3", "d", presence}, "sent");
+  add("g:g:commands:7", {"op", "3", "d", presence}, "unknown_shard");  // 2 shards: 7 does not exist
+  add("g:g:commands:seven", {"op", "3", "d", presence}, "unknown_shard");
+  std::map<std::string, std::pair<std::string, std::string>> answers;  // id → (status, reason)
+  auto read_answers = [&] {
+    answers.clear();
+    auto r = c.command({"XRANGE", "g:g:command_results", "-", "+"});
+    for (auto& e : r.elements) {
+      std::map<std::string, std::string> f;
+      for (std::size_t i = 0; i + 1 < e.elements[1].elements.size(); i += 2)
+        f[e.elements[1].elements[i].text] = e.elements[1].elements[i + 1].text;
+      std::string name = f["shard"] + "/" + f["id"];
+      CHECK_MESSAGE(!answers.count(name), "answered twice: " << name);
+      answers[name] = {f["status"], f["reason"]};
+    }
+    return answers.size() >= expected.size();
+  };
+  REQUIRE_MESSAGE(w.wait_for(read_answers, 15s), node.log());
+  CHECK(answers.size() == expected.size());
+  for (auto& [id, reason] : expected) {
+    INFO(id << " expected " << reason);
+    CHECK(answers[id].second == reason);
+    CHECK(answers[id].first == (reason == "sent" ? "sent" : "rejected"));
+  }
+  for (auto key : {"g:g:commands:0", "g:g:commands:1", "g:g:commands:7", "g:g:commands:seven"})
+    CHECK(c.command({"XLEN", key}).number == 0);  // nothing left lying
+  CHECK(w.fc.get("/_fakecord/received?op=3").find("idle") != std::string::npos);
+  int status = 0;
+  std::string metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+  CHECK(metrics.find("g_node_rejected_commands_total 7") != std::string::npos);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
+
 TEST_CASE("a stalled Redis under load loses nothing: events wait, then commit in order") {
   world w(2, {"--rate", "200"});
   auto node = w.node();
