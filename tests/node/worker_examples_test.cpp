@@ -43,3 +43,32 @@ TEST_CASE("examples: the Node.js and Python workers consume events and send a pr
   }
   world::stop_all({&a, &b});
 }
+
+TEST_CASE("worker libraries: g-worker (Node.js) and g_worker (Python) against a two-node cluster with g-cache") {
+  world w(2, {"--rate", "200"});
+  auto a = w.extra_node("a");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto b = w.extra_node("b");
+  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }, 30s));
+  auto cache_cfg = w.write_config("cache.toml", "test-token", w.redis.port(), "[cache]\nconsumer = \"c\"\n");
+  child_process cache({G_CACHE_PATH, "--config", cache_cfg}, (w.dir / "cache.log").string());
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  REQUIRE(w.wait_for([&] { return c.command({"HLEN", "g:g:cache:guilds"}).number == 20; }, 20s));
+  const std::string root = G_SOURCE_DIR, port = std::to_string(w.redis.port());
+  child_process js({"node", root + "/tests/clients/check.mjs", port}, (w.dir / "check-js.log").string());
+  child_process py({"/usr/bin/python3", root + "/tests/clients/check.py", port}, (w.dir / "check-py.log").string());
+  CHECK_MESSAGE(js.wait(90s) == 0, js.log());
+  CHECK_MESSAGE(py.wait(90s) == 0, py.log());
+  for (auto* p : {&js, &py}) {
+    std::string log = p->log();
+    CHECK_MESSAGE(log.find("\"ok\":true") != std::string::npos, log);
+    CHECK_MESSAGE(log.find("\"sent_all\":2") != std::string::npos, log);
+  }
+  // The presences the libraries sent reached Discord through both shards.
+  std::string got = w.fc.get("/_fakecord/received?op=3");
+  CHECK(got.find("g-worker js") != std::string::npos);
+  CHECK(got.find("g-worker py") != std::string::npos);
+  cache.signal(SIGTERM);
+  CHECK(cache.wait(10s) == 0);
+  world::stop_all({&a, &b});
+}
