@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   rest.rest_url = cfg.discord.rest_url;
   rest.token = cfg.discord.token;
   auto info = g::net::fetch_gateway_bot(rest);
-  if (auto* err = std::get_if<g::net::rest_error>(&info)) return fail("GET /gateway/bot: " + err->message);
+  if (auto* err = std::get_if<g::net::rest_error>(&info)) return fail(err->message);
   const auto& bot = std::get<g::net::gateway_bot>(info);
 
   g::actors::node_env env;

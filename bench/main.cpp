@@ -28,7 +28,7 @@ Scenarios:
   fakecord     dispatches/s g-fakecord sustains to many shards
                --shards N (100) --compress zlib-stream|zstd-stream|none (zlib-stream) --rate N (150000)
                --seconds N (10) --fakecord-cpu N (0; -1 = unpinned) --client-cpu N (1; -1 = unpinned)
-               -- ARGS...  extra g-fakecord options (e.g. --zlib-window-bits 12)
+               -- ARGS...  extra g-fakecord options (e.g. --zlib-level 6; g-fakecord --help lists them)
 
   decode       the shard session's inflate + scan against the floor (zlib inflate + simdjson parse alone)
                --frames N (100000)

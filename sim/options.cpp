@@ -40,7 +40,8 @@ std::string usage() {
 Usage: g-fakecord [options]
 
   --listen HOST:PORT       where to listen (default 127.0.0.1:7450; port 0 picks a free one).
-                           REST under /api/v10/, the gateway on /, the admin API under /_fakecord/.
+                           REST under /api/v10/ (so a node's [discord] rest_url is http://HOST:PORT/api),
+                           the gateway on /, the admin API under /_fakecord/.
   --advertise HOST         host name put in gateway URLs (default: the listen host)
   --tls-cert FILE          serve wss:// and https:// with this certificate (PEM) ...
   --tls-key FILE           ... and this private key (PEM)

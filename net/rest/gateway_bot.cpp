@@ -58,6 +58,7 @@ std::variant<gateway_bot, rest_error> fetch_gateway_bot(const rest_options& o) {
   while (!u->path.empty() && u->path.back() == '/') u->path.pop_back();
   if (o.token.empty()) return rest_error{rest_error::token_rejected, "no bot token configured"};
   const std::string target = u->path + "/v10/gateway/bot";
+  const std::string url = o.rest_url.substr(0, o.rest_url.find_last_not_of('/') + 1) + "/v10/gateway/bot";
   std::mt19937_64 rng(std::random_device{}());
   rest_error last{rest_error::network, "no attempt made"};
   std::int64_t backoff = o.backoff_base_ms;
@@ -65,7 +66,7 @@ std::variant<gateway_bot, rest_error> fetch_gateway_bot(const rest_options& o) {
     http_result r = http_get(*u, target, "Bot " + o.token, o.ca_file, o.timeout_ms);
     std::int64_t wait_ms = 0;
     if (!r.network_error.empty()) {
-      last = {rest_error::network, r.network_error};
+      last = {rest_error::network, "GET " + url + ": " + r.network_error};
       wait_ms = backoff;
     } else if (r.status == 200) {
       return parse_gateway_bot(r.body);
@@ -75,10 +76,14 @@ std::variant<gateway_bot, rest_error> fetch_gateway_bot(const rest_options& o) {
       last = {rest_error::http_status, "rate limited (429)"};
       wait_ms = static_cast<std::int64_t>(retry_after_seconds(r) * 1000.0);
     } else if (r.status >= 500) {
-      last = {rest_error::http_status, "GET /gateway/bot answered " + std::to_string(r.status)};
+      last = {rest_error::http_status, "GET " + url + " answered " + std::to_string(r.status)};
       wait_ms = backoff;
+    } else if (r.status == 404) {
+      return rest_error{rest_error::http_status,
+                        "GET " + url + " answered 404: [discord] rest_url must be the API base ending in /api "
+                        "(https://discord.com/api, or http://HOST:PORT/api for g-fakecord); the node adds /v10/…"};
     } else {
-      return rest_error{rest_error::http_status, "GET /gateway/bot answered " + std::to_string(r.status) + ": " + r.body.substr(0, 200)};
+      return rest_error{rest_error::http_status, "GET " + url + " answered " + std::to_string(r.status) + ": " + r.body.substr(0, 200)};
     }
     if (attempt == o.max_attempts) break;
     if (wait_ms == backoff) {

@@ -307,4 +307,14 @@ TEST_CASE("configuration and dependency errors: one clear line and a non-zero ex
   auto bad_token = run(w.write_config("bad-token.toml", "wrong-token", w.redis.port()));
   CHECK(bad_token.first == 1);
   CHECK(bad_token.second.find("rejected the bot token") != std::string::npos);
+
+  // A rest_url without /api: the error names the URL tried and the fix.
+  std::ifstream good(w.config);
+  std::string text((std::istreambuf_iterator<char>(good)), {});
+  text.replace(text.find("/api\""), 5, "\"");
+  std::ofstream(w.dir / "no-api.toml") << text;
+  auto no_api = run((w.dir / "no-api.toml").string());
+  CHECK(no_api.first == 1);
+  CHECK(no_api.second.find("GET http://127.0.0.1:" + std::to_string(w.fc.port()) + "/v10/gateway/bot answered 404") != std::string::npos);
+  CHECK(no_api.second.find("must be the API base ending in /api") != std::string::npos);
 }
