@@ -7,7 +7,11 @@ import { StreamWorker, shardOf, CommandRejected, memberRoles, channelPermissions
 const port = Number(process.argv[2]);
 const redis = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
 await redis.connect();
-const w = new StreamWorker({ redis, consumerGroup: 'libcheck-js', consumer: 'c1' });
+// A consumer that read 10 entries and died: the worker reclaims them once idle for claimIdleMs.
+await redis.xgroup('CREATE', 'g:g:events', 'libcheck-js', '0', 'MKSTREAM');
+await redis.xreadgroup('GROUP', 'libcheck-js', 'ghost', 'COUNT', 10, 'STREAMS', 'g:g:events', '>');
+await new Promise((r) => setTimeout(r, 1200));
+const w = new StreamWorker({ redis, consumerGroup: 'libcheck-js', consumer: 'c1', claimIdleMs: 1000 });
 await w.start();
 const out = { events: 0, guild_events: 0, wrong_shard: 0, sent_all: 0, sent_guild: false, unknown_op: false,
               unknown_shard: false, member_roles: 0, permissions: false };
@@ -38,7 +42,8 @@ const [cid] = await redis.hkeys(`g:g:cache:guild:${gid}:channels`);
 out.permissions = typeof (await channelPermissions(redis, 'g:g:', cid, me.id)) === 'bigint';
 await w.close();
 redis.disconnect();
-const ok = out.events >= 100 && out.guild_events > 0 && out.wrong_shard === 0 && out.sent_all === shards &&
+out.reclaimed = w.stats.reclaimed;
+const ok = out.reclaimed >= 10 && out.events >= 100 && out.guild_events > 0 && out.wrong_shard === 0 && out.sent_all === shards &&
   out.sent_guild && out.unknown_op && out.unknown_shard && out.member_roles > 0 && out.permissions;
 console.log(JSON.stringify({ ok, shards, ...out }));
 process.exit(ok ? 0 : 1);

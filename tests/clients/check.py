@@ -4,6 +4,7 @@ rejections a worker can cause, and the cache. One JSON line; exit 0 when every c
 import json
 import os
 import sys
+import time
 
 import redis
 
@@ -11,7 +12,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from g_worker import CommandRejected, StreamWorker, channel_permissions, member_roles, shard_of  # noqa: E402
 
 r = redis.Redis(port=int(sys.argv[1]), decode_responses=True, socket_timeout=20)
-w = StreamWorker(r, consumer_group="libcheck-py", consumer="c1")
+# A consumer that read 10 entries and died: the worker reclaims them once idle for claim_idle_ms.
+r.xgroup_create("g:g:events", "libcheck-py", id="0", mkstream=True)
+r.xreadgroup("libcheck-py", "ghost", {"g:g:events": ">"}, count=10)
+time.sleep(1.2)
+w = StreamWorker(r, consumer_group="libcheck-py", consumer="c1", claim_idle_ms=1000)
 w.start()
 out = {"events": 0, "guild_events": 0, "wrong_shard": 0, "sent_all": 0, "sent_guild": False, "unknown_op": False,
        "unknown_shard": False, "member_roles": 0, "permissions": False}
@@ -49,7 +54,8 @@ gid = r.hkeys("g:g:cache:guilds")[0]
 out["member_roles"] = len(member_roles(r, "g:g:", gid, me["id"]) or [])
 cid = r.hkeys(f"g:g:cache:guild:{gid}:channels")[0]
 out["permissions"] = isinstance(channel_permissions(r, "g:g:", cid, me["id"]), int)
-ok = (out["events"] >= 100 and out["guild_events"] > 0 and out["wrong_shard"] == 0 and out["sent_all"] == shards
+out["reclaimed"] = w.stats["reclaimed"]
+ok = (out["reclaimed"] >= 10 and out["events"] >= 100 and out["guild_events"] > 0 and out["wrong_shard"] == 0 and out["sent_all"] == shards
       and out["sent_guild"] and out["unknown_op"] and out["unknown_shard"] and out["member_roles"] > 0
       and out["permissions"])
 print(json.dumps(dict(ok=ok, shards=shards, **out), separators=(",", ":")))
