@@ -4,12 +4,22 @@
 
 using namespace g::test;
 
-TEST_CASE("examples: the Node.js and Python workers consume events and send a presence update back") {
-  world w(2, {"--rate", "200"});
+namespace {
+
+// Two nodes of one cluster, one shard each once the second has joined.
+std::pair<child_process, child_process> two_nodes(world& w) {
   auto a = w.extra_node("a");
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
   auto b = w.extra_node("b");
   REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }, 30s));
+  return {std::move(a), std::move(b)};
+}
+
+}  // namespace
+
+TEST_CASE("examples: the Node.js and Python workers consume events and send a presence update back") {
+  world w(2, {"--rate", "200"});
+  auto [a, b] = two_nodes(w);
   const std::string root = G_SOURCE_DIR;
   const std::string port = std::to_string(w.redis.port());
   // Separate consumer groups: each worker sees every event.
@@ -46,10 +56,7 @@ TEST_CASE("examples: the Node.js and Python workers consume events and send a pr
 
 TEST_CASE("worker libraries: g-worker (Node.js) and g_worker (Python) against a two-node cluster with g-cache") {
   world w(2, {"--rate", "200"});
-  auto a = w.extra_node("a");
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
-  auto b = w.extra_node("b");
-  REQUIRE(w.wait_for([&] { return w.owners().size() == 2; }, 30s));
+  auto [a, b] = two_nodes(w);
   auto cache_cfg = w.write_config("cache.toml", "test-token", w.redis.port(), "[cache]\nconsumer = \"c\"\n");
   child_process cache({G_CACHE_PATH, "--config", cache_cfg}, (w.dir / "cache.log").string());
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
