@@ -37,6 +37,8 @@ http_reply stats(fakecord& fc) {
       .field("dispatches_sent", fc.dispatches_sent)
       .field("bytes_sent", fc.bytes_sent)
       .field("generated_total", fc.load().generated())
+      .field("rest_calls", fc.rest_calls)
+      .field("rest_429s", fc.rest_429s)
       .field("shed", fc.load().shed())
       .field("rate", fc.load().rate())
       .key("generated")
@@ -113,6 +115,46 @@ http_reply guild_truth(fakecord& fc, std::string_view id_text) {
   http_reply r;
   json::writer w(r.body);
   fc.data().write_guild_truth(w, *g);
+  return r;
+}
+
+// The REST calls g-fakecord answered, oldest first; ?method=, ?route= (the template, or a prefix of the path) and
+// ?status= narrow them.
+http_reply rest_log(fakecord& fc, std::string_view query) {
+  auto value = [&](std::string_view key) -> std::string {
+    for (std::string_view q = query; !q.empty();) {
+      auto amp = q.find('&');
+      std::string_view part = q.substr(0, amp);
+      if (part.rfind(key, 0) == 0 && part.size() > key.size() && part[key.size()] == '=') {
+        std::string v(part.substr(key.size() + 1));
+        std::string out;  // %XX decoding for {…} and /
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          if (v[i] == '%' && i + 2 < v.size()) {
+            out += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+          } else {
+            out += v[i];
+          }
+        }
+        return out;
+      }
+      if (amp == std::string_view::npos) break;
+      q.remove_prefix(amp + 1);
+    }
+    return {};
+  };
+  const std::string method = value("method"), route = value("route"), status = value("status");
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().key("calls").begin_array();
+  for (const auto& c : fc.rest_log()) {
+    if (!method.empty() && c.method != method) continue;
+    if (!route.empty() && c.route != route && c.path.rfind(route, 0) != 0) continue;
+    if (!status.empty() && std::to_string(c.status) != status) continue;
+    w.begin_object().field("method", c.method).field("route", c.route).field("path", c.path).field("body", c.body)
+        .field("status", c.status).field("at_ms", c.at).end_object();
+  }
+  w.end_array().end_object();
   return r;
 }
 
@@ -193,6 +235,7 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
   if (route == "received" && req.method == "GET") return received(fc, query);
   if (route.rfind("guild/", 0) == 0 && req.method == "GET") return guild_truth(fc, route.substr(6));
   if (route == "guilds" && req.method == "GET") return guild_list(fc);
+  if (route == "rest" && req.method == "GET") return rest_log(fc, query);
   if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault")
     return admin_error(404, "unknown admin endpoint");
   if (req.method != "POST") return admin_error(405, "use POST");

@@ -55,6 +55,10 @@ std::string fakecord::new_hex_id() {
   return s;
 }
 
+std::uint64_t fakecord::new_snowflake(std::int64_t unix_ms) {
+  return discord::make_snowflake(static_cast<std::uint64_t>(unix_ms), (1u << 21) | (++snowflake_counter_ % 4096));
+}
+
 session& fakecord::start_session(int shard_id, int shard_count, std::uint64_t intents, int large_threshold) {
   auto s = std::make_unique<session>();
   s->id = new_hex_id();
@@ -151,6 +155,13 @@ void fakecord::dispatch_guild_create(int guild) {
     }
   }
   note_generated("GUILD_CREATE");
+}
+
+void fakecord::record_rest_call(rest_call_record r) {
+  ++rest_calls;
+  if (r.status == 429) ++rest_429s;
+  rest_log_.push_back(std::move(r));
+  if (rest_log_.size() > rest_log_limit) rest_log_.pop_front();
 }
 
 void fakecord::note_generated(std::string_view t) {

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "sim/gateway_rules.hpp"
+#include "sim/message_store.hpp"
+#include "sim/rest_rate_limits.hpp"
 #include "sim/options.hpp"
 #include "sim/world.hpp"
 
@@ -43,6 +45,14 @@ struct session {
   std::string presence;            // last presence the client set (JSON)
 
   std::int64_t oldest_replayable() const { return seq - static_cast<std::int64_t>(replay.size()) + 1; }
+};
+
+// A REST call as g-fakecord answered it, for assertions (GET /_fakecord/rest).
+struct rest_call_record {
+  std::string method, route, path;  // route: the template, e.g. /channels/{channel.id}/messages
+  std::string body;
+  int status = 0;
+  millis at = 0;
 };
 
 struct received_command {
@@ -151,6 +161,14 @@ class fakecord {
   };
   rest_fault& pending_rest_fault() { return rest_fault_; }
 
+  // REST state: the messages it can find again, its rate limits, and every call it answered.
+  message_store& messages() { return messages_; }
+  rest_rate_limits& rest_limits() { return rest_limits_; }
+  static constexpr std::size_t rest_log_limit = 20000;
+  void record_rest_call(rest_call_record r);
+  const std::deque<rest_call_record>& rest_log() const { return rest_log_; }
+  std::uint64_t rest_calls = 0, rest_429s = 0;
+
   // Load generation.
   load_generator& load() { return *load_; }
 
@@ -158,6 +176,7 @@ class fakecord {
   void tick(millis now);
 
   std::string new_hex_id();  // session ids, voice tokens
+  std::uint64_t new_snowflake(std::int64_t unix_ms);  // ids of messages made through REST: unique, in time order
 
   // Set by the shell: the wall clock in microseconds (the `nonce` of generated messages).
   std::int64_t (*wall_clock_us)() = nullptr;
@@ -181,7 +200,11 @@ class fakecord {
   std::deque<received_command> received_;
   std::unique_ptr<load_generator> load_;
   rest_fault rest_fault_;
+  message_store messages_;
+  rest_rate_limits rest_limits_;
+  std::deque<rest_call_record> rest_log_;
   std::uint64_t id_counter_ = 0;
+  std::uint64_t snowflake_counter_ = 0;
   std::size_t content_blind_sessions_ = 0;
   std::string scratch_;
 };

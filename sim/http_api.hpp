@@ -3,6 +3,8 @@
 // admin API under /_fakecord/. Each takes a parsed request and returns the reply.
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sim/fakecord.hpp"
 
@@ -18,6 +20,7 @@ struct http_request_view {
 struct http_reply {
   int status = 200;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Server and Content-Type
   std::string content_type = "application/json";  // exactly this: discord.py rejects "; charset=…"
 };
 

@@ -227,7 +227,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     http_reply reply = handle_http(fc_, view, steady_ms());
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), req.version());
     res->set(http::field::server, "g-fakecord");
-    res->set(http::field::content_type, reply.content_type);
+    if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
+    for (auto& [name, value] : reply.headers) res->set(name, value);
     res->keep_alive(req.keep_alive());
     res->body() = std::move(reply.body);
     res->prepare_payload();

@@ -198,6 +198,29 @@ std::optional<member_state> world::find_member(int guild, std::uint64_t user_id)
   return std::nullopt;
 }
 
+std::optional<int> world::guild_of_channel(std::uint64_t channel_id) const {
+  // The original channels' ids are their guild's plus 1…4, within the same millisecond.
+  std::uint64_t ms = discord::snowflake_time_ms(channel_id);
+  if (ms >= guild_base_ms_ && ms < guild_base_ms_ + static_cast<unsigned>(shape_.guilds)) {
+    int g = static_cast<int>(ms - guild_base_ms_);
+    std::uint64_t k = channel_id - guild_id(g);
+    if (channel_id > guild_id(g) && k <= static_cast<unsigned>(text_channels + voice_channels)) {
+      auto it = changed_.find(g);
+      if (it == changed_.end()) return g;
+      for (const auto& c : it->second->channels)
+        if (c.id == channel_id) return g;
+      return std::nullopt;  // deleted
+    }
+  }
+  // Created ones live in changed guilds only.
+  for (const auto& [g, st] : changed_) {
+    for (const auto* list : {&st->channels, &st->threads})
+      for (const auto& c : *list)
+        if (c.id == channel_id) return g;
+  }
+  return std::nullopt;
+}
+
 std::optional<member_state> world::some_member(int guild, std::uint64_t r) const {
   if (auto it = changed_.find(guild); it != changed_.end()) {
     const member_state* m = pick(it->second->members, r, [](auto& x) { return !x.bot; });

@@ -68,6 +68,8 @@ class world {
   const guild_state& view(int guild, guild_state& scratch, bool with_people = true) const;
   int member_count(int guild) const;  // people and the bot
   std::optional<member_state> find_member(int guild, std::uint64_t user_id) const;
+  // The guild of a channel or thread id (the original layout's, or one a change created).
+  std::optional<int> guild_of_channel(std::uint64_t channel_id) const;
   // A person of the guild (not the bot), picked by `r`; nullopt when nobody but the bot is left.
   std::optional<member_state> some_member(int guild, std::uint64_t r) const;
   // A text channel of the guild picked by `r` (0 when it has none).

@@ -1,5 +1,6 @@
 #include "sim/harness/fakecord_process.hpp"
 
+#include <cctype>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -68,7 +69,7 @@ bool fakecord_process::running() const { return pid_ > 0 && kill(pid_, 0) == 0 &
 
 std::string http_request(std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, const std::string& authorization, int& status,
-                         std::string* content_type) {
+                         std::string* content_type, std::map<std::string, std::string>* headers) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -84,6 +85,12 @@ std::string http_request(std::uint16_t port, const std::string& method, const st
   http::read(stream, buf, res);
   status = static_cast<int>(res.result_int());
   if (content_type) *content_type = std::string(res[http::field::content_type]);
+  if (headers)
+    for (auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      (*headers)[name] = std::string(f.value());
+    }
   beast::error_code ec;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   return res.body();

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,10 @@ class fakecord_process {
   std::uint16_t port_ = 0;
 };
 
-// One HTTP/1.1 request to 127.0.0.1:port; returns the body and sets *status.
+// One HTTP/1.1 request to 127.0.0.1:port; returns the body and sets *status (and the headers, when asked, by
+// lowercase name).
 std::string http_request(std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, const std::string& authorization, int& status,
-                         std::string* content_type = nullptr);
+                         std::string* content_type = nullptr, std::map<std::string, std::string>* headers = nullptr);
 
 }  // namespace g::harness
