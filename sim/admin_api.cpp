@@ -10,6 +10,7 @@
 #include "sim/events.hpp"
 #include "sim/gateway_connection.hpp"
 #include "sim/http_api.hpp"
+#include "sim/interaction_maker.hpp"
 #include "sim/load_generator.hpp"
 
 namespace g::sim {
@@ -236,7 +237,7 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
   if (route.rfind("guild/", 0) == 0 && req.method == "GET") return guild_truth(fc, route.substr(6));
   if (route == "guilds" && req.method == "GET") return guild_list(fc);
   if (route == "rest" && req.method == "GET") return rest_log(fc, query);
-  if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault")
+  if (route != "fault" && route != "load" && route != "dispatch" && route != "rest_fault" && route != "interaction")
     return admin_error(404, "unknown admin endpoint");
   if (req.method != "POST") return admin_error(405, "use POST");
 
@@ -293,6 +294,7 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
     w.begin_object().field("status", status).field("count", count).end_object();
     return r;
   }
+  if (route == "interaction") return make_interaction(fc, body, now);
   return dispatch(fc, body);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/gateway_rules.hpp"
+#include "sim/interactions.hpp"
 #include "sim/message_store.hpp"
 #include "sim/rest_rate_limits.hpp"
 #include "sim/options.hpp"
@@ -163,6 +164,8 @@ class fakecord {
 
   // REST state: the messages it can find again, its rate limits, and every call it answered.
   message_store& messages() { return messages_; }
+  command_registry& commands() { return commands_; }
+  interaction_registry& interactions() { return interactions_; }
   rest_rate_limits& rest_limits() { return rest_limits_; }
   static constexpr std::size_t rest_log_limit = 20000;
   void record_rest_call(rest_call_record r);
@@ -201,6 +204,8 @@ class fakecord {
   std::unique_ptr<load_generator> load_;
   rest_fault rest_fault_;
   message_store messages_;
+  command_registry commands_;
+  interaction_registry interactions_;
   rest_rate_limits rest_limits_;
   std::deque<rest_call_record> rest_log_;
   std::uint64_t id_counter_ = 0;

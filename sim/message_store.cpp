@@ -71,6 +71,8 @@ void write_stored_message(json::writer& w, const world& wd, const stored_message
       .field("flags", m.flags);
   if (!m.nonce.empty()) w.raw_field("nonce", m.nonce);
   if (!m.message_reference.empty()) w.raw_field("message_reference", m.message_reference);
+  if (m.webhook_id) w.id_field("webhook_id", m.webhook_id).id_field("application_id", m.webhook_id);
+  if (!m.interaction_metadata.empty()) w.raw_field("interaction_metadata", m.interaction_metadata);
   w.end_object();
 }
 

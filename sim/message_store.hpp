@@ -25,7 +25,9 @@ struct stored_message {
   std::int64_t timestamp_ms = 0, edited_ms = 0;  // edited 0: never
   bool tts = false;
   int flags = 0;
-  int type = 0;  // 0 default, 19 reply
+  int type = 0;  // 0 default, 19 reply, 20 an interaction's response
+  std::uint64_t webhook_id = 0;      // interaction responses and follow-ups: the application's id
+  std::string interaction_metadata;  // raw JSON object, empty: none
 };
 
 class message_store {

@@ -10,13 +10,11 @@
 #include "net/discord/intents.hpp"
 #include "net/discord/snowflake.hpp"
 #include "net/json/json_writer.hpp"
-#include "sim/http_api.hpp"
+#include "sim/rest_route.hpp"
 
 namespace g::sim {
 
 namespace dom = simdjson::dom;
-
-namespace {
 
 http_reply discord_error(int status, int code, std::string_view message) {
   http_reply r;
@@ -43,12 +41,6 @@ http_reply no_content() {
   return r;
 }
 
-bool authorized(const fakecord& fc, std::string_view auth) {
-  if (auth.rfind("Bot ", 0) != 0) return false;
-  auth.remove_prefix(4);
-  return !auth.empty() && (fc.opts().token.empty() || auth == fc.opts().token);
-}
-
 std::string_view query_value(std::string_view query, std::string_view key) {
   while (!query.empty()) {
     auto amp = query.find('&');
@@ -61,31 +53,6 @@ std::string_view query_value(std::string_view query, std::string_view key) {
 }
 
 std::int64_t wall_ms(const fakecord& fc) { return fc.wall_clock_us ? fc.wall_clock_us() / 1000 : 0; }
-
-struct rest_call {
-  fakecord& fc;
-  const http_request_view& req;
-  std::vector<std::string_view> params;  // the {…} segments of the route, in order
-  std::string_view query;
-  millis now;
-};
-
-using rest_handler = std::function<http_reply(rest_call&)>;
-
-struct rest_route {
-  std::string_view method, pattern;
-  route_limit limit;
-  rest_handler handler;
-};
-
-// --- what the routes look up -------------------------------------------------------------------------------------
-
-// The guild and channel of a channel id the bot can see: a guild text/voice channel or an active thread.
-struct channel_at {
-  int guild = -1;
-  const channel_state* channel = nullptr;
-  guild_state scratch;
-};
 
 bool find_channel(const world& wd, std::string_view id_text, channel_at& out) {
   auto id = discord::parse_snowflake(id_text);
@@ -102,9 +69,6 @@ bool find_channel(const world& wd, std::string_view id_text, channel_at& out) {
   return false;
 }
 
-http_reply unknown_channel() { return discord_error(404, 10003, "Unknown Channel"); }
-http_reply unknown_message() { return discord_error(404, 10008, "Unknown Message"); }
-
 std::optional<int> find_guild(const world& wd, std::string_view id_text, http_reply& error) {
   auto id = discord::parse_snowflake(id_text);
   std::optional<int> g = id ? wd.guild_index(*id) : std::nullopt;
@@ -119,20 +83,30 @@ std::optional<int> find_guild(const world& wd, std::string_view id_text, http_re
   return g;
 }
 
-// --- messages --------------------------------------------------------------------------------------------------
-
 void dispatch_message(fakecord& fc, std::string_view t, const stored_message& m) {
   std::string d;
   json::writer w(d);
   write_stored_message(w, fc.data(), m, true);
-  // A message the app sends always carries its content (Discord's message content intent exceptions).
+  // A message the app sends always carries its content (Discord's message content intent exceptions); an ephemeral
+  // one reaches nobody but the user, who is not a session here.
+  if (m.flags & 64) return;
   fc.dispatch_guild_event(m.guild_id, t, d, discord::intent::guild_messages);
 }
 
-// The fields Create/Edit Message take, validated as Discord does.
-std::optional<http_reply> read_message_body(const rest_call& c, stored_message& m, bool creating, dom::parser& parser) {
+namespace {
+
+http_reply unknown_channel() { return discord_error(404, 10003, "Unknown Channel"); }
+http_reply unknown_message() { return discord_error(404, 10008, "Unknown Message"); }
+
+// --- messages --------------------------------------------------------------------------------------------------
+
+
+}  // namespace
+
+std::optional<http_reply> read_message_fields(std::string_view json, stored_message& m, bool creating) {
+  static thread_local dom::parser parser;
   dom::element body;
-  if (parser.parse(c.req.body.data(), c.req.body.size()).get(body) != simdjson::SUCCESS || !body.is_object())
+  if (parser.parse(json.data(), json.size()).get(body) != simdjson::SUCCESS || !body.is_object())
     return discord_error(400, 50109, "The request body contains invalid JSON.");
   bool any = false;
   std::string_view content;
@@ -153,6 +127,8 @@ std::optional<http_reply> read_message_body(const rest_call& c, stored_message& 
   }
   bool tts = false;
   if (body["tts"].get_bool().get(tts) == simdjson::SUCCESS) m.tts = tts;
+  std::int64_t flags = 0;
+  if (body["flags"].get_int64().get(flags) == simdjson::SUCCESS) m.flags = static_cast<int>(flags);
   if (creating) {
     dom::element nonce, reference;
     if (body["nonce"].get(nonce) == simdjson::SUCCESS && !nonce.is_null()) m.nonce = simdjson::minify(nonce);
@@ -166,13 +142,15 @@ std::optional<http_reply> read_message_body(const rest_call& c, stored_message& 
   return std::nullopt;
 }
 
+namespace {
+
 http_reply create_message(rest_call& c) {
   channel_at at;
   if (!find_channel(c.fc.data(), c.params[0], at)) return unknown_channel();
   if (at.channel->type == 2) return discord_error(400, 50008, "Cannot send messages in a non-text channel");
   static thread_local dom::parser parser;
   stored_message m;
-  if (auto err = read_message_body(c, m, true, parser)) return *err;
+  if (auto err = read_message_fields(c.req.body, m, true)) return *err;
   const std::int64_t now = wall_ms(c.fc);
   m.id = c.fc.new_snowflake(now);
   m.channel_id = at.channel->id;
@@ -224,9 +202,8 @@ http_reply edit_message(rest_call& c) {
   http_reply r;
   stored_message* m = message_at(c, r);
   if (!m) return r;
-  static thread_local dom::parser parser;
   stored_message edited = *m;
-  if (auto err = read_message_body(c, edited, false, parser)) return *err;
+  if (auto err = read_message_fields(c.req.body, edited, false)) return *err;
   edited.edited_ms = wall_ms(c.fc);
   *m = edited;
   dispatch_message(c.fc, "MESSAGE_UPDATE", *m);
@@ -409,8 +386,10 @@ http_reply application_me(rest_call& c) {
 constexpr route_limit reads{"reads", 50, 1000, true};
 constexpr route_limit message_writes{"channels/messages:write", 5, 5000, true};
 
-const std::vector<rest_route>& routes() {
-  static const std::vector<rest_route> table = {
+}  // namespace
+
+std::vector<rest_route> message_routes() {
+  return {
       {"GET", "/gateway", {"gateway", 50, 1000, false}, gateway},
       {"GET", "/gateway/bot", {"gateway/bot", 50, 1000, true}, gateway_bot},
       {"GET", "/users/@me", reads, users_me},
@@ -427,6 +406,22 @@ const std::vector<rest_route>& routes() {
       {"GET", "/guilds/{guild.id}/roles", reads, get_guild_roles},
       {"GET", "/guilds/{guild.id}/members/{user.id}", reads, get_guild_member},
   };
+}
+
+namespace {
+
+bool authorized(const fakecord& fc, std::string_view auth) {
+  if (auth.rfind("Bot ", 0) != 0) return false;
+  auth.remove_prefix(4);
+  return !auth.empty() && (fc.opts().token.empty() || auth == fc.opts().token);
+}
+
+const std::vector<rest_route>& routes() {
+  static const std::vector<rest_route> table = [] {
+    std::vector<rest_route> all = message_routes();
+    for (auto& r : interaction_routes()) all.push_back(std::move(r));
+    return all;
+  }();
   return table;
 }
 
@@ -503,7 +498,9 @@ http_reply handle_rest(fakecord& fc, const http_request_view& req, std::string_v
   }
   if (route->pattern != "/gateway" && !authorized(fc, req.authorization)) return answer(discord_error(401, 0, "401: Unauthorized"));
   // The top-level resource a bucket is counted per: the first id of a /channels, /guilds or /webhooks path.
-  std::string_view resource = params.empty() || route->pattern.rfind("/users", 0) == 0 ? std::string_view{} : params[0];
+  // (A webhook's is its id and token: an interaction's follow-ups are counted per interaction.)
+  std::string resource = params.empty() || route->pattern.rfind("/users", 0) == 0 ? std::string() : std::string(params[0]);
+  if (route->pattern.rfind("/webhooks/", 0) == 0 && params.size() > 1) resource += "/" + std::string(params[1]);
   rate_decision limit = fc.rest_limits().take(route->limit, resource, now, wall_ms(fc));
   if (!limit.allowed) {
     http_reply r;

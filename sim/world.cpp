@@ -198,6 +198,32 @@ std::optional<member_state> world::find_member(int guild, std::uint64_t user_id)
   return std::nullopt;
 }
 
+std::uint64_t world::permissions(const guild_state& st, std::uint64_t gid, const member_state& m,
+                                 const channel_state* channel) const {
+  if (m.user_id == owner_id_) return all_permissions;
+  auto role_bits = [&](std::uint64_t id) -> std::uint64_t {
+    for (const auto& r : st.roles)
+      if (r.id == id) return r.permissions;
+    return 0;
+  };
+  std::uint64_t perms = role_bits(gid);
+  for (auto id : m.roles) perms |= role_bits(id);
+  if (perms & 8) return all_permissions;  // ADMINISTRATOR
+  if (!channel) return perms;
+  auto overwrite = [&](std::uint64_t id, int type) -> const permission_overwrite* {
+    for (const auto& o : channel->overwrites)
+      if (o.id == id && o.type == type) return &o;
+    return nullptr;
+  };
+  if (auto* o = overwrite(gid, 0)) perms = (perms & ~o->deny) | o->allow;
+  std::uint64_t allow = 0, deny = 0;
+  for (auto id : m.roles)
+    if (auto* o = overwrite(id, 0)) allow |= o->allow, deny |= o->deny;
+  perms = (perms & ~deny) | allow;
+  if (auto* o = overwrite(m.user_id, 1)) perms = (perms & ~o->deny) | o->allow;
+  return perms;
+}
+
 std::optional<int> world::guild_of_channel(std::uint64_t channel_id) const {
   // The original channels' ids are their guild's plus 1…4, within the same millisecond.
   std::uint64_t ms = discord::snowflake_time_ms(channel_id);

@@ -68,6 +68,12 @@ class world {
   const guild_state& view(int guild, guild_state& scratch, bool with_people = true) const;
   int member_count(int guild) const;  // people and the bot
   std::optional<member_state> find_member(int guild, std::uint64_t user_id) const;
+  // A member's permissions in a channel (nullptr: at the guild level), by Discord's algorithm: @everyone and the
+  // member's roles, ADMINISTRATOR for everything, then the channel's overwrites (@everyone, roles, the member).
+  std::uint64_t permissions(const guild_state& st, std::uint64_t guild_id, const member_state& m,
+                            const channel_state* channel) const;
+  static constexpr std::uint64_t all_permissions = (1ULL << 51) - 1;
+
   // The guild of a channel or thread id (the original layout's, or one a change created).
   std::optional<int> guild_of_channel(std::uint64_t channel_id) const;
   // A person of the guild (not the bot), picked by `r`; nullopt when nobody but the bot is left.
