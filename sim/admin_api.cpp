@@ -19,6 +19,11 @@ namespace dom = simdjson::dom;
 
 namespace {
 
+dom::parser& parser_for_messages() {
+  static thread_local dom::parser p;
+  return p;
+}
+
 http_reply admin_error(int status, std::string_view message) {
   http_reply r;
   r.status = status;
@@ -221,9 +226,27 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   render(full, false);
   if (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE") render(plain, true);
   int delivered = fc.dispatch_guild_event(guild_id, t, full, gating_intents(t, guild.has_value()), plain);
+  // A message stays findable by REST (a bot replies to it, reacts to it, reads it).
+  std::string message_id;
+  if (guild && t == "MESSAGE_CREATE") {
+    dom::element m;
+    std::string_view id, channel;
+    if (parser_for_messages().parse(full).get(m) == simdjson::SUCCESS && m["id"].get_string().get(id) == simdjson::SUCCESS &&
+        m["channel_id"].get_string().get(channel) == simdjson::SUCCESS) {
+      stored_message s;
+      s.id = discord::parse_snowflake(id).value_or(0);
+      s.channel_id = discord::parse_snowflake(channel).value_or(0);
+      s.guild_id = guild_id;
+      s.raw = full;
+      message_id = std::string(id);
+      fc.messages().put(std::move(s));
+    }
+  }
   http_reply r;
   json::writer w(r.body);
-  w.begin_object().field("delivered", delivered).end_object();
+  w.begin_object().field("delivered", delivered);
+  if (!message_id.empty()) w.field("id", message_id);
+  w.end_object();
   return r;
 }
 

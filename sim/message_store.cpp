@@ -46,6 +46,10 @@ std::vector<const stored_message*> message_store::list(std::uint64_t channel_id,
 }
 
 void write_stored_message(json::writer& w, const world& wd, const stored_message& m, bool for_gateway) {
+  if (!m.raw.empty()) {
+    w.raw(m.raw);
+    return;
+  }
   w.begin_object().id_field("id", m.id).field("type", m.type).id_field("channel_id", m.channel_id);
   if (for_gateway && m.guild_id) w.id_field("guild_id", m.guild_id);
   w.key("author");

@@ -158,14 +158,17 @@ http_reply create_message(rest_call& c) {
   m.timestamp_ms = now;
   if (!m.message_reference.empty()) {
     // The replied-to message must exist unless fail_if_not_exists is false (Discord's Message Reference).
+    // Snowflakes may come as strings or numbers (discord.py sends numbers).
     dom::element ref;
-    std::string_view ref_id;
+    std::string_view ref_text;
+    std::uint64_t ref_number = 0;
+    std::optional<std::uint64_t> rid;
     bool fail = true;
     if (parser.parse(m.message_reference).get(ref) == simdjson::SUCCESS) {
-      if (ref["message_id"].get_string().get(ref_id) != simdjson::SUCCESS) ref_id = {};
+      if (ref["message_id"].get_string().get(ref_text) == simdjson::SUCCESS) rid = discord::parse_snowflake(ref_text);
+      else if (ref["message_id"].get_uint64().get(ref_number) == simdjson::SUCCESS) rid = ref_number;
       if (ref["fail_if_not_exists"].get_bool().get(fail) != simdjson::SUCCESS) fail = true;
     }
-    auto rid = discord::parse_snowflake(ref_id);
     if (fail && (!rid || !c.fc.messages().find(m.channel_id, *rid)))
       return form_error("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
   }
@@ -496,7 +499,10 @@ http_reply handle_rest(fakecord& fc, const http_request_view& req, std::string_v
     }
     return answer(discord_error(f.status, 0, std::to_string(f.status) + ": injected failure"));
   }
-  if (route->pattern != "/gateway" && !authorized(fc, req.authorization)) return answer(discord_error(401, 0, "401: Unauthorized"));
+  // Interaction callbacks and webhooks carry their own token in the path; Discord needs no bot token for them.
+  const bool token_in_path = route->pattern.rfind("/interactions/", 0) == 0 || route->pattern.rfind("/webhooks/", 0) == 0;
+  if (route->pattern != "/gateway" && !token_in_path && !authorized(fc, req.authorization))
+    return answer(discord_error(401, 0, "401: Unauthorized"));
   // The top-level resource a bucket is counted per: the first id of a /channels, /guilds or /webhooks path.
   // (A webhook's is its id and token: an interaction's follow-ups are counted per interaction.)
   std::string resource = params.empty() || route->pattern.rfind("/users", 0) == 0 ? std::string() : std::string(params[0]);
