@@ -246,6 +246,7 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   json::writer w(r.body);
   w.begin_object().field("delivered", delivered);
   if (!message_id.empty()) w.field("id", message_id);
+  if (delivered == 0) w.field("reason", fc.why_undelivered(guild_id, gating_intents(t, guild.has_value())));
   w.end_object();
   return r;
 }

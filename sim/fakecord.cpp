@@ -157,6 +157,34 @@ void fakecord::dispatch_guild_create(int guild) {
   note_generated("GUILD_CREATE");
 }
 
+std::string fakecord::why_undelivered(std::uint64_t guild_id, std::uint64_t intents) const {
+  if (routes_.empty()) return "no session is connected";
+  std::string why;
+  for (const auto& [count, shards] : routes_) {
+    const int shard = guild_id == 0 ? 0 : discord::shard_for_guild(guild_id, count);
+    const std::string where = "shard " + std::to_string(shard) + " of " + std::to_string(count);
+    if (!why.empty()) why += "; ";
+    if (shards[static_cast<std::size_t>(shard)].empty()) why += "no session holds " + where;
+    else why += "the sessions of " + where + " lack the intent it needs (bits " + std::to_string(intents) + ")";
+  }
+  if (guild_id == 0) why += " (a DM goes to shard 0 only)";
+  return why;
+}
+
+std::uint64_t fakecord::open_dm(std::uint64_t recipient, const std::function<std::uint64_t()>& new_id) {
+  auto [it, fresh] = dm_by_recipient_.try_emplace(recipient, 0);
+  if (fresh) {
+    it->second = new_id();
+    dm_recipient_of_[it->second] = recipient;
+  }
+  return it->second;
+}
+
+std::uint64_t fakecord::dm_recipient(std::uint64_t channel_id) const {
+  auto it = dm_recipient_of_.find(channel_id);
+  return it == dm_recipient_of_.end() ? 0 : it->second;
+}
+
 void fakecord::record_rest_call(rest_call_record r) {
   ++rest_calls;
   if (r.status == 429) ++rest_429s;

@@ -3,6 +3,7 @@
 // a connection_sink that the server shell implements, and time is passed in.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -127,6 +128,9 @@ class fakecord {
   int dispatch_guild_event(std::uint64_t guild_id, std::string_view t, std::string_view d, std::uint64_t intents,
                             std::string_view d_plain = {});
 
+  // Why dispatch_guild_event(guild_id, …, intents) reached no session: one sentence for the admin API.
+  std::string why_undelivered(std::uint64_t guild_id, std::uint64_t intents) const;
+
   // GUILD_CREATE of `guild` to every session of its shard with GUILDS, each rendered for that session's intents
   // (the bot was added to the guild). Counted once in generated().
   void dispatch_guild_create(int guild);
@@ -165,6 +169,9 @@ class fakecord {
   // REST state: the messages it can find again, its rate limits, and every call it answered.
   message_store& messages() { return messages_; }
   command_registry& commands() { return commands_; }
+  // DM channels the bot opened: recipient → channel id, the same one each time (Create DM).
+  std::uint64_t open_dm(std::uint64_t recipient, const std::function<std::uint64_t()>& new_id);
+  std::uint64_t dm_recipient(std::uint64_t channel_id) const;
   interaction_registry& interactions() { return interactions_; }
   rest_rate_limits& rest_limits() { return rest_limits_; }
   static constexpr std::size_t rest_log_limit = 20000;
@@ -205,6 +212,7 @@ class fakecord {
   rest_fault rest_fault_;
   message_store messages_;
   command_registry commands_;
+  std::map<std::uint64_t, std::uint64_t> dm_by_recipient_, dm_recipient_of_;
   interaction_registry interactions_;
   rest_rate_limits rest_limits_;
   std::deque<rest_call_record> rest_log_;

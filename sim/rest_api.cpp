@@ -90,7 +90,8 @@ void dispatch_message(fakecord& fc, std::string_view t, const stored_message& m)
   // A message the app sends always carries its content (Discord's message content intent exceptions); an ephemeral
   // one reaches nobody but the user, who is not a session here.
   if (m.flags & 64) return;
-  fc.dispatch_guild_event(m.guild_id, t, d, discord::intent::guild_messages);
+  // A DM (no guild) goes to shard 0, to sessions with DIRECT_MESSAGES (Discord's sharding rule).
+  fc.dispatch_guild_event(m.guild_id, t, d, m.guild_id ? discord::intent::guild_messages : discord::intent::direct_messages);
 }
 
 namespace {
@@ -144,17 +145,24 @@ std::optional<http_reply> read_message_fields(std::string_view json, stored_mess
 
 namespace {
 
+// A DM channel the bot opened (Create DM): its id, or 0.
+std::uint64_t dm_channel(rest_call& c, std::string_view id_text) {
+  auto id = discord::parse_snowflake(id_text);
+  return id && c.fc.dm_recipient(*id) ? *id : 0;
+}
+
 http_reply create_message(rest_call& c) {
   channel_at at;
-  if (!find_channel(c.fc.data(), c.params[0], at)) return unknown_channel();
-  if (at.channel->type == 2) return discord_error(400, 50008, "Cannot send messages in a non-text channel");
+  const std::uint64_t dm = dm_channel(c, c.params[0]);
+  if (!dm && !find_channel(c.fc.data(), c.params[0], at)) return unknown_channel();
+  if (!dm && at.channel->type == 2) return discord_error(400, 50008, "Cannot send messages in a non-text channel");
   static thread_local dom::parser parser;
   stored_message m;
   if (auto err = read_message_fields(c.req.body, m, true)) return *err;
   const std::int64_t now = wall_ms(c.fc);
   m.id = c.fc.new_snowflake(now);
-  m.channel_id = at.channel->id;
-  m.guild_id = c.fc.data().guild_id(at.guild);
+  m.channel_id = dm ? dm : at.channel->id;
+  m.guild_id = dm ? 0 : c.fc.data().guild_id(at.guild);
   m.timestamp_ms = now;
   if (!m.message_reference.empty()) {
     // The replied-to message must exist unless fail_if_not_exists is false (Discord's Message Reference).
@@ -182,12 +190,14 @@ http_reply create_message(rest_call& c) {
 
 stored_message* message_at(rest_call& c, http_reply& error) {
   channel_at at;
-  if (!find_channel(c.fc.data(), c.params[0], at)) {
+  std::uint64_t channel = dm_channel(c, c.params[0]);
+  if (!channel && find_channel(c.fc.data(), c.params[0], at)) channel = at.channel->id;
+  if (!channel) {
     error = unknown_channel();
     return nullptr;
   }
   auto id = discord::parse_snowflake(c.params[1]);
-  stored_message* m = id ? c.fc.messages().find(at.channel->id, *id) : nullptr;
+  stored_message* m = id ? c.fc.messages().find(channel, *id) : nullptr;
   if (!m) error = unknown_message();
   return m;
 }
@@ -261,6 +271,111 @@ http_reply typing(rest_call& c) {
   w.end_object();
   c.fc.dispatch_guild_event(wd.guild_id(at.guild), "TYPING_START", d, discord::intent::guild_message_typing);
   return no_content();
+}
+
+// Reactions: the bot's own, on a message the simulator has (the emoji as in the path: "👍" URL-encoded, or
+// name:id for a custom one).
+http_reply react(rest_call& c, bool add) {
+  http_reply r;
+  stored_message* m = message_at(c, r);
+  if (!m) return r;
+  std::string emoji;  // %XX decoded
+  for (std::size_t i = 0; i < c.params[2].size(); ++i) {
+    char ch = c.params[2][i];
+    if (ch == '%' && i + 2 < c.params[2].size()) {
+      emoji += static_cast<char>(std::stoi(std::string(c.params[2].substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      emoji += ch;
+    }
+  }
+  if (emoji.empty()) return discord_error(400, 10014, "Unknown Emoji");
+  const world& wd = c.fc.data();
+  std::string d;
+  json::writer w(d);
+  w.begin_object().id_field("user_id", wd.bot_id()).id_field("channel_id", m->channel_id).id_field("message_id", m->id);
+  if (m->guild_id) {
+    w.id_field("guild_id", m->guild_id);
+    if (add)
+      if (auto g = wd.guild_index(m->guild_id)) {
+        w.key("member");
+        wd.write_member(w, wd.bot_member(*g));
+      }
+  }
+  w.key("emoji").begin_object();
+  if (auto colon = emoji.find(':'); colon != std::string::npos)
+    w.field("id", emoji.substr(colon + 1)).field("name", emoji.substr(0, colon));
+  else
+    w.null_field("id").field("name", emoji);
+  w.end_object().field("burst", false).field("type", 0).end_object();
+  c.fc.dispatch_guild_event(m->guild_id, add ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", d,
+                            m->guild_id ? discord::intent::guild_message_reactions : discord::intent::direct_message_reactions);
+  return no_content();
+}
+
+http_reply add_reaction(rest_call& c) { return react(c, true); }
+http_reply remove_reaction(rest_call& c) { return react(c, false); }
+
+// Bulk Delete Messages: 2 to 100 ids, none older than two weeks (50016, 50034); ids the simulator does not have
+// count toward the limits, as on Discord.
+http_reply bulk_delete(rest_call& c) {
+  channel_at at;
+  if (!find_channel(c.fc.data(), c.params[0], at)) return unknown_channel();
+  static thread_local dom::parser parser;
+  dom::array ids;
+  if (parser.parse(c.req.body.data(), c.req.body.size()).get_object()["messages"].get_array().get(ids) != simdjson::SUCCESS)
+    return form_error("messages", "BASE_TYPE_REQUIRED", "This field is required");
+  if (ids.size() < 2 || ids.size() > 100)
+    return discord_error(400, 50016, "Provided too few or too many messages to delete. Must provide at least 2 and at most 100 messages to delete.");
+  const std::int64_t two_weeks_ago = wall_ms(c.fc) - 14LL * 86400000;
+  std::vector<std::uint64_t> found;
+  for (auto e : ids) {
+    std::string_view text;
+    std::optional<std::uint64_t> id;
+    if (e.get_string().get(text) == simdjson::SUCCESS) id = discord::parse_snowflake(text);
+    if (!id) return form_error("messages", "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+    if (static_cast<std::int64_t>(discord::snowflake_time_ms(*id)) < two_weeks_ago)
+      return discord_error(400, 50034, "You can only bulk delete messages that are under 14 days old.");
+    found.push_back(*id);
+  }
+  const std::uint64_t gid = c.fc.data().guild_id(at.guild);
+  std::string d;
+  json::writer w(d);
+  w.begin_object().key("ids").begin_array();
+  for (auto id : found) {
+    w.id(id);
+    c.fc.messages().erase(at.channel->id, id);
+  }
+  w.end_array().id_field("channel_id", at.channel->id).id_field("guild_id", gid).end_object();
+  c.fc.dispatch_guild_event(gid, "MESSAGE_DELETE_BULK", d, discord::intent::guild_messages);
+  return no_content();
+}
+
+// Create DM: the DM channel with a user of one of the bot's guilds (the same one each time).
+http_reply create_dm(rest_call& c) {
+  static thread_local dom::parser parser;
+  dom::element body;
+  std::string_view rid_text;
+  std::uint64_t rid_number = 0;
+  std::optional<std::uint64_t> rid;
+  if (parser.parse(c.req.body.data(), c.req.body.size()).get(body) == simdjson::SUCCESS) {
+    if (body["recipient_id"].get_string().get(rid_text) == simdjson::SUCCESS) rid = discord::parse_snowflake(rid_text);
+    else if (body["recipient_id"].get_uint64().get(rid_number) == simdjson::SUCCESS) rid = rid_number;
+  }
+  if (!rid) return form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required");
+  const world& wd = c.fc.data();
+  std::optional<member_state> user;
+  for (int g = 0; g < wd.guild_count() && !user; ++g)
+    if (wd.bot_in(g)) user = wd.find_member(g, *rid);
+  if (!user || user->bot) return discord_error(404, 10013, "Unknown User");
+  const std::uint64_t id = c.fc.open_dm(*rid, [&] { return c.fc.new_snowflake(wall_ms(c.fc)); });
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().id_field("id", id).field("type", 1).null_field("last_message_id").field("flags", 0).key("recipients")
+      .begin_array();
+  wd.write_user(w, *user);
+  w.end_array().end_object();
+  return r;
 }
 
 // --- channels and guilds -----------------------------------------------------------------------------------------
@@ -403,6 +518,10 @@ std::vector<rest_route> message_routes() {
       {"PATCH", "/channels/{channel.id}/messages/{message.id}", message_writes, edit_message},
       {"DELETE", "/channels/{channel.id}/messages/{message.id}", message_writes, delete_message},
       {"POST", "/channels/{channel.id}/typing", {"channels/typing", 5, 5000, true}, typing},
+      {"POST", "/channels/{channel.id}/messages/bulk-delete", {"channels/messages:bulk", 1, 1000, true}, bulk_delete},
+      {"PUT", "/channels/{channel.id}/messages/{message.id}/reactions/{emoji}/@me", {"reactions", 1, 250, true}, add_reaction},
+      {"DELETE", "/channels/{channel.id}/messages/{message.id}/reactions/{emoji}/@me", {"reactions", 1, 250, true}, remove_reaction},
+      {"POST", "/users/@me/channels", reads, create_dm},
       {"GET", "/channels/{channel.id}", reads, get_channel},
       {"GET", "/guilds/{guild.id}", reads, get_guild},
       {"GET", "/guilds/{guild.id}/channels", reads, get_guild_channels},

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <thread>
 
 #include "tests/support/fakecord_process.hpp"
 #include "tests/support/gateway_test_client.hpp"
@@ -158,4 +159,67 @@ TEST_CASE("REST: rate limits as Discord sends them: per-route buckets per channe
   CHECK(r.status == 503);
   r.call("GET", "/channels/" + channel);
   CHECK(r.status == 200);
+}
+
+TEST_CASE("REST: reactions, bulk delete and DMs; a DM reaches shard 0 with DIRECT_MESSAGES; dispatch says why not") {
+  fakecord_process fc({"--guilds", "4", "--shards", "2", "--max-concurrency", "2", "--token", "test-token", "--members", "3"});
+  // Shard 0 with DIRECT_MESSAGES and reactions, shard 1 without.
+  gateway_test_client s0(fc.port()), s1(fc.port());
+  REQUIRE_FALSE(s0.identify(0, 2, 1 | 512 | 1024 | 4096 | 32768).empty());
+  REQUIRE_FALSE(s1.identify(1, 2, 1 | 512 | 32768).empty());
+  auto gc = s0.next_dispatch("GUILD_CREATE");
+  REQUIRE(gc);
+  const std::string channel = json_str(*gc, "/d/channels/0/id");
+  const std::string member = json_str(fc.get("/_fakecord/guild/" + json_str(*gc, "/d/id")), "/members/1/user/id");
+  rest r(fc.port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(json_str(r.call("POST", "/channels/" + channel + "/messages", R"({"content":"m"})"), "/id"));
+  // A reaction of the bot's, added and removed.
+  r.call("PUT", "/channels/" + channel + "/messages/" + ids[0] + "/reactions/%F0%9F%91%8D/@me");
+  CHECK(r.status == 204);
+  auto ra = s0.next_dispatch("MESSAGE_REACTION_ADD");
+  REQUIRE(ra);
+  CHECK(json_str(*ra, "/d/emoji/name") == "\xF0\x9F\x91\x8D");
+  CHECK(json_str(*ra, "/d/message_id") == ids[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // reactions: 1 per 250 ms, as on Discord
+  r.call("DELETE", "/channels/" + channel + "/messages/" + ids[0] + "/reactions/%F0%9F%91%8D/@me");
+  CHECK(r.status == 204);
+  CHECK(s0.next_dispatch("MESSAGE_REACTION_REMOVE"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string e = r.call("PUT", "/channels/" + channel + "/messages/1/reactions/x/@me");
+  CHECK(json_int(e, "/code") == 10008);
+  // Bulk delete: 2 to 100 ids, not older than two weeks.
+  e = r.call("POST", "/channels/" + channel + "/messages/bulk-delete", R"({"messages":[")" + ids[0] + "\"]}");
+  CHECK(r.status == 400);
+  CHECK(json_int(e, "/code") == 50016);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // bulk delete: 1 a second here
+  e = r.call("POST", "/channels/" + channel + "/messages/bulk-delete", R"({"messages":[")" + ids[0] + R"(","4194304"]})");
+  CHECK(json_int(e, "/code") == 50034);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  r.call("POST", "/channels/" + channel + "/messages/bulk-delete", R"({"messages":[")" + ids[0] + R"(",")" + ids[1] + "\"]}");
+  CHECK(r.status == 204);
+  auto bulk = s0.next_dispatch("MESSAGE_DELETE_BULK");
+  REQUIRE(bulk);
+  CHECK(json_array_size(*bulk, "/d/ids") == 2);
+  r.call("GET", "/channels/" + channel + "/messages/" + ids[1]);
+  CHECK(r.status == 404);
+  // A DM: the same channel each time; its message goes to shard 0 only, without guild_id.
+  std::string dm = r.call("POST", "/users/@me/channels", R"({"recipient_id":")" + member + "\"}");
+  CHECK(r.status == 200);
+  CHECK(json_int(dm, "/type") == 1);
+  CHECK(json_str(dm, "/recipients/0/id") == member);
+  CHECK(json_str(r.call("POST", "/users/@me/channels", R"({"recipient_id":")" + member + "\"}"), "/id") == json_str(dm, "/id"));
+  r.call("POST", "/channels/" + json_str(dm, "/id") + "/messages", R"({"content":"hi in private"})");
+  CHECK(r.status == 200);
+  auto dmc = s0.next_where([](const std::string& m) { return json_str(m, "/t") == "MESSAGE_CREATE" && json_str(m, "/d/content") == "hi in private"; });
+  REQUIRE(dmc);
+  CHECK_FALSE(json_has(*dmc, "/d/guild_id"));
+  CHECK_FALSE(s1.next_where([](const std::string& m) { return json_str(m, "/d/content") == "hi in private"; },
+                            std::chrono::milliseconds(300)));
+  e = r.call("POST", "/users/@me/channels", R"({"recipient_id":"1"})");
+  CHECK(json_int(e, "/code") == 10013);
+  // An admin dispatch nobody receives says why.
+  std::string none = fc.post("/_fakecord/dispatch", R"({"t":"TYPING_START","d":{"channel_id":"1","user_id":"2"}})");
+  CHECK(json_int(none, "/delivered") == 0);
+  CHECK(json_str(none, "/reason").find("lack the intent") != std::string::npos);
 }
