@@ -173,6 +173,7 @@ class fakecord {
   std::uint64_t open_dm(std::uint64_t recipient, const std::function<std::uint64_t()>& new_id);
   std::uint64_t dm_recipient(std::uint64_t channel_id) const;
   interaction_registry& interactions() { return interactions_; }
+  std::map<std::uint64_t, webhook_record>& webhooks() { return webhooks_; }
   rest_rate_limits& rest_limits() { return rest_limits_; }
   static constexpr std::size_t rest_log_limit = 20000;
   void record_rest_call(rest_call_record r);
@@ -214,6 +215,7 @@ class fakecord {
   command_registry commands_;
   std::map<std::uint64_t, std::uint64_t> dm_by_recipient_, dm_recipient_of_;
   interaction_registry interactions_;
+  std::map<std::uint64_t, webhook_record> webhooks_;
   rest_rate_limits rest_limits_;
   std::deque<rest_call_record> rest_log_;
   std::uint64_t id_counter_ = 0;

@@ -59,6 +59,12 @@ struct interaction_record {
   std::uint64_t original_id = 0;  // the original response's message, once there is one
 };
 
+// A channel webhook the bot made (Create Webhook), executed with its token.
+struct webhook_record {
+  std::uint64_t id = 0, channel_id = 0, guild_id = 0;
+  std::string token, name;
+};
+
 class interaction_registry {
  public:
   static constexpr std::size_t kept = 10000;

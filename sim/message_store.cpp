@@ -53,8 +53,9 @@ void write_stored_message(json::writer& w, const world& wd, const stored_message
   w.begin_object().id_field("id", m.id).field("type", m.type).id_field("channel_id", m.channel_id);
   if (for_gateway && m.guild_id) w.id_field("guild_id", m.guild_id);
   w.key("author");
-  wd.write_bot_user(w);
-  if (for_gateway && m.guild_id) {
+  if (m.author.empty()) wd.write_bot_user(w);
+  else w.raw(m.author);
+  if (for_gateway && m.guild_id && m.author.empty()) {
     if (auto g = wd.guild_index(m.guild_id)) {
       w.key("member");
       wd.write_member(w, wd.bot_member(*g), false);

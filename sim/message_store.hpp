@@ -28,6 +28,7 @@ struct stored_message {
   int type = 0;  // 0 default, 19 reply, 20 an interaction's response
   std::uint64_t webhook_id = 0;      // interaction responses and follow-ups: the application's id
   std::string interaction_metadata;  // raw JSON object, empty: none
+  std::string author;  // raw JSON user, empty: the bot (a webhook's message names the webhook)
   std::string raw;  // a message someone else wrote (POST /_fakecord/dispatch): its JSON as dispatched, returned as is
 };
 

@@ -283,9 +283,71 @@ http_reply delete_original(rest_call& c) {
   return no_content();
 }
 
-// A follow-up (or Execute Webhook with an interaction's token): a new message, returned as with ?wait=true.
+// Execute Webhook for a channel webhook: a message authored by the webhook; with ?wait=true the message, else 204.
+http_reply execute_channel_webhook(rest_call& c, webhook_record& hook) {
+  if (c.params[1] != hook.token) return discord_error(401, 50027, "Invalid Webhook Token");
+  stored_message m;
+  if (auto err = read_message_fields(c.req.body, m, true)) return *err;
+  static thread_local dom::parser parser;
+  dom::element body;
+  std::string_view username = hook.name;
+  if (parser.parse(c.req.body.data(), c.req.body.size()).get(body) == simdjson::SUCCESS)
+    if (body["username"].get_string().get(username) != simdjson::SUCCESS) username = hook.name;
+  m.id = c.fc.new_snowflake(wall_ms(c.fc));
+  m.channel_id = hook.channel_id;
+  m.guild_id = hook.guild_id;
+  m.timestamp_ms = wall_ms(c.fc);
+  m.webhook_id = hook.id;
+  std::string author;
+  json::writer a(author);
+  a.begin_object().id_field("id", hook.id).field("username", username).null_field("avatar").field("discriminator", "0000")
+      .field("bot", true).end_object();
+  m.author = author;
+  c.fc.messages().put(m);
+  dispatch_message(c.fc, "MESSAGE_CREATE", m);
+  if (query_value(c.query, "wait") != "true") return no_content();
+  http_reply r;
+  json::writer w(r.body);
+  write_stored_message(w, c.fc.data(), m, false);
+  return r;
+}
+
+// Create Webhook: a channel webhook of the bot's application, with its token.
+http_reply create_webhook(rest_call& c) {
+  channel_at at;
+  if (!find_channel(c.fc.data(), c.params[0], at)) return discord_error(404, 10003, "Unknown Channel");
+  static thread_local dom::parser parser;
+  dom::element body;
+  std::string_view name;
+  if (parser.parse(c.req.body.data(), c.req.body.size()).get(body) != simdjson::SUCCESS ||
+      body["name"].get_string().get(name) != simdjson::SUCCESS || name.empty() || name.size() > 80)
+    return form_error("name", "BASE_TYPE_REQUIRED", "This field is required");
+  webhook_record hook;
+  hook.id = c.fc.new_snowflake(wall_ms(c.fc));
+  hook.channel_id = at.channel->id;
+  hook.guild_id = c.fc.data().guild_id(at.guild);
+  hook.token = c.fc.new_hex_id() + c.fc.new_hex_id();
+  hook.name = std::string(name);
+  c.fc.webhooks()[hook.id] = hook;
+  http_reply r;
+  json::writer w(r.body);
+  w.begin_object().id_field("id", hook.id).field("type", 1).id_field("guild_id", hook.guild_id)
+      .id_field("channel_id", hook.channel_id).field("name", hook.name).null_field("avatar").field("token", hook.token)
+      .id_field("application_id", c.fc.data().application_id()).key("user");
+  c.fc.data().write_bot_user(w);
+  w.end_object();
+  return r;
+}
+
+// A follow-up (Execute Webhook with an interaction's token: a new message, returned as with ?wait=true), or
+// Execute Webhook for a channel webhook.
 http_reply followup(rest_call& c) {
   http_reply r;
+  if (auto id = discord::parse_snowflake(c.params[0]); id && *id != c.fc.data().application_id()) {
+    auto hook = c.fc.webhooks().find(*id);
+    if (hook == c.fc.webhooks().end()) return discord_error(404, 10015, "Unknown Webhook");
+    return execute_channel_webhook(c, hook->second);
+  }
   interaction_record* it = interaction_by_token(c, c.params[0], c.params[1], r);
   if (!it) return r;
   if (!it->responded) return unknown_interaction();
@@ -321,7 +383,8 @@ std::vector<rest_route> interaction_routes() {
       {"GET", "/webhooks/{application.id}/{interaction.token}/messages/@original", webhook_limit, get_original},
       {"PATCH", "/webhooks/{application.id}/{interaction.token}/messages/@original", webhook_limit, edit_original},
       {"DELETE", "/webhooks/{application.id}/{interaction.token}/messages/@original", webhook_limit, delete_original},
-      {"POST", "/webhooks/{application.id}/{interaction.token}", webhook_limit, followup},
+      {"POST", "/webhooks/{webhook.id}/{webhook.token}", webhook_limit, followup},
+      {"POST", "/channels/{channel.id}/webhooks", {"channels/webhooks", 15, 60000, true}, create_webhook},
   };
 }
 

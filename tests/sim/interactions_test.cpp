@@ -150,3 +150,35 @@ TEST_CASE("interactions: a complete INTERACTION_CREATE, one callback within 3 s,
   fc.post("/_fakecord/interaction", R"({"kind":"dance","guild_id":")" + guild + "\"}", &status);
   CHECK(status == 400);
 }
+
+TEST_CASE("webhooks: created on a channel, executed with their token (?wait=true returns the message)") {
+  fakecord_process fc({"--guilds", "2", "--shards", "1", "--token", "test-token"});
+  gateway_test_client bot(fc.port());
+  REQUIRE_FALSE(bot.identify(0, 1, 1 | 512 | 32768).empty());
+  auto gc = bot.next_dispatch("GUILD_CREATE");
+  REQUIRE(gc);
+  const std::string channel = json_str(*gc, "/d/channels/0/id");
+  rest r(fc.port());
+  std::string hook = r.call("POST", "/channels/" + channel + "/webhooks", R"({"name":"Alerts"})");
+  CHECK(r.status == 200);
+  const std::string id = json_str(hook, "/id"), token = json_str(hook, "/token");
+  CHECK(json_str(hook, "/channel_id") == channel);
+  CHECK_FALSE(token.empty());
+  int status = 0;
+  std::string m = http_request(fc.port(), "POST", "/api/v10/webhooks/" + id + "/" + token + "?wait=true",
+                               R"({"content":"disk full","username":"Monitor"})", "", status);
+  CHECK(status == 200);
+  CHECK(json_str(m, "/author/username") == "Monitor");
+  CHECK(json_str(m, "/webhook_id") == id);
+  auto mc = bot.next_dispatch("MESSAGE_CREATE");
+  REQUIRE(mc);
+  CHECK(json_str(*mc, "/d/content") == "disk full");
+  http_request(fc.port(), "POST", "/api/v10/webhooks/" + id + "/" + token, R"({"content":"again"})", "", status);
+  CHECK(status == 204);
+  std::string e = http_request(fc.port(), "POST", "/api/v10/webhooks/" + id + "/wrong", R"({"content":"x"})", "", status);
+  CHECK(status == 401);
+  CHECK(json_int(e, "/code") == 50027);
+  e = http_request(fc.port(), "POST", "/api/v10/webhooks/123/abc", R"({"content":"x"})", "", status);
+  CHECK(status == 404);
+  CHECK(json_int(e, "/code") == 10015);
+}
