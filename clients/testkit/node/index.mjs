@@ -8,10 +8,53 @@
 //   const call = await fc.waitForRest((c) => c.method === 'POST' && c.route === '/channels/{channel.id}/messages');
 //   fc.stop();
 //
+// With G in between (a worker reading the stream): const g = await startG(fc); … g.redisPort …; g.stop().
+//
 // The binary: options.binary, else $G_FAKECORD, else `g-fakecord` on the PATH.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+async function freePort() {
+  const srv = createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and one
+// g-actor node (docs/node.md) on free ports. Resolves once the node answers /healthz; the stream is
+// `g:g:events` at 127.0.0.1:redisPort. The binaries: options, else $G_ACTOR and $REDIS_SERVER, else the PATH.
+export async function startG(fc, { actor = process.env.G_ACTOR ?? 'g-actor', redisServer = process.env.REDIS_SERVER ?? 'redis-server',
+                                   intents = 1 | 512 | 32768, extraConfig = '' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'g-kit-'));
+  const redisPort = await freePort(), httpPort = await freePort();
+  const redis = spawn(redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                                    '--dir', dir], { stdio: 'ignore' });
+  const config = join(dir, 'node.toml');
+  writeFileSync(config, `[node]\nname = "kit"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "${fc.token}"\n` +
+    `rest_url = "${fc.api}"\nintents = ${intents}\n[redis]\nport = ${redisPort}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n` +
+    `[security]\ncookie = "g-fakecord-kit-cookie"\n${extraConfig}`);
+  await new Promise((r) => setTimeout(r, 200));  // redis-server binds
+  const node = spawn(actor, ['--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = () => { node.kill('SIGTERM'); redis.kill('SIGTERM'); setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500); };
+  const until = Date.now() + 30000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (node.exitCode !== null || Date.now() > until) {
+      stop();
+      throw new Error(`g-actor did not become healthy (exit code ${node.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { redisPort, httpPort, stream: 'g:g:events', stop };
+}
 
 export async function startFakecord({ binary = process.env.G_FAKECORD ?? 'g-fakecord', token = 'test-token', args = [] } = {}) {
   const proc = spawn(binary, ['--listen', '127.0.0.1:0', '--token', token, '--quiet', ...args],

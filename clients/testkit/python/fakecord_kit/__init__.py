@@ -14,7 +14,10 @@ With pytest, `pytest_plugins = ["fakecord_kit.pytest_plugin"]` gives the fixture
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -99,3 +102,53 @@ class Fakecord:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class G:
+    """G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and one
+    g-actor node on free ports. Ready once the node answers /healthz; the stream is g:g:events at 127.0.0.1:redis_port.
+    The binaries: arguments, else $G_ACTOR and $REDIS_SERVER, else the PATH."""
+
+    def __init__(self, fakecord, actor=None, redis_server=None, intents=1 | 512 | 32768, extra_config=""):
+        actor = actor or os.environ.get("G_ACTOR", "g-actor")
+        redis_server = redis_server or os.environ.get("REDIS_SERVER", "redis-server")
+        self.dir = tempfile.mkdtemp(prefix="g-kit-")
+        self.redis_port, self.http_port = _free_port(), _free_port()
+        self.redis = subprocess.Popen([redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL)
+        config = os.path.join(self.dir, "node.toml")
+        with open(config, "w") as f:
+            f.write(f'[node]\nname = "kit"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "{fakecord.token}"\n'
+                    f'rest_url = "{fakecord.api}"\nintents = {intents}\n[redis]\nport = {self.redis_port}\n'
+                    f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n[security]\ncookie = "g-fakecord-kit-cookie"\n'
+                    f"{extra_config}")
+        time.sleep(0.2)  # redis-server binds
+        self.node = subprocess.Popen([actor, "--config", config])
+        self.stream = "g:g:events"
+        until = time.monotonic() + 30
+        while True:
+            try:
+                with _opener.open(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if self.node.poll() is not None or time.monotonic() > until:
+                self.stop()
+                raise RuntimeError(f"g-actor did not become healthy (exit code {self.node.poll()})")
+            time.sleep(0.1)
+
+    def stop(self):
+        for p in (self.node, self.redis):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
