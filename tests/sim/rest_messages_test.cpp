@@ -152,7 +152,22 @@ TEST_CASE("REST: rate limits as Discord sends them: per-route buckets per channe
   r.call("POST", "/channels/" + other + "/messages", R"({"content":"m"})");
   CHECK(r.status == 200);
   CHECK(r.headers["x-ratelimit-bucket"] == bucket);
-  CHECK(json_int(fc.stats(), "/rest_429s") == 2);
+  CHECK(json_int(fc.stats(), "/rest_429s") == 2);  // the two over the channel's bucket
+  // The bot's global limit: 50 requests a second, whatever the route and resource.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  int global_429 = 0;
+  std::string global_body;
+  for (int i = 0; i < 60; ++i) {
+    std::string b = r.call("GET", "/channels/" + (i % 2 ? channel : other));
+    if (r.status == 429 && r.headers["x-ratelimit-global"] == "true") {
+      ++global_429;
+      global_body = b;
+      CHECK(r.headers["x-ratelimit-scope"] == "global");
+    }
+  }
+  CHECK(global_429 >= 5);
+  CHECK(global_body.find("\"global\":true") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   // rest_fault still applies to any route.
   fc.post("/_fakecord/rest_fault", R"({"status":503,"count":1})");
   r.call("GET", "/channels/" + channel);
