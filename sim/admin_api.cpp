@@ -24,13 +24,6 @@ dom::parser& parser_for_messages() {
   return p;
 }
 
-http_reply admin_error(int status, std::string_view message) {
-  http_reply r;
-  r.status = status;
-  json::writer w(r.body);
-  w.begin_object().field("error", message).end_object();
-  return r;
-}
 
 http_reply stats(fakecord& fc) {
   http_reply r;
@@ -252,6 +245,14 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
 }
 
 }  // namespace
+
+http_reply admin_error(int status, std::string_view message) {
+  http_reply r;
+  r.status = status;
+  json::writer w(r.body);
+  w.begin_object().field("error", message).end_object();
+  return r;
+}
 
 http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_view route, millis now) {
   std::string_view query;

@@ -27,6 +27,9 @@ struct http_reply {
 // Routes /api/… to the REST handlers and /_fakecord/… to the admin API.
 http_reply handle_http(fakecord& fc, const http_request_view& req, millis now);
 
+// An admin API error: {"error": message}.
+http_reply admin_error(int status, std::string_view message);
+
 http_reply handle_rest(fakecord& fc, const http_request_view& req, std::string_view route, millis now);
 http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_view route, millis now);
 

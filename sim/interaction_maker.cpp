@@ -13,13 +13,6 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-http_reply bad(int status, std::string_view message) {
-  http_reply r;
-  r.status = status;
-  json::writer w(r.body);
-  w.begin_object().field("error", message).end_object();
-  return r;
-}
 
 std::string_view text(dom::element e, std::string_view key) {
   std::string_view v;
@@ -32,10 +25,10 @@ http_reply make_interaction(fakecord& fc, const dom::element& body, millis now) 
   const world& wd = fc.data();
   const std::string_view kind = text(body, "kind");
   const int type = kind == "command" ? 2 : kind == "button" ? 3 : kind == "modal" ? 5 : 0;
-  if (!type) return bad(400, "interaction needs \"kind\": command, button or modal");
+  if (!type) return admin_error(400, "interaction needs \"kind\": command, button or modal");
   auto gid = discord::parse_snowflake(text(body, "guild_id"));
   std::optional<int> g = gid ? wd.guild_index(*gid) : std::nullopt;
-  if (!g || !wd.bot_in(*g)) return bad(404, "no such guild, or the bot is not in it (\"guild_id\")");
+  if (!g || !wd.bot_in(*g)) return admin_error(404, "no such guild, or the bot is not in it (\"guild_id\")");
   guild_state scratch;
   const guild_state& st = wd.view(*g, scratch);
   // The channel: the one named, else the guild's first text channel.
@@ -43,12 +36,12 @@ http_reply make_interaction(fakecord& fc, const dom::element& body, millis now) 
   auto cid = discord::parse_snowflake(text(body, "channel_id"));
   for (const auto& c : st.channels)
     if ((cid && c.id == *cid) || (!cid && c.type == 0 && !channel)) channel = &c;
-  if (!channel) return bad(404, "no such channel in that guild (\"channel_id\")");
+  if (!channel) return admin_error(404, "no such channel in that guild (\"channel_id\")");
   // The member: the one named, else a person of the guild.
   std::optional<member_state> member;
   if (auto uid = discord::parse_snowflake(text(body, "user_id"))) member = wd.find_member(*g, *uid);
   else member = wd.some_member(*g, 0);
-  if (!member) return bad(404, "no such member in that guild (\"user_id\")");
+  if (!member) return admin_error(404, "no such member in that guild (\"user_id\")");
 
   interaction_record rec;
   rec.id = fc.new_snowflake(fc.wall_clock_us ? fc.wall_clock_us() / 1000 : 0);
@@ -65,7 +58,7 @@ http_reply make_interaction(fakecord& fc, const dom::element& body, millis now) 
       .begin_object();
   if (type == 2) {
     std::string_view name = text(body, "name");
-    if (name.empty()) return bad(400, "a command interaction needs \"name\"");
+    if (name.empty()) return admin_error(400, "a command interaction needs \"name\"");
     // The registered command of that name (guild first, then global), or a made-up id for one never registered.
     const application_command* cmd = fc.commands().by_name(std::to_string(*gid), std::string(name));
     if (!cmd) cmd = fc.commands().by_name("", std::string(name));
@@ -75,7 +68,7 @@ http_reply make_interaction(fakecord& fc, const dom::element& body, millis now) 
     if (body["options"].get_array().get(options) == simdjson::SUCCESS) w.raw_field("options", simdjson::minify(options));
   } else {
     std::string_view custom_id = text(body, "custom_id");
-    if (custom_id.empty()) return bad(400, "a button or modal interaction needs \"custom_id\"");
+    if (custom_id.empty()) return admin_error(400, "a button or modal interaction needs \"custom_id\"");
     w.field("custom_id", custom_id);
     if (type == 3) {
       w.field("component_type", 2);
@@ -86,7 +79,7 @@ http_reply make_interaction(fakecord& fc, const dom::element& body, millis now) 
       if (body["fields"].get_object().get(fields) == simdjson::SUCCESS)
         for (auto f : fields) {
           std::string_view value;
-          if (f.value.get_string().get(value) != simdjson::SUCCESS) return bad(400, "\"fields\" values must be strings");
+          if (f.value.get_string().get(value) != simdjson::SUCCESS) return admin_error(400, "\"fields\" values must be strings");
           w.begin_object().field("type", 1).key("components").begin_array().begin_object().field("type", 4)
               .field("custom_id", f.key).field("value", value).end_object().end_array().end_object();
         }

@@ -94,6 +94,33 @@ void dispatch_message(fakecord& fc, std::string_view t, const stored_message& m)
   fc.dispatch_guild_event(m.guild_id, t, d, m.guild_id ? discord::intent::guild_messages : discord::intent::direct_messages);
 }
 
+http_reply message_reply(fakecord& fc, const stored_message& m) {
+  http_reply r;
+  json::writer w(r.body);
+  write_stored_message(w, fc.data(), m, false);
+  return r;
+}
+
+std::optional<http_reply> edit_stored_message(fakecord& fc, stored_message& m, std::string_view json) {
+  stored_message edited = m;
+  if (auto err = read_message_fields(json, edited, false)) return err;
+  edited.edited_ms = wall_ms(fc);
+  m = std::move(edited);
+  dispatch_message(fc, "MESSAGE_UPDATE", m);
+  return std::nullopt;
+}
+
+void delete_stored_message(fakecord& fc, const stored_message& m) {
+  std::string d;
+  json::writer w(d);
+  w.begin_object().id_field("id", m.id).id_field("channel_id", m.channel_id);
+  if (m.guild_id) w.id_field("guild_id", m.guild_id);
+  w.end_object();
+  const std::uint64_t gid = m.guild_id;
+  fc.messages().erase(m.channel_id, m.id);  // `m` is gone from here on
+  fc.dispatch_guild_event(gid, "MESSAGE_DELETE", d, gid ? discord::intent::guild_messages : discord::intent::direct_messages);
+}
+
 namespace {
 
 http_reply unknown_channel() { return discord_error(404, 10003, "Unknown Channel"); }
@@ -182,10 +209,7 @@ http_reply create_message(rest_call& c) {
   }
   c.fc.messages().put(m);
   dispatch_message(c.fc, "MESSAGE_CREATE", m);
-  http_reply r;
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), m, false);
-  return r;
+  return message_reply(c.fc, m);
 }
 
 stored_message* message_at(rest_call& c, http_reply& error) {
@@ -205,36 +229,22 @@ stored_message* message_at(rest_call& c, http_reply& error) {
 http_reply get_message(rest_call& c) {
   http_reply r;
   stored_message* m = message_at(c, r);
-  if (!m) return r;
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), *m, false);
-  return r;
+  return m ? message_reply(c.fc, *m) : r;
 }
 
 http_reply edit_message(rest_call& c) {
   http_reply r;
   stored_message* m = message_at(c, r);
   if (!m) return r;
-  stored_message edited = *m;
-  if (auto err = read_message_fields(c.req.body, edited, false)) return *err;
-  edited.edited_ms = wall_ms(c.fc);
-  *m = edited;
-  dispatch_message(c.fc, "MESSAGE_UPDATE", *m);
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), *m, false);
-  return r;
+  if (auto err = edit_stored_message(c.fc, *m, c.req.body)) return *err;
+  return message_reply(c.fc, *m);
 }
 
 http_reply delete_message(rest_call& c) {
   http_reply r;
   stored_message* m = message_at(c, r);
   if (!m) return r;
-  std::string d;
-  json::writer w(d);
-  w.begin_object().id_field("id", m->id).id_field("channel_id", m->channel_id).id_field("guild_id", m->guild_id).end_object();
-  std::uint64_t gid = m->guild_id;
-  c.fc.messages().erase(m->channel_id, m->id);
-  c.fc.dispatch_guild_event(gid, "MESSAGE_DELETE", d, discord::intent::guild_messages);
+  delete_stored_message(c.fc, *m);
   return no_content();
 }
 

@@ -204,16 +204,9 @@ http_reply callback(rest_call& c) {
     case 6:  // DEFERRED_UPDATE_MESSAGE (components)
     case 7:  // UPDATE_MESSAGE (components): the component's message changes
       if (!component) return form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type");
-      if (type == 7) {
-        stored_message* m = c.fc.messages().find(it->channel_id, it->message_id);
-        if (m) {
-          stored_message edited = *m;
-          if (auto err = read_message_fields(data_json, edited, false)) return *err;
-          edited.edited_ms = wall_ms(c.fc);
-          *m = edited;
-          dispatch_message(c.fc, "MESSAGE_UPDATE", *m);
-        }
-      }
+      if (type == 7)
+        if (stored_message* m = c.fc.messages().find(it->channel_id, it->message_id))
+          if (auto err = edit_stored_message(c.fc, *m, data_json)) return *err;
       break;
     case 9:  // MODAL: not for a modal submit
       if (it->type == 5) return form_error("type", "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type");
@@ -226,60 +219,46 @@ http_reply callback(rest_call& c) {
   return no_content();
 }
 
-http_reply original_message(rest_call& c, interaction_record& it, http_reply& error) {
-  stored_message* m = it.original_id ? c.fc.messages().find(it.channel_id, it.original_id) : nullptr;
-  if (!m) {
-    error = discord_error(404, 10008, "Unknown Message");
-    return error;
-  }
-  http_reply r;
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), *m, false);
-  return r;
+stored_message* original_of(rest_call& c, const interaction_record& it) {
+  return it.original_id ? c.fc.messages().find(it.channel_id, it.original_id) : nullptr;
 }
+
+http_reply unknown_message() { return discord_error(404, 10008, "Unknown Message"); }
 
 http_reply get_original(rest_call& c) {
   http_reply r;
   interaction_record* it = interaction_by_token(c, c.params[0], c.params[1], r);
   if (!it) return r;
-  return original_message(c, *it, r);
+  stored_message* m = original_of(c, *it);
+  return m ? message_reply(c.fc, *m) : unknown_message();
 }
 
 http_reply edit_original(rest_call& c) {
   http_reply r;
   interaction_record* it = interaction_by_token(c, c.params[0], c.params[1], r);
   if (!it) return r;
-  stored_message* m = it->original_id ? c.fc.messages().find(it->channel_id, it->original_id) : nullptr;
+  stored_message* m = original_of(c, *it);
   if (!m && it->deferred) {  // the deferred response is created by its first edit
     stored_message created = interaction_message(c, *it, 20);
     if (auto err = read_message_fields(c.req.body, created, true)) return *err;
     it->original_id = created.id;
     c.fc.messages().put(created);
     dispatch_message(c.fc, "MESSAGE_CREATE", created);
-    return original_message(c, *it, r);
+    return message_reply(c.fc, created);
   }
-  if (!m) return discord_error(404, 10008, "Unknown Message");
-  stored_message edited = *m;
-  if (auto err = read_message_fields(c.req.body, edited, false)) return *err;
-  edited.edited_ms = wall_ms(c.fc);
-  *m = edited;
-  dispatch_message(c.fc, "MESSAGE_UPDATE", *m);
-  return original_message(c, *it, r);
+  if (!m) return unknown_message();
+  if (auto err = edit_stored_message(c.fc, *m, c.req.body)) return *err;
+  return message_reply(c.fc, *m);
 }
 
 http_reply delete_original(rest_call& c) {
   http_reply r;
   interaction_record* it = interaction_by_token(c, c.params[0], c.params[1], r);
   if (!it) return r;
-  stored_message* m = it->original_id ? c.fc.messages().find(it->channel_id, it->original_id) : nullptr;
-  if (!m) return discord_error(404, 10008, "Unknown Message");
-  std::string d;
-  json::writer w(d);
-  w.begin_object().id_field("id", m->id).id_field("channel_id", m->channel_id).id_field("guild_id", m->guild_id).end_object();
-  const std::uint64_t gid = m->guild_id;
-  c.fc.messages().erase(m->channel_id, m->id);
+  stored_message* m = original_of(c, *it);
+  if (!m) return unknown_message();
+  delete_stored_message(c.fc, *m);
   it->original_id = 0;
-  c.fc.dispatch_guild_event(gid, "MESSAGE_DELETE", d, 1u << 9);
   return no_content();
 }
 
@@ -305,11 +284,7 @@ http_reply execute_channel_webhook(rest_call& c, webhook_record& hook) {
   m.author = author;
   c.fc.messages().put(m);
   dispatch_message(c.fc, "MESSAGE_CREATE", m);
-  if (query_value(c.query, "wait") != "true") return no_content();
-  http_reply r;
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), m, false);
-  return r;
+  return query_value(c.query, "wait") == "true" ? message_reply(c.fc, m) : no_content();
 }
 
 // Create Webhook: a channel webhook of the bot's application, with its token.
@@ -355,9 +330,7 @@ http_reply followup(rest_call& c) {
   if (auto err = read_message_fields(c.req.body, m, true)) return *err;
   c.fc.messages().put(m);
   dispatch_message(c.fc, "MESSAGE_CREATE", m);
-  json::writer w(r.body);
-  write_stored_message(w, c.fc.data(), m, false);
-  return r;
+  return message_reply(c.fc, m);
 }
 
 // Interaction endpoints are not bound by the global limit (Discord's rate limits topic); webhooks' limits apply.

@@ -53,6 +53,11 @@ std::optional<http_reply> read_message_fields(std::string_view json, stored_mess
 // A message made, changed or gone through REST, dispatched to the sessions that see its channel.
 void dispatch_message(fakecord& fc, std::string_view t, const stored_message& m);
 
+// A stored message as REST answers it; edited (MESSAGE_UPDATE) or deleted (MESSAGE_DELETE) through REST.
+http_reply message_reply(fakecord& fc, const stored_message& m);
+std::optional<http_reply> edit_stored_message(fakecord& fc, stored_message& m, std::string_view json);
+void delete_stored_message(fakecord& fc, const stored_message& m);
+
 // The route groups.
 std::vector<rest_route> message_routes();
 std::vector<rest_route> interaction_routes();

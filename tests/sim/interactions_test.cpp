@@ -10,22 +10,9 @@
 
 using namespace g::test;
 
-namespace {
-
-struct rest {
-  explicit rest(std::uint16_t p) : port(p) {}
-  std::uint16_t port;
-  int status = 0;
-  std::string call(const std::string& method, const std::string& path, const std::string& body = {}) {
-    return http_request(port, method, "/api/v10" + path, body, "Bot test-token", status);
-  }
-};
-
-}  // namespace
-
 TEST_CASE("application commands: create (201, then 200 for the same name), list, bulk overwrite, get, delete") {
   fakecord_process fc({"--guilds", "2", "--token", "test-token"});
-  rest r(fc.port());
+  rest_client r(fc.port());
   const std::string app = json_str(fc.get("/api/v10/oauth2/applications/@me", nullptr, "Bot test-token"), "/id");
   std::string ping = r.call("POST", "/applications/" + app + "/commands", R"({"name":"ping","description":"Pong!"})");
   CHECK(r.status == 201);
@@ -68,7 +55,7 @@ TEST_CASE("interactions: a complete INTERACTION_CREATE, one callback within 3 s,
   auto gc = bot.next_dispatch("GUILD_CREATE");
   REQUIRE(gc);
   const std::string guild = json_str(*gc, "/d/id");
-  rest r(fc.port());
+  rest_client r(fc.port());
   const std::string app = json_str(fc.get("/api/v10/oauth2/applications/@me", nullptr, "Bot test-token"), "/id");
   const std::string cmd = json_str(r.call("POST", "/applications/" + app + "/commands", R"({"name":"echo","description":"e"})"), "/id");
 
@@ -158,7 +145,7 @@ TEST_CASE("webhooks: created on a channel, executed with their token (?wait=true
   auto gc = bot.next_dispatch("GUILD_CREATE");
   REQUIRE(gc);
   const std::string channel = json_str(*gc, "/d/channels/0/id");
-  rest r(fc.port());
+  rest_client r(fc.port());
   std::string hook = r.call("POST", "/channels/" + channel + "/webhooks", R"({"name":"Alerts"})");
   CHECK(r.status == 200);
   const std::string id = json_str(hook, "/id"), token = json_str(hook, "/token");

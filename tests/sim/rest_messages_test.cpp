@@ -11,21 +11,6 @@
 
 using namespace g::test;
 
-namespace {
-
-struct rest {
-  explicit rest(std::uint16_t p) : port(p) {}
-  std::uint16_t port;
-  int status = 0;
-  std::map<std::string, std::string> headers;
-  std::string call(const std::string& method, const std::string& path, const std::string& body = {}) {
-    headers.clear();
-    return http_request(port, method, "/api/v10" + path, body, "Bot test-token", status, nullptr, &headers);
-  }
-};
-
-}  // namespace
-
 TEST_CASE("REST: messages are created, read, edited and deleted as on Discord, and the gateway sees each change") {
   fakecord_process fc({"--guilds", "2", "--shards", "1", "--token", "test-token"});
   gateway_test_client bot(fc.port());
@@ -33,7 +18,7 @@ TEST_CASE("REST: messages are created, read, edited and deleted as on Discord, a
   auto gc = bot.next_dispatch("GUILD_CREATE");
   REQUIRE(gc);
   const std::string guild = json_str(*gc, "/d/id"), channel = json_str(*gc, "/d/channels/0/id");
-  rest r{fc.port()};
+  rest_client r(fc.port());
 
   std::string created = r.call("POST", "/channels/" + channel + "/messages", R"({"content":"pong","nonce":"n-1"})");
   REQUIRE(r.status == 200);
@@ -127,7 +112,7 @@ TEST_CASE("REST: rate limits as Discord sends them: per-route buckets per channe
   const std::string guild = json_str(ready_guilds, "/guilds/0/id");
   const std::string channel = json_str(fc.get("/_fakecord/guild/" + guild), "/channels/0/id");
   const std::string other = json_str(fc.get("/_fakecord/guild/" + json_str(ready_guilds, "/guilds/1/id")), "/channels/0/id");
-  rest r{fc.port()};
+  rest_client r(fc.port());
   int created = 0;
   std::string last;
   for (int i = 0; i < 7; ++i) {
@@ -186,7 +171,7 @@ TEST_CASE("REST: reactions, bulk delete and DMs; a DM reaches shard 0 with DIREC
   REQUIRE(gc);
   const std::string channel = json_str(*gc, "/d/channels/0/id");
   const std::string member = json_str(fc.get("/_fakecord/guild/" + json_str(*gc, "/d/id")), "/members/1/user/id");
-  rest r(fc.port());
+  rest_client r(fc.port());
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(json_str(r.call("POST", "/channels/" + channel + "/messages", R"({"content":"m"})"), "/id"));
   // A reaction of the bot's, added and removed.
