@@ -8,6 +8,7 @@
 
 #include "net/discord/intents.hpp"
 #include "net/discord/snowflake.hpp"
+#include "net/gateway/client_payload.hpp"
 #include "net/json/json_writer.hpp"
 
 namespace g::sim {
@@ -16,18 +17,6 @@ namespace dom = simdjson::dom;
 namespace intent = discord::intent;
 
 namespace {
-
-dom::parser& client_parser() {
-  static thread_local dom::parser p;
-  return p;
-}
-
-// Stands in for a missing `d`, so handlers never touch an element that points nowhere.
-const dom::element& json_null() {
-  static thread_local dom::parser p;
-  static thread_local dom::element e = p.parse(std::string_view("null")).value();
-  return e;
-}
 
 // Snowflakes arrive as strings (integers are tolerated, as Discord does).
 bool read_snowflake(const dom::element& e, std::uint64_t& out) {
@@ -45,8 +34,6 @@ bool read_snowflake_field(const dom::element& obj, const char* key, std::uint64_
   return obj[key].get(e) == simdjson::SUCCESS && read_snowflake(e, out);
 }
 
-bool is_object(const dom::element& e) { return e.type() == dom::element_type::OBJECT; }
-
 std::string lower(std::string_view s) {
   std::string r(s);
   for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -62,7 +49,11 @@ bool close_ends_session(int code) {
 }  // namespace
 
 gateway_connection::gateway_connection(fakecord& fc, connection_sink& sink, connection_params params)
-    : fc_(fc), sink_(sink), params_(std::move(params)) {
+    : fc_(fc),
+      sink_(sink),
+      params_(std::move(params)),
+      decoder_(std::make_unique<net::client_decoder>(
+          net::client_rules{fc.opts().token, fc.opts().privileged_intents})) {
   fc_.add_connection(this);
 }
 
@@ -194,47 +185,25 @@ bool gateway_connection::apply_fault(std::string_view kind, millis now) {
 void gateway_connection::on_message(std::string_view payload, millis now) {
   if (closed_) return;
   now_ = now;
-  if (!sends_.allows(now)) {
-    close_with(4008, "Rate limited.", violation::rate_limit);
-    return;
-  }
-  sends_.record(now);
-  if (payload.size() > max_payload) {
-    close_with(4002, "Payload too large.", violation::payload_too_large);
-    return;
-  }
-  dom::element doc;
-  if (client_parser().parse(payload.data(), payload.size()).get(doc) != simdjson::SUCCESS || !is_object(doc)) {
-    close_with(4002, "Error while decoding payload.", violation::decode_error);
-    return;
-  }
-  std::int64_t op = -1;
-  if (doc["op"].get_int64().get(op) != simdjson::SUCCESS) {
-    close_with(4002, "Error while decoding payload.", violation::decode_error);
-    return;
-  }
-  dom::element d;
-  if (doc["d"].get(d) != simdjson::SUCCESS) d = json_null();
-  switch (op) {
-    case 1:
+  net::client_payload p = decoder_->decode(payload, now, session_ != nullptr);
+  switch (p.what) {
+    case net::client_payload::refused:
+      close_with(net::client_refusal_code(p.refusal), net::client_refusal_reason(p.refusal),
+                 net::client_refusal_name(p.refusal));
+      return;
+    case net::client_payload::heartbeat:
       last_heartbeat_ = now;
       handle_heartbeat();
       return;
-    case 2:
-      handle_identify(d, now);
+    case net::client_payload::identify:
+      handle_identify(p.ident, now);
       return;
-    case 6:
-      handle_resume(d);
+    case net::client_payload::resume:
+      handle_resume(p.res);
       return;
-    case 3: case 4: case 8: case 31: case 43:
-      if (!session_) {
-        close_with(4003, "Not authenticated.", violation::not_authenticated);
-        return;
-      }
-      handle_command(static_cast<int>(op), d, now);
+    case net::client_payload::command:
+      handle_command(static_cast<int>(p.op), p.d, now);
       return;
-    default:
-      close_with(4001, "Unknown opcode.", violation::unknown_opcode);
   }
 }
 
@@ -249,54 +218,10 @@ bool gateway_connection::guild_on_shard(std::uint64_t guild_id) const {
   return idx && fc_.data().bot_in(*idx) && session_ && discord::shard_for_guild(guild_id, session_->shard_count) == session_->shard_id;
 }
 
-void gateway_connection::handle_identify(const dom::element& d, millis now) {
-  if (session_) {
-    close_with(4005, "Already authenticated.", violation::already_authenticated);
-    return;
-  }
-  dom::object obj;
-  if (d.get_object().get(obj) != simdjson::SUCCESS) {
-    close_with(4001, "Invalid identify payload.", violation::invalid_payload);
-    return;
-  }
-  std::string_view token;
-  if (obj["token"].get_string().get(token) != simdjson::SUCCESS) token = {};
-  if (token.rfind("Bot ", 0) == 0) token.remove_prefix(4);  // tolerated, as gateway-proxy notes
-  if (token.empty() || (!fc_.opts().token.empty() && token != fc_.opts().token)) {
-    close_with(4004, "Authentication failed.", violation::authentication_failed);
-    return;
-  }
-  std::uint64_t intents = 0;
-  if (obj["intents"].get_uint64().get(intents) != simdjson::SUCCESS || (intents & ~intent::all_valid) != 0) {
-    close_with(4013, "Invalid intent(s).", violation::invalid_intents);
-    return;
-  }
-  if ((intents & intent::privileged & ~fc_.opts().privileged_intents) != 0) {
-    close_with(4014, "Disallowed intent(s).", violation::disallowed_intents);
-    return;
-  }
-  std::int64_t shard_id = 0, shard_count = 1;
-  bool shard_sent = false;
-  dom::element shard;
-  if (obj["shard"].get(shard) == simdjson::SUCCESS && !shard.is_null()) {
-    dom::array arr;
-    shard_sent = true;
-    if (shard.get_array().get(arr) != simdjson::SUCCESS || arr.size() != 2 ||
-        arr.at(0).get_int64().get(shard_id) != simdjson::SUCCESS ||
-        arr.at(1).get_int64().get(shard_count) != simdjson::SUCCESS || shard_count < 1 || shard_id < 0 ||
-        shard_id >= shard_count || shard_count > 1'000'000) {
-      close_with(4010, "Invalid shard.", violation::invalid_shard);
-      return;
-    }
-  }
-  std::int64_t large_threshold = 50;
-  dom::element lt;
-  if (obj["large_threshold"].get(lt) == simdjson::SUCCESS && !lt.is_null()) {
-    if (lt.get_int64().get(large_threshold) != simdjson::SUCCESS || large_threshold < 50 || large_threshold > 250) {
-      close_with(4001, "Invalid large_threshold.", violation::invalid_payload);
-      return;
-    }
-  }
+void gateway_connection::handle_identify(const net::client_identify& id, millis now) {
+  const std::uint64_t intents = id.intents;
+  const std::int64_t shard_id = id.shard_id, shard_count = id.shard_count, large_threshold = id.large_threshold;
+  const bool shard_sent = id.shard_sent;
   auto guilds = fc_.data().guilds_of_shard(static_cast<int>(shard_id), static_cast<int>(shard_count));
   if (guilds.size() > static_cast<std::size_t>(fakecord::max_guilds_per_shard)) {
     close_with(4011, "Sharding required.", violation::sharding_required);
@@ -318,8 +243,7 @@ void gateway_connection::handle_identify(const dom::element& d, millis now) {
 
   session& s = fc_.start_session(static_cast<int>(shard_id), static_cast<int>(shard_count), intents,
                                  static_cast<int>(large_threshold));
-  dom::element presence;
-  if (obj["presence"].get(presence) == simdjson::SUCCESS && is_object(presence)) s.presence = simdjson::minify(presence);
+  if (id.has_presence) s.presence = simdjson::minify(id.presence);
   s.conn = this;
   session_ = &s;
 
@@ -355,32 +279,10 @@ void gateway_connection::handle_identify(const dom::element& d, millis now) {
   }
 }
 
-void gateway_connection::handle_resume(const dom::element& d) {
-  if (session_) {
-    close_with(4005, "Already authenticated.", violation::already_authenticated);
-    return;
-  }
-  dom::object obj;
-  std::string_view token, session_id;
-  if (d.get_object().get(obj) != simdjson::SUCCESS || obj["session_id"].get_string().get(session_id) != simdjson::SUCCESS) {
-    close_with(4001, "Invalid resume payload.", violation::invalid_payload);
-    return;
-  }
-  if (obj["token"].get_string().get(token) != simdjson::SUCCESS) token = {};
-  if (token.rfind("Bot ", 0) == 0) token.remove_prefix(4);
-  if (token.empty() || (!fc_.opts().token.empty() && token != fc_.opts().token)) {
-    close_with(4004, "Authentication failed.", violation::authentication_failed);
-    return;
-  }
-  std::int64_t seq = 0;
-  dom::element seq_e;
-  if (obj["seq"].get(seq_e) == simdjson::SUCCESS && !seq_e.is_null() &&
-      seq_e.get_int64().get(seq) != simdjson::SUCCESS) {
-    close_with(4001, "Invalid resume payload.", violation::invalid_payload);
-    return;
-  }
+void gateway_connection::handle_resume(const net::client_resume& r) {
+  const std::int64_t seq = r.seq;
   if (params_.path.rfind(fakecord::resume_path, 0) != 0) fc_.count_violation(violation::resume_url);
-  session* s = fc_.find_session(session_id);
+  session* s = fc_.find_session(r.session_id);
   if (!s) {
     invalid_session(false);
     return;
@@ -411,10 +313,6 @@ void gateway_connection::handle_resume(const dom::element& d) {
 }
 
 void gateway_connection::handle_command(int op, const dom::element& d, millis now) {
-  if (!is_object(d)) {
-    close_with(4001, "Invalid payload for opcode.", violation::invalid_payload);
-    return;
-  }
   switch (op) {
     case 3: {
       std::string_view status;

@@ -2,15 +2,20 @@
 // One client's gateway connection as Discord runs it: HELLO, heartbeats, IDENTIFY/RESUME, commands, and every
 // close code Discord sends. No I/O: bytes arrive through on_message, leave through the connection_sink.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include "cluster/rate_window.hpp"
 #include "sim/fakecord.hpp"
 
 namespace simdjson::dom {
 class element;
 }
+namespace g::net {
+class client_decoder;
+struct client_identify;
+struct client_resume;
+}  // namespace g::net
 
 namespace g::sim {
 
@@ -23,7 +28,6 @@ struct connection_params {
 
 class gateway_connection {
  public:
-  static constexpr std::size_t max_payload = 4096;
   static constexpr std::int64_t reconnect_close_ms = 5000;  // op 7 is followed by a close if the client lingers
 
   gateway_connection(fakecord& fc, connection_sink& sink, connection_params params);
@@ -47,8 +51,8 @@ class gateway_connection {
 
  private:
   void handle_heartbeat();
-  void handle_identify(const simdjson::dom::element& d, millis now);
-  void handle_resume(const simdjson::dom::element& d);
+  void handle_identify(const net::client_identify& id, millis now);
+  void handle_resume(const net::client_resume& r);
   void handle_command(int op, const simdjson::dom::element& d, millis now);
   void request_guild_members(const simdjson::dom::element& d, millis now);
   void update_voice_state(const simdjson::dom::element& d);
@@ -72,7 +76,7 @@ class gateway_connection {
   millis now_ = 0;        // time of the event being handled
   millis last_heartbeat_ = 0;
   millis close_at_ = 0;   // pending close after op 7
-  cluster::rate_window sends_{120, 60000};
+  std::unique_ptr<net::client_decoder> decoder_;  // rate window and parser of this connection
   std::string out_;
 };
 
