@@ -19,4 +19,7 @@ struct url {
 // `web` selects http/https, otherwise ws/wss.
 std::optional<url> parse_url(std::string_view text, bool web = false);
 
+// One query parameter of a request target (path?a=1&b=2), "" when absent. Not percent-decoded.
+std::string query_param(std::string_view target, std::string_view name);
+
 }  // namespace g::net

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/http/socket_sink.hpp"
 #include "sim/gateway_rules.hpp"
 #include "sim/interactions.hpp"
 #include "sim/message_store.hpp"
@@ -26,13 +27,7 @@ class gateway_connection;
 class load_generator;
 
 // What the network shell does for a gateway connection.
-struct connection_sink {
-  virtual ~connection_sink() = default;
-  virtual void send(std::string_view payload) = 0;              // one gateway message, in order
-  virtual void close(int code, std::string_view reason) = 0;    // close frame after what is queued
-  virtual void drop() = 0;                                      // TCP reset, no close frame
-  virtual std::size_t backlog_bytes() const = 0;                // sent but not yet written to the socket
-};
+using connection_sink = net::socket_sink;
 
 struct session {
   std::string id;

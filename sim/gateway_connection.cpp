@@ -62,17 +62,24 @@ gateway_connection::~gateway_connection() {
   fc_.remove_connection(this);
 }
 
-void gateway_connection::send_control(std::string_view payload) {
-  if (closed_ || stalled_) return;
+void gateway_connection::send_to_socket(std::string_view payload) {
   fc_.bytes_sent += payload.size();
   sink_.send(payload);
+  if (sink_.backlog_bytes() > max_queued_bytes) {
+    fc_.count_violation(violation::slow_consumer);
+    sink_.drop();
+  }
+}
+
+void gateway_connection::send_control(std::string_view payload) {
+  if (closed_ || stalled_) return;
+  send_to_socket(payload);
 }
 
 void gateway_connection::deliver(std::string_view payload) {
   if (closed_ || stalled_) return;
   ++fc_.dispatches_sent;
-  fc_.bytes_sent += payload.size();
-  sink_.send(payload);
+  send_to_socket(payload);
 }
 
 void gateway_connection::on_open(millis now) {

@@ -19,24 +19,21 @@ struct client_resume;
 
 namespace g::sim {
 
-struct connection_params {
-  std::string path = "/";
-  std::string version;   // the `v` query parameter as given
-  std::string encoding;  // `encoding`
-  std::string compress;  // `compress` when the transport is compressed, else empty
-};
+using connection_params = net::socket_params;
 
-class gateway_connection {
+class gateway_connection : public net::socket_handler {
  public:
-  static constexpr std::int64_t reconnect_close_ms = 5000;  // op 7 is followed by a close if the client lingers
+  static constexpr std::int64_t reconnect_close_ms = 5000;
+  // A client that does not read its socket is cut off, as Discord does, instead of growing memory without bound.
+  static constexpr std::size_t max_queued_bytes = 64u << 20;  // op 7 is followed by a close if the client lingers
 
   gateway_connection(fakecord& fc, connection_sink& sink, connection_params params);
   ~gateway_connection();
 
   void on_open(millis now);
-  void on_message(std::string_view payload, millis now);
+  void on_message(std::string_view payload, millis now) override;
   // The socket is gone: `client_code` is the client's close code, 0 when the TCP connection just ended.
-  void on_socket_closed(int client_code, millis now);
+  void on_socket_closed(int client_code, millis now) override;
   void tick(millis now);
 
   // A dispatch of the attached session (already carries its seq).
@@ -59,7 +56,8 @@ class gateway_connection {
   void request_soundboard_sounds(const simdjson::dom::element& d);
   void request_channel_info(const simdjson::dom::element& d);
 
-  void send_control(std::string_view payload);  // non-dispatch payloads (HELLO, ACK, op 7/9)
+  void send_control(std::string_view payload);
+  void send_to_socket(std::string_view payload);  // non-dispatch payloads (HELLO, ACK, op 7/9)
   void close_with(int code, std::string_view reason, std::string_view violation_kind);
   void close_with(int code, std::string_view reason);
   void invalid_session(bool resumable);
