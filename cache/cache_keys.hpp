@@ -3,6 +3,7 @@
 //
 //   g:<group>:cache:version                      "1"
 //   g:<group>:cache:me                           the bot user
+//   g:<group>:cache:application                  READY's application object (id, flags)
 //   g:<group>:cache:guilds                       hash  guild id → shard id
 //   g:<group>:cache:guild:<gid>                  the guild object without its arrays
 //   g:<group>:cache:guild:<gid>:channels         hash  channel id → channel (with guild_id)
@@ -28,6 +29,7 @@ struct cache_keys {
   std::string events() const { return prefix + "events"; }
   std::string version() const { return prefix + "cache:version"; }
   std::string me() const { return prefix + "cache:me"; }
+  std::string application() const { return prefix + "cache:application"; }
   std::string guilds() const { return prefix + "cache:guilds"; }
   std::string guild(std::string_view gid) const { return prefix + "cache:guild:" + std::string(gid); }
   std::string guild_hash(std::string_view gid, std::string_view what) const {

@@ -83,19 +83,7 @@ const std::string& apply_sha() {
   return sha;
 }
 
-std::pair<long long, long long> split_id(const std::string& id) {
-  auto dash = id.find('-');
-  long long ms = std::atoll(id.c_str());
-  long long seq = dash == std::string::npos ? 0 : std::atoll(id.c_str() + dash + 1);
-  return {ms, seq};
-}
-
 }  // namespace
-
-int compare_stream_ids(const std::string& a, const std::string& b) {
-  auto x = split_id(a), y = split_id(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
 
 cache_store::cache_store(net::redis_connection& redis, const cache_keys& keys, std::string group, std::string consumer)
     : redis_(redis), keys_(keys), group_(std::move(group)), consumer_(std::move(consumer)) {}
@@ -115,35 +103,7 @@ bool cache_store::prepare() {
 }
 
 std::optional<std::vector<stream_entry>> cache_store::entries_of(const net::redis_reply& r, bool nested_stream) {
-  std::vector<stream_entry> out;
-  if (r.type == net::redis_reply::nil) return out;
-  if (r.is_error()) {
-    error_ = r.text;
-    return std::nullopt;
-  }
-  const net::redis_reply* list = &r;
-  if (nested_stream) {  // XREADGROUP: [[stream, entries]]
-    if (r.elements.empty() || r.elements[0].elements.size() < 2) return out;
-    list = &r.elements[0].elements[1];
-  }
-  for (const auto& e : list->elements) {
-    if (e.elements.size() < 2 || e.elements[1].type != net::redis_reply::array) continue;  // deleted meanwhile
-    stream_entry se;
-    se.id = e.elements[0].text;
-    se.prev = "0-0";
-    const auto& f = e.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-      const std::string& k = f[i].text;
-      const std::string& v = f[i + 1].text;
-      if (k == "shard") se.shard = std::atoi(v.c_str());
-      else if (k == "seq") se.seq = std::atoll(v.c_str());
-      else if (k == "t") se.t = v;
-      else if (k == "d") se.d = v;
-      else if (k == "prev") se.prev = v;
-    }
-    out.push_back(std::move(se));
-  }
-  return out;
+  return net::parse_stream_entries(r, nested_stream, error_);
 }
 
 std::optional<std::vector<stream_entry>> cache_store::read_new(int count, int block_ms) {

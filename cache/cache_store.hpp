@@ -62,7 +62,6 @@ class cache_store {
   std::string error_;
 };
 
-// Stream ids compare as (milliseconds, sequence).
-int compare_stream_ids(const std::string& a, const std::string& b);
+using net::compare_stream_ids;
 
 }  // namespace g::cache

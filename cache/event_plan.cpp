@@ -222,6 +222,8 @@ struct event_planner::impl {
   void ready(dom::object o, const read_result& shard_set) {
     dom::element user;
     if (o["user"].get(user) == simdjson::SUCCESS) set(keys.me(), simdjson::minify(user));
+    dom::element application;
+    if (o["application"].get(application) == simdjson::SUCCESS) set(keys.application(), simdjson::minify(application));
     out.session_id = std::string(text(d, "session_id"));
     // READY of a new session replaces the shard's guild set: guilds it no longer lists are gone (the bot left
     // while the shard was away). Guilds it lists keep what is cached until their GUILD_CREATE replaces it; one

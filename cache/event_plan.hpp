@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cache/cache_keys.hpp"
+#include "net/redis/event_stream.hpp"
 
 namespace g::cache {
 
@@ -15,13 +16,7 @@ struct cache_options {
   bool members = true, presences = false, voice_states = true, emojis = true;
 };
 
-struct stream_entry {
-  std::string id;    // the stream entry id
-  int shard = 0;
-  std::int64_t seq = 0;
-  std::string t, d;
-  std::string prev;  // the id of the shard's previous entry ("0-0": none)
-};
+using net::stream_entry;
 
 struct read_request {
   enum kind { get, hget, hgetall, smembers } what = get;

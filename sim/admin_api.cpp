@@ -84,25 +84,6 @@ http_reply received(fakecord& fc, std::string_view query) {
   return r;
 }
 
-// The intents that gate an event name (0: delivered regardless).
-std::uint64_t gating_intents(std::string_view t, bool in_guild) {
-  namespace in = discord::intent;
-  if (t.rfind("MESSAGE_REACTION_", 0) == 0) return in_guild ? in::guild_message_reactions : in::direct_message_reactions;
-  if (t.rfind("MESSAGE_POLL_VOTE_", 0) == 0) return in_guild ? in::guild_message_polls : in::direct_message_polls;
-  if (t.rfind("MESSAGE_", 0) == 0) return in_guild ? in::guild_messages : in::direct_messages;
-  if (t == "TYPING_START") return in_guild ? in::guild_message_typing : in::direct_message_typing;
-  if (t == "PRESENCE_UPDATE") return in::guild_presences;
-  if (t.rfind("GUILD_MEMBER_", 0) == 0) return in::guild_members;
-  if (t.rfind("GUILD_BAN_", 0) == 0 || t == "GUILD_AUDIT_LOG_ENTRY_CREATE") return in::guild_moderation;
-  if (t == "VOICE_STATE_UPDATE") return in::guild_voice_states;
-  if (t.rfind("INVITE_", 0) == 0) return in::guild_invites;
-  if (t.rfind("GUILD_SCHEDULED_EVENT_", 0) == 0) return in::guild_scheduled_events;
-  if (t.rfind("GUILD_", 0) == 0 || t.rfind("CHANNEL_", 0) == 0 || t.rfind("THREAD_", 0) == 0 ||
-      t.rfind("STAGE_INSTANCE_", 0) == 0)
-    return in::guilds;
-  return 0;
-}
-
 // The guild as a GUILD_CREATE would carry it now, with every member, voice state and active thread: the truth a
 // cache is checked against. 404 when the bot is not in it.
 http_reply guild_truth(fakecord& fc, std::string_view id_text) {
@@ -218,7 +199,7 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   std::string full, plain;
   render(full, false);
   if (t == "MESSAGE_CREATE" || t == "MESSAGE_UPDATE") render(plain, true);
-  int delivered = fc.dispatch_guild_event(guild_id, t, full, gating_intents(t, guild.has_value()), plain);
+  int delivered = fc.dispatch_guild_event(guild_id, t, full, discord::intent::gating(t, guild.has_value()), plain);
   // A message stays findable by REST (a bot replies to it, reacts to it, reads it).
   std::string message_id;
   if (guild && t == "MESSAGE_CREATE") {
@@ -239,7 +220,7 @@ http_reply dispatch(fakecord& fc, const dom::element& body) {
   json::writer w(r.body);
   w.begin_object().field("delivered", delivered);
   if (!message_id.empty()) w.field("id", message_id);
-  if (delivered == 0) w.field("reason", fc.why_undelivered(guild_id, gating_intents(t, guild.has_value())));
+  if (delivered == 0) w.field("reason", fc.why_undelivered(guild_id, discord::intent::gating(t, guild.has_value())));
   w.end_object();
   return r;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Gateway intent bits (API v10).
 #include <cstdint>
+#include <string_view>
 
 namespace g::discord::intent {
 
@@ -30,5 +31,38 @@ constexpr std::uint64_t privileged = guild_members | guild_presences | message_c
 // Every documented bit; anything else is an invalid intent value (close 4013).
 constexpr std::uint64_t all_valid = ((1u << 17) - 1) | auto_moderation_configuration | auto_moderation_execution |
                                     guild_message_polls | direct_message_polls;
+
+// The intent that gates a dispatch (0: delivered regardless of intents), from Discord's list of intents and the
+// events each one subscribes to. `in_guild` tells a guild's message, reaction, typing, pin or poll event (it
+// carries guild_id) from a DM's.
+constexpr std::uint64_t gating(std::string_view t, bool in_guild) {
+  auto starts = [&](std::string_view prefix) { return t.substr(0, prefix.size()) == prefix; };
+  if (t == "GUILD_MEMBERS_CHUNK") return 0;  // an answer to a request, not a subscription
+  if (starts("MESSAGE_REACTION_")) return in_guild ? guild_message_reactions : direct_message_reactions;
+  if (starts("MESSAGE_POLL_VOTE_")) return in_guild ? guild_message_polls : direct_message_polls;
+  if (starts("MESSAGE_")) return in_guild ? guild_messages : direct_messages;
+  if (t == "TYPING_START") return in_guild ? guild_message_typing : direct_message_typing;
+  if (t == "CHANNEL_PINS_UPDATE") return in_guild ? guilds : direct_messages;
+  if (t == "PRESENCE_UPDATE") return guild_presences;
+  if (starts("GUILD_MEMBER_") || t == "THREAD_MEMBERS_UPDATE") return guild_members;
+  if (starts("GUILD_BAN_") || t == "GUILD_AUDIT_LOG_ENTRY_CREATE") return guild_moderation;
+  if (t == "GUILD_EMOJIS_UPDATE" || t == "GUILD_STICKERS_UPDATE" || starts("GUILD_SOUNDBOARD_SOUND"))
+    return guild_expressions;
+  if (t == "GUILD_INTEGRATIONS_UPDATE" || starts("INTEGRATION_")) return guild_integrations;
+  if (t == "WEBHOOKS_UPDATE") return guild_webhooks;
+  if (starts("INVITE_")) return guild_invites;
+  if (t == "VOICE_STATE_UPDATE" || t == "VOICE_CHANNEL_EFFECT_SEND") return guild_voice_states;
+  if (starts("GUILD_SCHEDULED_EVENT_")) return guild_scheduled_events;
+  if (starts("AUTO_MODERATION_ACTION_")) return auto_moderation_execution;
+  if (starts("AUTO_MODERATION_RULE_")) return auto_moderation_configuration;
+  if (starts("GUILD_") || starts("CHANNEL_") || starts("THREAD_") || starts("STAGE_INSTANCE_")) return guilds;
+  return 0;
+}
+
+// Whether gating() depends on the event carrying a guild_id.
+constexpr bool gating_depends_on_guild(std::string_view t) {
+  auto starts = [&](std::string_view prefix) { return t.substr(0, prefix.size()) == prefix; };
+  return starts("MESSAGE_") || t == "TYPING_START" || t == "CHANNEL_PINS_UPDATE";
+}
 
 }  // namespace g::discord::intent
