@@ -22,6 +22,7 @@
 #include "actors/node_env.hpp"
 #include "actors/status_pages.hpp"
 #include "net/http/http_server.hpp"
+#include "proxy/gateway_proxy.hpp"
 #include "cluster/snowflake.hpp"
 #include "config/node_config.hpp"
 #include "net/json/json_writer.hpp"
@@ -190,6 +191,18 @@ int main(int argc, char** argv) {
     io_thread.join();
     return fail(std::string("[http] ") + e.what());
   }
+  std::unique_ptr<g::proxy::gateway_proxy> proxy;  // its own io and Redis threads; bots see G through it
+  if (cfg.proxy.listen) {
+    try {
+      proxy = std::make_unique<g::proxy::gateway_proxy>(cfg);
+    } catch (const std::exception& e) {
+      http.reset();
+      work.reset();
+      io.stop();
+      io_thread.join();
+      return fail(std::string("[proxy] ") + e.what());
+    }
+  }
   {
     g::net::redis_worker redis(redis_ep);
     g::net::identify_budget budget;
@@ -251,6 +264,7 @@ int main(int argc, char** argv) {
       g::net::shard_store(conn, cfg.node.group, env.node_id).unregister_node();
     });
   }  // the Redis thread finishes its queue
+  proxy.reset();
   http.reset();
   work.reset();
   io.stop();

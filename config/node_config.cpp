@@ -111,7 +111,7 @@ host_port address(section& s, const std::string& key, std::optional<std::string>
 node_config build(const toml::table& root, const env_lookup& env, config_reader reader) {
   const bool node_reads = reader == config_reader::node;
   static const std::set<std::string> known = {"node", "discord", "redis", "events", "chunking",
-                                              "cluster", "security", "ids", "http", "cache"};
+                                              "cluster", "security", "ids", "http", "cache", "proxy"};
   for (auto& [k, v] : root)
     if (!known.count(std::string(k.str()))) throw config_error("unknown section [" + std::string(k.str()) + "]");
   node_config c;
@@ -244,6 +244,23 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
   positive(cache, "claim_idle_ms", c.cache.claim_idle_ms);
   positive(cache, "batch", c.cache.batch);
   if (c.cache.consumer_group.empty()) throw config_error("[cache] consumer_group must not be empty");
+
+  section proxy(root, "proxy");
+  if (auto listen = proxy.get<std::string>("listen")) c.proxy.listen = address(proxy, "listen", listen, {});
+  c.proxy.url = proxy.get<std::string>("url").value_or("");
+  c.proxy.tls_cert = proxy.get<std::string>("tls_cert").value_or("");
+  c.proxy.tls_key = proxy.get<std::string>("tls_key").value_or("");
+  c.proxy.resume_window_ms = proxy.get<std::int64_t>("resume_window").value_or(300) * 1000;
+  c.proxy.heartbeat_ms = proxy.get<std::int64_t>("heartbeat_ms").value_or(c.proxy.heartbeat_ms);
+  c.proxy.client_buffer = proxy.get<std::int64_t>("client_buffer_kib").value_or(c.proxy.client_buffer >> 10) << 10;
+  proxy.check_unknown();
+  positive(proxy, "resume_window", c.proxy.resume_window_ms);
+  positive(proxy, "heartbeat_ms", c.proxy.heartbeat_ms);
+  positive(proxy, "client_buffer_kib", c.proxy.client_buffer);
+  if (c.proxy.tls_cert.empty() != c.proxy.tls_key.empty())
+    throw config_error("[proxy] tls_cert and tls_key go together: set both or neither");
+  if (!c.proxy.url.empty() && c.proxy.url.rfind("ws://", 0) != 0 && c.proxy.url.rfind("wss://", 0) != 0)
+    throw config_error("[proxy] url = '" + c.proxy.url + "' must start with ws:// or wss://");
   return c;
 }
 

@@ -79,6 +79,16 @@ struct node_config {
     std::int64_t claim_idle_ms = 10000;  // entries a dead g-cache left unapplied are taken over after this
     int batch = 500;
   } cache;
+  // The proxy role (proxy/): a Discord-compatible gateway and REST base for unmodified bot libraries.
+  struct proxy_section {
+    std::optional<host_port> listen;  // unset: the node serves no proxy
+    std::string url;                  // the gateway URL bots are told; default ws(s)://listen/
+    std::string tls_cert, tls_key;    // wss:// and https:// when both are set
+    std::int64_t resume_window_ms = 300000;  // `resume_window` (seconds): how long a bot may RESUME after it left
+    std::int64_t heartbeat_ms = 41250;       // HELLO's heartbeat_interval, as Discord's
+    std::int64_t client_buffer = 16 << 20;   // `client_buffer_kib`: bytes queued for one bot before a resumable close
+    bool tls() const { return !tls_cert.empty(); }
+  } proxy;
 };
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -27,33 +27,59 @@ async function freePort() {
   return port;
 }
 
-// G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and one
-// g-actor node (docs/node.md) on free ports. Resolves once the node answers /healthz; the stream is
-// `g:g:events` at 127.0.0.1:redisPort. The binaries: options, else $G_ACTOR and $REDIS_SERVER, else the PATH.
-export async function startG(fc, { actor = process.env.G_ACTOR ?? 'g-actor', redisServer = process.env.REDIS_SERVER ?? 'redis-server',
-                                   intents = 1 | 512 | 32768, extraConfig = '' } = {}) {
+// G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and `nodes`
+// g-actor nodes (docs/node.md) on free ports. With `proxy: true` every node also serves the proxy (docs/proxy.md)
+// and a g-cache worker runs (the proxy builds READY from the cache): point an unmodified bot at `g.api` (REST base)
+// or `g.ws` (gateway), or at `g.proxies[i]` for node i. Resolves once every node answers /healthz; the stream is
+// `g:g:events` at 127.0.0.1:redisPort. `g.kill(i, signal)` and `g.restart(i)` stop and start node i (failover tests).
+// The binaries: options, else $G_ACTOR, $G_CACHE and $REDIS_SERVER, else the PATH.
+export async function startG(fc, { actor = process.env.G_ACTOR ?? 'g-actor', cache = process.env.G_CACHE ?? 'g-cache',
+                                   redisServer = process.env.REDIS_SERVER ?? 'redis-server', intents = 1 | 512 | 32768,
+                                   nodes = 1, proxy = false, extraConfig = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'g-kit-'));
-  const redisPort = await freePort(), httpPort = await freePort();
+  const redisPort = await freePort();
   const redis = spawn(redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
                                     '--dir', dir], { stdio: 'ignore' });
-  const config = join(dir, 'node.toml');
-  writeFileSync(config, `[node]\nname = "kit"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "${fc.token}"\n` +
-    `rest_url = "${fc.api}"\nintents = ${intents}\n[redis]\nport = ${redisPort}\n[http]\nlisten = "127.0.0.1:${httpPort}"\n` +
-    `[security]\ncookie = "g-fakecord-kit-cookie"\n${extraConfig}`);
-  await new Promise((r) => setTimeout(r, 200));  // redis-server binds
-  const node = spawn(actor, ['--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const stop = () => { node.kill('SIGTERM'); redis.kill('SIGTERM'); setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500); };
-  const until = Date.now() + 30000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (node.exitCode !== null || Date.now() > until) {
-      stop();
-      throw new Error(`g-actor did not become healthy (exit code ${node.exitCode})`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  const members = [];
+  for (let i = 0; i < nodes; ++i) {
+    const m = { httpPort: await freePort(), proxyPort: proxy ? await freePort() : 0, config: join(dir, `node${i}.toml`), proc: null };
+    writeFileSync(m.config, `[node]\nname = "kit${i}"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "${fc.token}"\n` +
+      `rest_url = "${fc.api}"\nintents = ${intents}\n[redis]\nport = ${redisPort}\n[http]\nlisten = "127.0.0.1:${m.httpPort}"\n` +
+      `[security]\ncookie = "g-fakecord-kit-cookie"\n` + (proxy ? `[proxy]\nlisten = "127.0.0.1:${m.proxyPort}"\n` : '') + extraConfig);
+    members.push(m);
   }
-  return { redisPort, httpPort, stream: 'g:g:events', stop };
+  await new Promise((r) => setTimeout(r, 200));  // redis-server binds
+  const launch = (m) => { m.proc = spawn(actor, ['--config', m.config], { stdio: ['ignore', 'ignore', 'inherit'] }); };
+  const cacheProc = proxy ? spawn(cache, ['--config', members[0].config], { stdio: ['ignore', 'ignore', 'inherit'] }) : null;
+  const stop = () => {
+    for (const m of members) m.proc?.kill('SIGTERM');
+    cacheProc?.kill('SIGTERM');
+    redis.kill('SIGTERM');
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500);
+  };
+  const healthy = async (m) => {
+    const until = Date.now() + 30000;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${m.httpPort}/healthz`).then((r) => r.ok, () => false);
+      if (ok) return;
+      if (m.proc.exitCode !== null || Date.now() > until) {
+        stop();
+        throw new Error(`g-actor did not become healthy (exit code ${m.proc.exitCode})`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  for (const m of members) launch(m);
+  for (const m of members) await healthy(m);
+  const proxies = members.map((m) => ({ api: `http://127.0.0.1:${m.proxyPort}/api`, ws: `ws://127.0.0.1:${m.proxyPort}` }));
+  return {
+    redisPort, httpPort: members[0].httpPort, stream: 'g:g:events', stop,
+    httpPorts: members.map((m) => m.httpPort),
+    proxies, api: proxies[0].api, ws: proxies[0].ws,
+    pid: (i) => members[i].proc.pid,
+    kill: (i, signal = 'SIGKILL') => members[i].proc.kill(signal),
+    restart: async (i) => { launch(members[i]); await healthy(members[i]); },
+  };
 }
 
 export async function startFakecord({ binary = process.env.G_FAKECORD ?? 'g-fakecord', token = 'test-token', args = [] } = {}) {
