@@ -193,6 +193,13 @@ void bot_session::resume(const net::client_resume& r, std::int64_t now_ms) {
 void bot_session::on_resume_point(std::optional<resume_point> p, std::int64_t now_ms) {
   if (closed_) return;
   now_ = now_ms;
+  if (hub_.shard_count() == 0) {
+    log("RESUME before G published its shard count; asking the bot to come back");
+    resuming_ = false;
+    authenticated_ = false;
+    close(4000, "G is starting: no shard count yet", false);
+    return;
+  }
   if (!p || p->record.total != hub_.shard_count() || !p->found_mark) {
     log(!p ? "RESUME of an unknown or expired session: invalid session"
            : !p->found_mark ? "RESUME from a seq older than the session's marks: invalid session"

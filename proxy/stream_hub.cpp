@@ -33,6 +33,12 @@ stream_hub::stream_hub(net::redis_endpoint redis, const std::string& group, std:
 stream_hub::~stream_hub() { stop(); }
 
 void stream_hub::start() {
+  {
+    // Known before the first bot arrives (a RESUME is checked against it); later changes are read every 5 s.
+    net::redis_connection redis(endpoint_);
+    net::redis_reply r = redis.command({"GET", prefix_ + "shard_count"});
+    if (r.type == net::redis_reply::string) shard_count_ = std::atoi(r.text.c_str());
+  }
   reads_ = std::make_unique<net::redis_worker>(endpoint_);
   writes_ = std::make_unique<net::redis_worker>(endpoint_);
   feed_ = std::thread([this] { read_feed(); });
