@@ -23,10 +23,25 @@ std::string top_level_string(std::string_view json, std::string_view name, bool*
   return std::string(s);
 }
 
+namespace {
+
+std::string meta_nonce(std::string_view d) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view nonce;
+  if (parser.parse(d.data(), d.size()).get(doc) != simdjson::SUCCESS ||
+      doc["meta"]["nonce"].get_string().get(nonce) != simdjson::SUCCESS)
+    return {};
+  return std::string(nonce);
+}
+
+}  // namespace
+
 bool event_gate::passes(std::string_view t, std::string_view d) const {
   if (t == "READY" || t == "RESUMED") return false;
-  if (t == "GUILD_MEMBERS_CHUNK") {
-    std::string nonce = top_level_string(d, "nonce");
+  if (t == "GUILD_MEMBERS_CHUNK" || t == "RATE_LIMITED") {
+    // RATE_LIMITED answers a request too (op 8 over its limit); its nonce is in `meta`.
+    std::string nonce = t == "RATE_LIMITED" ? meta_nonce(d) : top_level_string(d, "nonce");
     return nonce.empty() || std::find(nonces_.begin(), nonces_.end(), nonce) != nonces_.end();
   }
   const std::uint64_t in_guild = intent::gating(t, true), in_dm = intent::gating(t, false);

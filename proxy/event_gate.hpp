@@ -3,8 +3,8 @@
 // RESUME (possibly on another proxy node) counts exactly the entries the first connection counted:
 //  - READY and RESUMED are G's own sessions' (the bot has its proxy session's READY);
 //  - an event whose intent the bot did not ask for is left out, as Discord would not send it;
-//  - GUILD_MEMBERS_CHUNK with a nonce goes only to the session whose request carried that nonce (on Discord only
-//    the requesting session gets chunks); chunks without a nonce go to every session.
+//  - GUILD_MEMBERS_CHUNK (and RATE_LIMITED, its refusal) with a nonce goes only to the session whose request carried
+//    that nonce (on Discord only the requesting session gets them); without a nonce they go to every session.
 #include <cstdint>
 #include <string>
 #include <string_view>
