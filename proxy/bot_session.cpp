@@ -176,6 +176,8 @@ void bot_session::on_snapshot(snapshot_result r, std::int64_t now_ms) {
     }
   }
   cursor_ = s.applied_id;
+  log("READY with " + std::to_string(s.guild_ids.size()) + " guilds (" + std::to_string(s.guild_creates.size()) +
+      " available) from the cache at entry " + s.applied_id);
   save_mark(true);
   phase_ = phase::replaying;
   hub_.follow(conn_, record_.shard, cursor_);

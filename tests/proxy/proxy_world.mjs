@@ -1,13 +1,14 @@
 // What the proxy tests share: g-fakecord, a two-node G cluster serving the proxy on both nodes, g-cache (started by
 // the test kit), and a wait until the cache holds every member (G's chunking asks for them).
 import Redis from 'ioredis';
+import { connect, createServer } from 'node:net';
 import { startFakecord, startG } from '../../clients/testkit/node/index.mjs';
 
 export const INTENTS = 1 | 2 | 128 | 512 | 32768;  // guilds, members, voice states, messages, content
 
-export async function startWorld({ guilds = 8, members = 5, shards = 2 } = {}) {
+export async function startWorld({ guilds = 8, members = 5, shards = 2, proxyUrl = '' } = {}) {
   const fc = await startFakecord({ args: ['--guilds', String(guilds), '--shards', String(shards), '--members', String(members)] });
-  const g = await startG(fc, { nodes: 2, proxy: true, intents: INTENTS, extraConfig: '[chunking]\nenabled = true\n' });
+  const g = await startG(fc, { nodes: 2, proxy: true, proxyUrl, intents: INTENTS, extraConfig: '[chunking]\nenabled = true\n' });
   const redis = new Redis({ port: g.redisPort, maxRetriesPerRequest: 1 });
   const truth = {};
   for (const id of await fc.guilds()) truth[id] = await fc.guild(id);
@@ -32,6 +33,31 @@ export async function ownerOf(redis, shard, shards = 2) {
   const id = await redis.get(`g:g:owner:${shards}:${shard}`);
   const entry = JSON.parse((await redis.hget('g:g:nodes', id)) ?? '{}');
   return entry.name === 'kit1' ? 1 : entry.name === 'kit0' ? 0 : -1;
+}
+
+// A TCP load balancer in front of the proxies, as a deployment would have: each connection goes to the first proxy
+// that accepts it. Bots told its URL ([proxy] url) RESUME through it at whichever proxy is alive.
+export async function startBalancer() {
+  const backends = [];
+  const server = createServer((client) => {
+    const attempt = (i) => {
+      if (i >= backends.length) return client.destroy();
+      const up = connect(backends[i], '127.0.0.1');
+      let connected = false;
+      up.once('connect', () => {
+        connected = true;
+        client.pipe(up);
+        up.pipe(client);
+        client.once('close', () => up.destroy());
+        up.once('close', () => client.destroy());
+      });
+      up.on('error', () => { if (!connected) attempt(i + 1); });
+      client.on('error', () => up.destroy());
+    };
+    attempt(0);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, backends, close: () => server.close() };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -30,12 +30,13 @@ async function freePort() {
 // G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and `nodes`
 // g-actor nodes (docs/node.md) on free ports. With `proxy: true` every node also serves the proxy (docs/proxy.md)
 // and a g-cache worker runs (the proxy builds READY from the cache): point an unmodified bot at `g.api` (REST base)
-// or `g.ws` (gateway), or at `g.proxies[i]` for node i. Resolves once every node answers /healthz; the stream is
+// or `g.ws` (gateway), or at `g.proxies[i]` for node i; `proxyUrl` is the gateway URL the proxies tell bots (a load
+// balancer in front of them, say). Resolves once every node answers /healthz; the stream is
 // `g:g:events` at 127.0.0.1:redisPort. `g.kill(i, signal)` and `g.restart(i)` stop and start node i (failover tests).
 // The binaries: options, else $G_ACTOR, $G_CACHE and $REDIS_SERVER, else the PATH.
 export async function startG(fc, { actor = process.env.G_ACTOR ?? 'g-actor', cache = process.env.G_CACHE ?? 'g-cache',
                                    redisServer = process.env.REDIS_SERVER ?? 'redis-server', intents = 1 | 512 | 32768,
-                                   nodes = 1, proxy = false, extraConfig = '' } = {}) {
+                                   nodes = 1, proxy = false, proxyUrl = '', extraConfig = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'g-kit-'));
   const redisPort = await freePort();
   const redis = spawn(redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
@@ -45,7 +46,7 @@ export async function startG(fc, { actor = process.env.G_ACTOR ?? 'g-actor', cac
     const m = { httpPort: await freePort(), proxyPort: proxy ? await freePort() : 0, config: join(dir, `node${i}.toml`), proc: null };
     writeFileSync(m.config, `[node]\nname = "kit${i}"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "${fc.token}"\n` +
       `rest_url = "${fc.api}"\nintents = ${intents}\n[redis]\nport = ${redisPort}\n[http]\nlisten = "127.0.0.1:${m.httpPort}"\n` +
-      `[security]\ncookie = "g-fakecord-kit-cookie"\n` + (proxy ? `[proxy]\nlisten = "127.0.0.1:${m.proxyPort}"\n` : '') + extraConfig);
+      `[security]\ncookie = "g-fakecord-kit-cookie"\n` + (proxy ? `[proxy]\nlisten = "127.0.0.1:${m.proxyPort}"\n` + (proxyUrl ? `url = "${proxyUrl}"\n` : '') : '') + extraConfig);
     members.push(m);
   }
   await new Promise((r) => setTimeout(r, 200));  // redis-server binds
