@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -111,44 +112,100 @@ def _free_port():
 
 
 class G:
-    """G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and one
-    g-actor node on free ports. Ready once the node answers /healthz; the stream is g:g:events at 127.0.0.1:redis_port.
-    The binaries: arguments, else $G_ACTOR and $REDIS_SERVER, else the PATH."""
+    """G in front of a started g-fakecord, for bots and workers that go through it: a private redis-server and `nodes`
+    g-actor nodes on free ports. With `proxy=True` every node also serves the proxy and a g-cache worker runs (the
+    proxy builds READY from the cache): point an unmodified bot at `api` (REST base) or `ws` (gateway), or at
+    `proxies[i]` for node i. Ready once every node answers /healthz; the stream is g:g:events at
+    127.0.0.1:redis_port. `kill(i, sig)` and `restart(i)` stop and start node i (failover tests).
+    The binaries: arguments, else $G_ACTOR, $G_CACHE and $REDIS_SERVER, else the PATH."""
 
-    def __init__(self, fakecord, actor=None, redis_server=None, intents=1 | 512 | 32768, extra_config=""):
-        actor = actor or os.environ.get("G_ACTOR", "g-actor")
+    def __init__(self, fakecord, actor=None, redis_server=None, intents=1 | 512 | 32768, extra_config="", nodes=1,
+                 proxy=False, cache=None):
+        self._actor = actor or os.environ.get("G_ACTOR", "g-actor")
+        cache = cache or os.environ.get("G_CACHE", "g-cache")
         redis_server = redis_server or os.environ.get("REDIS_SERVER", "redis-server")
         self.dir = tempfile.mkdtemp(prefix="g-kit-")
-        self.redis_port, self.http_port = _free_port(), _free_port()
+        self._procs, self._configs, self.http_ports, proxy_ports = [], [], [], []
+        self.cache = None
+        self.redis_port = _free_port()
         self.redis = subprocess.Popen([redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                                        "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL)
-        config = os.path.join(self.dir, "node.toml")
-        with open(config, "w") as f:
-            f.write(f'[node]\nname = "kit"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "{fakecord.token}"\n'
-                    f'rest_url = "{fakecord.api}"\nintents = {intents}\n[redis]\nport = {self.redis_port}\n'
-                    f'[http]\nlisten = "127.0.0.1:{self.http_port}"\n[security]\ncookie = "g-fakecord-kit-cookie"\n'
-                    f"{extra_config}")
-        time.sleep(0.2)  # redis-server binds
-        self.node = subprocess.Popen([actor, "--config", config])
+        for i in range(nodes):
+            http_port, proxy_port = _free_port(), _free_port() if proxy else 0
+            config = os.path.join(self.dir, f"node{i}.toml")
+            with open(config, "w") as f:
+                f.write(f'[node]\nname = "kit{i}"\nlisten = "127.0.0.1:0"\n[discord]\ntoken = "{fakecord.token}"\n'
+                        f'rest_url = "{fakecord.api}"\nintents = {intents}\n[redis]\nport = {self.redis_port}\n'
+                        f'[http]\nlisten = "127.0.0.1:{http_port}"\n[security]\ncookie = "g-fakecord-kit-cookie"\n'
+                        + (f'[proxy]\nlisten = "127.0.0.1:{proxy_port}"\n' if proxy else "") + extra_config)
+            self._configs.append(config)
+            self.http_ports.append(http_port)
+            proxy_ports.append(proxy_port)
+        self.http_port = self.http_ports[0]
         self.stream = "g:g:events"
+        self.proxies = [{"api": f"http://127.0.0.1:{p}/api", "ws": f"ws://127.0.0.1:{p}"} for p in proxy_ports]
+        self.api, self.ws = self.proxies[0]["api"], self.proxies[0]["ws"]
+        time.sleep(0.2)  # redis-server binds
+        try:
+            for i in range(nodes):
+                self._procs.append(self._launch(i))
+            if proxy:
+                self.cache = subprocess.Popen([cache, "--config", self._configs[0]])
+        except OSError as e:
+            self.stop()
+            raise RuntimeError(f"cannot start G: {e}") from e
+        for i in range(nodes):
+            self._healthy(i)
+
+    @property
+    def node(self):
+        """Node 0's process."""
+        return self._procs[0]
+
+    def _launch(self, i):
+        return subprocess.Popen([self._actor, "--config", self._configs[i]])
+
+    def _healthy(self, i):
         until = time.monotonic() + 30
         while True:
             try:
-                with _opener.open(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2) as r:
+                with _opener.open(f"http://127.0.0.1:{self.http_ports[i]}/healthz", timeout=2) as r:
                     if r.status == 200:
-                        break
+                        return
             except (urllib.error.URLError, OSError):
                 pass
-            if self.node.poll() is not None or time.monotonic() > until:
+            code = self._procs[i].poll()
+            if code is not None or time.monotonic() > until:
                 self.stop()
-                raise RuntimeError(f"g-actor did not become healthy (exit code {self.node.poll()})")
+                raise RuntimeError(f"g-actor did not become healthy (exit code {code})")
             time.sleep(0.1)
 
+    def pid(self, i):
+        """Node i's process id."""
+        return self._procs[i].pid
+
+    def kill(self, i, sig=signal.SIGKILL):
+        """Sends node i a signal (kill -9 by default)."""
+        self._procs[i].send_signal(sig)
+
+    def restart(self, i):
+        """Starts node i again with its config (after kill), returning once it answers /healthz."""
+        old = self._procs[i]
+        if old.poll() is None:
+            old.terminate()
+        old.wait()
+        self._procs[i] = self._launch(i)
+        self._healthy(i)
+
     def stop(self):
-        for p in (self.node, self.redis):
+        """Stops the nodes, the g-cache worker and redis-server, and removes the configs."""
+        for p in (*self._procs, self.cache, self.redis):
+            if p is None:
+                continue
             p.terminate()
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
