@@ -138,3 +138,31 @@ TEST_CASE("config: g-cache needs neither the bot token nor the cookie, and reads
   auto zero = parse_node_config("[cache]\nbatch = 0\n", "cache.toml", env_of({}), config_reader::cache_worker);
   CHECK(zero.error == "cache.toml: [cache] batch must be greater than 0");
 }
+
+TEST_CASE("config: [proxy] is off unless listen is set, and its mistakes are one line each") {
+  auto r = parse_node_config(minimal, "node.toml", env_of({}));
+  REQUIRE(r.config);
+  CHECK(!r.config->proxy.listen);
+  r = parse_node_config(std::string(minimal) + R"(
+[proxy]
+listen = "0.0.0.0:7500"
+url = "wss://gateway.example.com"
+resume_window = 60
+client_buffer_kib = 1024
+)", "node.toml", env_of({}));
+  REQUIRE(r.config);
+  CHECK(r.config->proxy.listen->text() == "0.0.0.0:7500");
+  CHECK(r.config->proxy.url == "wss://gateway.example.com");
+  CHECK(r.config->proxy.resume_window_ms == 60000);
+  CHECK(r.config->proxy.client_buffer == 1024 * 1024);
+  CHECK(r.config->proxy.heartbeat_ms == 41250);
+  CHECK(error_of(std::string(minimal) + "[proxy]\nlisten = \"nowhere\"\n") ==
+        "node.toml: [proxy] listen = 'nowhere' is not HOST:PORT");
+  CHECK(error_of(std::string(minimal) + "[proxy]\nlisten = \"127.0.0.1:1\"\ntls_cert = \"c.pem\"\n") ==
+        "node.toml: [proxy] tls_cert and tls_key go together: set both or neither");
+  CHECK(error_of(std::string(minimal) + "[proxy]\nurl = \"http://x\"\n") ==
+        "node.toml: [proxy] url = 'http://x' must start with ws:// or wss://");
+  CHECK(error_of(std::string(minimal) + "[proxy]\nresume_window = 0\n") ==
+        "node.toml: [proxy] resume_window must be greater than 0");
+  CHECK(error_of(std::string(minimal) + "[proxy]\nlisen = \"127.0.0.1:1\"\n") == "node.toml: unknown key [proxy] lisen");
+}
