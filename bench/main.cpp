@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/cache_worker_bench.hpp"
+#include "bench/proxy_bench.hpp"
 #include "bench/decode_throughput.hpp"
 #include "bench/all_scenarios.hpp"
 #include "bench/failover.hpp"
@@ -43,6 +44,9 @@ Scenarios:
                --only throughput|memory|cold-start
   cache        g-cache: events applied per CPU-second, Redis bytes per cached member and guild, lag commit → applied
                --events N (200000) --rate N (10000) --seconds N (10) --members N (100000)
+  proxy        the proxy (docs/proxy.md): an @discordjs/ws bot's connect → last GUILD_CREATE through it and directly
+               at g-fakecord; node CPU per event per bot connection; node memory per idle bot connection
+               --shards N (16) --guilds N (5000) --connections N (320) --rate N (1000) --seconds N (10)
   all          every scenario above in turn; the tables also go to bench/results/latest.md with the date,
                the machine and the versions
 
@@ -94,6 +98,31 @@ int main(int argc, char** argv) {
         else throw std::invalid_argument("unknown option " + a + " for cache");
       }
       return g::bench::run_cache_bench(o);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario == "proxy") {
+    try {
+      g::bench::proxy_bench_options o;
+      o.g_actor = sibling_binary("g-actor");
+      o.g_cache = sibling_binary("g-cache");
+      o.fakecord = sibling_binary("g-fakecord");
+      o.source_dir = G_SOURCE_DIR;
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        int v = std::stoi(args[++i]);
+        if (v <= 0) throw std::invalid_argument(a + " must be greater than 0");
+        if (a == "--shards") o.shards = v;
+        else if (a == "--guilds") o.guilds = v;
+        else if (a == "--connections") o.connections = v;
+        else if (a == "--rate") o.rate = v;
+        else if (a == "--seconds") o.seconds = v;
+        else throw std::invalid_argument("unknown option " + a + " for proxy");
+      }
+      return g::bench::run_proxy_bench(o);
     } catch (const std::exception& e) {
       std::cerr << "g-bench: " << e.what() << "\n";
       return 2;

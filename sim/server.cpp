@@ -51,8 +51,8 @@ struct sim_site {
     respond(std::move(res));
   }
 
-  int zlib_level() const { return fc.opts().zlib_level; }
-  int zstd_level() const { return fc.opts().zstd_level; }
+  auto zlib_deflater() const { return std::make_unique<net::zlib_stream_deflater>(fc.opts().zlib_level); }
+  auto zstd_compressor() const { return std::make_unique<net::zstd_stream_compressor>(fc.opts().zstd_level); }
 };
 
 }  // namespace

@@ -21,8 +21,9 @@ struct zlib_stream_deflater::state {
   z_stream z{};
 };
 
-zlib_stream_deflater::zlib_stream_deflater(int level) : s_(std::make_unique<state>()) {
-  if (deflateInit(&s_->z, level) != Z_OK) throw std::runtime_error("deflateInit failed");
+zlib_stream_deflater::zlib_stream_deflater(int level, int window_bits, int mem_level) : s_(std::make_unique<state>()) {
+  if (deflateInit2(&s_->z, level, Z_DEFLATED, window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("deflateInit2 failed");
 }
 
 zlib_stream_deflater::~zlib_stream_deflater() { deflateEnd(&s_->z); }

@@ -10,7 +10,9 @@ namespace g::net {
 // Server side (g-fakecord): compresses each outgoing message onto the connection's stream.
 class zlib_stream_deflater {
  public:
-  explicit zlib_stream_deflater(int level);
+  // `window_bits` (9–15) and `mem_level` (1–9) trade ratio for memory: the defaults take ~256 KiB per stream, 12 and 5
+  // ~40 KiB. Any client's inflater (32 KiB window) reads streams made with a smaller window.
+  explicit zlib_stream_deflater(int level, int window_bits = 15, int mem_level = 8);
   ~zlib_stream_deflater();
   zlib_stream_deflater(const zlib_stream_deflater&) = delete;
   zlib_stream_deflater& operator=(const zlib_stream_deflater&) = delete;

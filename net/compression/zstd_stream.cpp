@@ -12,10 +12,11 @@ struct zstd_stream_compressor::state {
   ZSTD_CCtx* cctx = nullptr;
 };
 
-zstd_stream_compressor::zstd_stream_compressor(int level) : s_(std::make_unique<state>()) {
+zstd_stream_compressor::zstd_stream_compressor(int level, int window_log) : s_(std::make_unique<state>()) {
   s_->cctx = ZSTD_createCCtx();
   if (!s_->cctx) throw std::runtime_error("ZSTD_createCCtx failed");
   ZSTD_CCtx_setParameter(s_->cctx, ZSTD_c_compressionLevel, level);
+  if (window_log > 0) ZSTD_CCtx_setParameter(s_->cctx, ZSTD_c_windowLog, window_log);
 }
 
 zstd_stream_compressor::~zstd_stream_compressor() { ZSTD_freeCCtx(s_->cctx); }

@@ -9,7 +9,8 @@ namespace g::net {
 
 class zstd_stream_compressor {
  public:
-  explicit zstd_stream_compressor(int level);
+  // `window_log` 0 keeps the level's window; 15 or 16 keep a stream's memory small (clients accept any window).
+  explicit zstd_stream_compressor(int level, int window_log = 0);
   ~zstd_stream_compressor();
   zstd_stream_compressor(const zstd_stream_compressor&) = delete;
   zstd_stream_compressor& operator=(const zstd_stream_compressor&) = delete;

@@ -7,7 +7,7 @@
 // Heavy (Beast): include it only from a server's shell .cpp. A Site supplies the behaviour:
 //   std::unique_ptr<socket_handler> open_socket(socket_sink&, socket_params, std::int64_t now_ms);
 //   void serve_http(http::request<http::string_body>, http_responder);   // answer once, on the io thread
-//   int zlib_level() const; int zstd_level() const;
+//   std::unique_ptr<zlib_stream_deflater> zlib_deflater(); std::unique_ptr<zstd_stream_compressor> zstd_compressor();
 // Everything runs on one io thread per Site; handlers are never called concurrently.
 #include <utility>  // before Asio (Boost 1.74 with C++20)
 
@@ -66,8 +66,8 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream, Site>>
     params.version = query_param(target, "v");
     params.encoding = query_param(target, "encoding");
     std::string compress = query_param(target, "compress");
-    if (compress == "zlib-stream") zlib_ = std::make_unique<zlib_stream_deflater>(site_.zlib_level());
-    if (compress == "zstd-stream") zstd_ = std::make_unique<zstd_stream_compressor>(site_.zstd_level());
+    if (compress == "zlib-stream") zlib_ = site_.zlib_deflater();
+    if (compress == "zstd-stream") zstd_ = site_.zstd_compressor();
     if (zlib_ || zstd_) params.compress = compress;
     ws_.text(!zlib_ && !zstd_);
     ws_.async_accept(req_, [self = this->shared_from_this(), params](beast::error_code ec) mutable {
