@@ -66,6 +66,8 @@ int run_all(const std::string& self, const std::string& source_dir, const std::v
   std::vector<std::string> compare = {"compare"};
   compare.insert(compare.end(), compare_args.begin(), compare_args.end());
   runs.push_back(compare);
+  runs.push_back({"cache"});
+  runs.push_back({"proxy"});
   int rc = 0;
   auto tmp = std::filesystem::temp_directory_path() / ("g-bench-all-" + std::to_string(::getpid()));
   for (auto& r : runs) {
