@@ -10,6 +10,7 @@ import discord
 import yarl
 
 from fakecord_process import Fakecord
+from fakecord_kit import run_client
 
 GUILDS = 12
 TIMEOUT = 90
@@ -97,16 +98,7 @@ async def main(binary):
         print("ok: zero violations")
 
     try:
-        async with client:
-            runner = asyncio.create_task(client.start("conformance-token"))
-            test = asyncio.create_task(scenario())
-            done, _ = await asyncio.wait({runner, test}, return_when=asyncio.FIRST_COMPLETED)
-            if runner in done and not test.done():
-                test.cancel()
-                runner.result()
-                raise AssertionError("the client stopped before the scenario finished")
-            test.result()
-            await client.close()
+        await run_client(client, "conformance-token", scenario)
     finally:
         fc.stop()
 

@@ -1,17 +1,23 @@
-// Unmodified discord.js (Client) through G's proxy, in front of a two-node G cluster in front of g-fakecord:
+// Unmodified discord.js (Client) through G's proxies (behind a load balancer), in front of a two-node G cluster in
+// front of g-fakecord:
 // ready with every guild and caches equal to g-fakecord's truth; messages arrive once; kill -9 of the G node
 // holding a shard loses and doubles nothing; the bot process killed and started again is ready in seconds without
 // an identify at Discord; presence, member requests and voice go through. Exit 0 when all hold.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ownerOf, sleep, startWorld } from './proxy_world.mjs';
+import { ownerOf, sleep, startBalancer, startWorld } from './proxy_world.mjs';
 
-const world = await startWorld();
+// The bot reaches the proxies through a load balancer (REST and gateway), as in a deployment: whichever node is
+// killed, its RESUME lands on a live proxy.
+const balancer = await startBalancer();
+const world = await startWorld({ proxyUrl: `ws://127.0.0.1:${balancer.port}` });
 const { fc, g, redis, truth } = world;
+for (const p of g.proxies) balancer.backends.push(Number(new URL(p.ws).port));
+const api = `http://127.0.0.1:${balancer.port}/api`;
 
 function startBot() {
-  const proc = spawn(process.execPath, ['bot.mjs', fc.token, g.api], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['bot.mjs', fc.token, api], { stdio: ['pipe', 'pipe', 'inherit'] });
   const bot = { proc, lines: [], waiters: [] };
   createInterface({ input: proc.stdout }).on('line', (line) => {
     const o = JSON.parse(line);
@@ -113,5 +119,6 @@ try {
 } finally {
   bot?.proc.kill('SIGKILL');
   world.stop();
+  balancer.close();
   setTimeout(() => process.exit(), 1000);
 }

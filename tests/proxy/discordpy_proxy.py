@@ -29,7 +29,7 @@ import redis
 import yarl
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "testkit", "python"))
-from fakecord_kit import G, Fakecord  # noqa: E402
+from fakecord_kit import G, Fakecord, run_client  # noqa: E402
 
 GUILDS, SHARDS, MEMBERS = 6, 2, 5
 INTENTS = 1 | 2 | 128 | 512 | 32768  # guilds, members, voice states, guild messages, message content
@@ -316,18 +316,7 @@ async def run(fc, g, client, truth, cache_full_at):
         log("f. ok: VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE arrived")
         return summary
 
-    async with client:
-        runner = asyncio.create_task(client.start(fc.token))
-        test = asyncio.create_task(scenario())
-        done, _ = await asyncio.wait({runner, test}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done and not test.done():
-            test.cancel()
-            runner.result()
-            raise AssertionError("the client stopped before the scenario finished")
-        summary = test.result()
-        await client.close()
-        await asyncio.gather(runner, return_exceptions=True)
-    return summary
+    return await run_client(client, fc.token, scenario)
 
 
 if __name__ == "__main__":

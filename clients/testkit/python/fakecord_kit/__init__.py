@@ -209,3 +209,24 @@ class G:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def run_client(client, token, scenario):
+    """Runs a discord.py client (`async with client` + start) beside `scenario()`, a coroutine function that drives
+    the test; returns what the scenario returns. Fails when the client stops first; closes the client either way."""
+    import asyncio
+
+    async with client:
+        runner = asyncio.create_task(client.start(token))
+        test = asyncio.create_task(scenario())
+        done, _ = await asyncio.wait({runner, test}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done and not test.done():
+            test.cancel()
+            runner.result()
+            raise AssertionError("the client stopped before the scenario finished")
+        try:
+            return test.result()
+        finally:
+            await client.close()
+            await asyncio.gather(runner, return_exceptions=True)
+
