@@ -300,3 +300,30 @@ TEST_CASE("proxy: Discord's protocol, READY from the cache, every event once wit
   cache.signal(SIGTERM);
   cache.wait(5s);
 }
+
+TEST_CASE("proxy: wss:// with [proxy] tls_cert and tls_key") {
+  world w(1);
+  std::string cert = (w.dir / "proxy.pem").string(), key = (w.dir / "proxy.key").string();
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key + " -out " +
+                    cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::uint16_t proxy_port = free_tcp_port();
+  auto cfg = w.write_config("tls.toml", "test-token", w.redis.port(),
+                            "[proxy]\nlisten = \"127.0.0.1:" + std::to_string(proxy_port) + "\"\ntls_cert = \"" + cert +
+                                "\"\ntls_key = \"" + key + "\"\n",
+                            intents);
+  child_process node = w.node(cfg, "tls.log");
+  child_process cache({G_CACHE_PATH, "--config", cfg}, (w.dir / "cache.log").string());
+  REQUIRE(w.wait_for([&] { return w.stat("/identifies") >= 1 && w.stream_caught_up(); }, 30s));
+  gateway_test_client c(proxy_port, "/?v=10&encoding=json&compress=zstd-stream", true);
+  REQUIRE(c.next_op(10));
+  std::string ready = c.identify(0, 1, intents, "test-token", 15s);
+  if (ready.empty()) MESSAGE(node.log());
+  REQUIRE(!ready.empty());
+  CHECK(json_str(ready, "/d/resume_gateway_url") == "wss://127.0.0.1:" + std::to_string(proxy_port));
+  CHECK(json_array_size(ready, "/d/guilds") == 10);
+  CHECK(node.log().find("g-proxy: serving bots on wss://") != std::string::npos);
+  world::stop_all({&node});
+  cache.signal(SIGTERM);
+  cache.wait(5s);
+}
