@@ -84,8 +84,16 @@ void bot_session::close(int code, std::string_view reason, bool ends) {
 
 void bot_session::invalid_session() {
   send(R"({"t":null,"s":null,"op":9,"d":false})");
+  // The bot may IDENTIFY on this socket: nothing of the failed session may leak into the new one.
   authenticated_ = false;
+  resuming_ = false;
   phase_ = phase::greeting;
+  record_ = session_record{};
+  gate_ = event_gate(0, 0);
+  seq_ = replay_target_ = 0;
+  cursor_ = "0-0";
+  pending_commands_.clear();
+  retry_snapshot_at_ = 0;
 }
 
 void bot_session::on_message(std::string_view payload, std::int64_t now_ms) {
@@ -141,6 +149,7 @@ void bot_session::identify(const net::client_identify& id, std::int64_t now_ms) 
   record_.shard = static_cast<int>(id.shard_id);
   record_.total = total;
   record_.intents = id.intents;
+  record_.stream_intents = settings_.stream_intents;
   gate_ = event_gate(id.intents, settings_.stream_intents);
   hub_.save_session(record_);
   if (id.has_presence) hub_.send_command(record_.shard, 3, simdjson::minify(id.presence));
@@ -186,15 +195,21 @@ void bot_session::on_snapshot(snapshot_result r, std::int64_t now_ms) {
 void bot_session::resume(const net::client_resume& r, std::int64_t now_ms) {
   authenticated_ = true;  // a second RESUME or IDENTIFY meanwhile is refused with 4005
   phase_ = phase::snapshot;
+  identified_at_ = now_ms;
   hub_.request_resume(conn_, std::string(r.session_id), r.seq);
   replay_target_ = r.seq;
   resuming_ = true;
-  (void)now_ms;
 }
 
 void bot_session::on_resume_point(std::optional<resume_point> p, std::int64_t now_ms) {
   if (closed_) return;
   now_ = now_ms;
+  if (p && !p->error.empty()) {
+    // Redis could not say: the session may well be resumable, so the bot is asked to try again, not to identify.
+    log("RESUME lookup failed: " + p->error + "; the bot may try again");
+    close(4000, "Could not look the session up; resume again", false);
+    return;
+  }
   if (hub_.shard_count() == 0) {
     log("RESUME before G published its shard count; asking the bot to come back");
     resuming_ = false;
@@ -211,12 +226,15 @@ void bot_session::on_resume_point(std::optional<resume_point> p, std::int64_t no
     return;
   }
   record_ = std::move(p->record);
-  gate_ = event_gate(record_.intents, settings_.stream_intents);
+  // The record's stream intents, not this node's: a replay must count as the first connection counted.
+  gate_ = event_gate(record_.intents, record_.stream_intents);
   for (auto& n : record_.nonces) gate_.add_nonce(n);
   seq_ = p->seq;
   cursor_ = p->entry_id;
   hub_.claim_session(conn_, record_.session_id);
   phase_ = phase::replaying;
+  for (auto& [op, d] : pending_commands_) command(op, d);  // sent while the record was looked up
+  pending_commands_.clear();
   hub_.follow(conn_, record_.shard, cursor_);
 }
 
@@ -232,6 +250,7 @@ void bot_session::offer(const net::stream_entry& e) {
         "the bot may RESUME");
     save_mark(false);
     close(4000, "Slow client: resume to continue", false);
+    drop_at_ = now_ + 10000;
   }
 }
 
@@ -269,6 +288,10 @@ void bot_session::on_gap() {
 }
 
 void bot_session::command(std::int64_t op, const std::string& d) {
+  if (record_.session_id.empty()) {  // a RESUME is being looked up: its shard is not known yet
+    pending_commands_.emplace_back(op, d);
+    return;
+  }
   if (op == 8) {
     std::string nonce = top_level_string(d, "nonce");
     if (!nonce.empty()) {
@@ -288,8 +311,20 @@ void bot_session::save_mark(bool only) {
 }
 
 void bot_session::tick(std::int64_t now_ms) {
-  if (closed_) return;
+  if (closed_) {
+    // A bot closed for not reading may not read its close frame either: it is cut off after a while.
+    if (drop_at_ != 0 && now_ms >= drop_at_) {
+      drop_at_ = 0;
+      sink_.drop();
+    }
+    return;
+  }
   now_ = now_ms;
+  if (phase_ == phase::snapshot && now_ms - identified_at_ > snapshot_patience_ms + 20000) {
+    log("no answer from Redis for the session's start; closing resumably");
+    close(4000, "The proxy could not reach Redis", false);
+    return;
+  }
   const std::int64_t interval = settings_.heartbeat_ms;
   if (now_ms - last_heartbeat_ > interval + interval / 2 + 1000) {
     // As g-fakecord and Discord: no heartbeat for 1.5 intervals ends the connection and its session.
@@ -303,7 +338,7 @@ void bot_session::tick(std::int64_t now_ms) {
   }
   if (!authenticated_ || phase_ == phase::snapshot || record_.session_id.empty()) return;
   if (seq_ != marked_seq_ && now_ms - marked_at_ >= settings_.mark_interval_ms) save_mark(false);
-  else if (now_ms - kept_at_ >= 30000) {
+  else if (now_ms - kept_at_ >= std::min<std::int64_t>(30000, settings_.resume_window_ms / 3)) {
     hub_.keep_session(record_.session_id);
     kept_at_ = now_ms;
   }

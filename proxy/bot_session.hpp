@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/http/socket_sink.hpp"
 #include "net/redis/event_stream.hpp"
@@ -29,6 +31,7 @@ struct proxy_settings {
   std::int64_t heartbeat_ms = 41250;
   std::size_t client_buffer = 16u << 20;  // bytes queued for one bot before it is closed (resumably)
   std::int64_t mark_interval_ms = 1000;
+  std::int64_t resume_window_ms = 300000;
 };
 
 class bot_session : public net::socket_handler {
@@ -91,6 +94,8 @@ class bot_session : public net::socket_handler {
   std::int64_t last_heartbeat_ = 0;
   std::int64_t identified_at_ = 0, retry_snapshot_at_ = 0;
   bool snapshot_waiting_ = false;
+  std::int64_t drop_at_ = 0;  // closed for not reading: dropped then if the close did not get through
+  std::vector<std::pair<std::int64_t, std::string>> pending_commands_;  // sent during a RESUME's lookup
   std::int64_t marked_seq_ = -1, marked_at_ = 0, kept_at_ = 0;
   std::int64_t now_ = 0;
   std::string frame_;

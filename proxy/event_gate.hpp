@@ -14,7 +14,9 @@ namespace g::proxy {
 
 class event_gate {
  public:
-  static constexpr std::size_t max_nonces = 64;  // the newest requests are remembered
+  // The newest requests are remembered: more than two minutes of them at the 120-per-60-s limit, so a chunk is never
+  // dropped for an evicted nonce while its answer can still be in flight, nor counted differently on a replay.
+  static constexpr std::size_t max_nonces = 256;
 
   // `bot_intents`: what the bot identified with; `stream_intents`: G's own ([discord] intents), which bound what the
   // stream can hold at all.

@@ -58,6 +58,7 @@ struct gateway_proxy::impl {
     settings.stream_intents = cfg.discord.intents;
     settings.heartbeat_ms = p.heartbeat_ms;
     settings.client_buffer = static_cast<std::size_t>(p.client_buffer);
+    settings.resume_window_ms = p.resume_window_ms;
     std::uint16_t port = acceptor.local_endpoint().port();
     settings.gateway_url = !p.url.empty() ? p.url
                                           : std::string(p.tls() ? "wss://" : "ws://") + config::host_port{p.listen->host, port}.text();
@@ -68,7 +69,17 @@ struct gateway_proxy::impl {
     hub.start();
     listener->accept();
     tick();
-    thread = std::thread([this] { io.run(); });
+    thread = std::thread([this] {
+      // A handler that throws must not end the io thread (and with it every bot's connection): log and go on.
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "g-proxy: ERROR: %s (the proxy goes on)\n", e.what());
+        }
+      }
+    });
   }
 
   void stop() {

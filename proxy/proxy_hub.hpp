@@ -12,10 +12,12 @@ struct session_record {
   std::string session_id;
   int shard = 0, total = 1;
   std::uint64_t intents = 0;
+  std::uint64_t stream_intents = 0;  // G's intents when the session began (the gate depends on them)
   std::vector<std::string> nonces;
 };
 
 struct resume_point {
+  std::string error;  // set when Redis failed: nothing is known about the session
   session_record record;
   bool found_mark = false;  // false: the bot's seq is older than every mark kept
   std::int64_t seq = 0;     // the mark: after counting `seq`, the cursor was `entry_id`

@@ -17,15 +17,26 @@ namespace {
 
 constexpr auto upstream_timeout = std::chrono::seconds(60);
 constexpr std::size_t max_idle = 16;
+// An idle upstream connection is reused only this soon: servers close idle keep-alive connections after some
+// tens of seconds, and a request written into one they closed must not be guessed about.
+constexpr auto max_idle_age = std::chrono::seconds(15);
 constexpr std::size_t max_body = 64u << 20;  // attachments: Discord allows up to 500 MiB for boosted guilds, bots 25 MiB
 
 using plain = beast::tcp_stream;
 using secure = beast::ssl_stream<beast::tcp_stream>;
 using upstream_stream = std::variant<std::unique_ptr<plain>, std::unique_ptr<secure>>;
 
+// Methods that may be sent again when a reused connection fails before any answer: a repeated POST or PATCH could
+// post a message twice, so those get a 502 instead (rare: idle connections are reused only while fresh).
+bool idempotent(http::verb v) {
+  return v == http::verb::get || v == http::verb::head || v == http::verb::put || v == http::verb::delete_ ||
+         v == http::verb::options;
+}
+
 bool hop_by_hop(beast::string_view name) {
+  // `expect` too: a 100 Continue would otherwise be taken for the answer.
   for (beast::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host"})
+                               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host", "expect"})
     if (beast::iequals(name, h)) return true;
   return false;
 }
@@ -124,7 +135,7 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
       with_stream([&](auto& s) {
         beast::get_lowest_layer(s).expires_after(upstream_timeout);
         http::async_write(s, req, [self](beast::error_code ec, std::size_t) {
-          if (ec) return self->retry_or_fail("writing to " + self->owner->upstream.host + ": " + ec.message());
+          if (ec) return self->retry_or_fail("writing to " + self->owner->upstream.host + ": " + ec.message(), true);
           self->read();
         });
       });
@@ -134,10 +145,16 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
       auto self = shared_from_this();
       parser.emplace();
       parser->body_limit(max_body);
+      if (req.method() == http::verb::head) parser->skip(true);  // a HEAD answer has headers only
       buf.clear();
       with_stream([&](auto& s) {
         http::async_read(s, buf, *parser, [self](beast::error_code ec, std::size_t) {
-          if (ec) return self->retry_or_fail("reading from " + self->owner->upstream.host + ": " + ec.message());
+          if (ec) {
+            // Nothing of an answer came: the request may or may not have reached the upstream.
+            bool nothing_read = !self->parser->got_some();
+            return self->retry_or_fail("reading from " + self->owner->upstream.host + ": " + ec.message(),
+                                       nothing_read && idempotent(self->req.method()));
+          }
           self->answer();
         });
       });
@@ -145,7 +162,9 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
 
     void answer() {
       http::response<http::string_body> up = parser->release();
-      gs::http_response res(up.result(), 11);
+      gs::http_response res;
+      res.version(11);
+      res.result(up.result_int());  // also codes Beast has no name for (Cloudflare's 52x)
       for (const auto& field : up)
         if (!hop_by_hop(field.name_string())) res.insert(field.name_string(), field.value());
       res.body() = std::move(up.body());
@@ -153,8 +172,8 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
       respond(std::move(res));
     }
 
-    void retry_or_fail(const std::string& why) {
-      if (reused) return connect();
+    void retry_or_fail(const std::string& why, bool may_resend) {
+      if (reused && may_resend) return connect();
       fail(why);
     }
 
@@ -166,21 +185,24 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
   };
 
   std::optional<upstream_stream> take_idle() {
-    if (idle.empty()) return std::nullopt;
-    upstream_stream s = std::move(idle.back());
-    idle.pop_back();
-    return s;
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty()) {
+      auto [s, since] = std::move(idle.back());
+      idle.pop_back();
+      if (now - since < max_idle_age) return std::move(s);
+    }
+    return std::nullopt;
   }
 
   void give_back(upstream_stream s) {
-    if (idle.size() < max_idle) idle.push_back(std::move(s));
+    if (idle.size() < max_idle) idle.emplace_back(std::move(s), std::chrono::steady_clock::now());
   }
 
   asio::io_context& io;
   net::url upstream;
   tcp::resolver resolver;
   ssl::context tls;
-  std::vector<upstream_stream> idle;
+  std::vector<std::pair<upstream_stream, std::chrono::steady_clock::time_point>> idle;  // newest last
 };
 
 rest_forward::rest_forward(asio::io_context& io, const std::string& rest_url, const std::string& ca_file) {
@@ -192,6 +214,13 @@ rest_forward::rest_forward(asio::io_context& io, const std::string& rest_url, co
 rest_forward::~rest_forward() = default;
 
 void rest_forward::forward(gs::http_request req, std::string target, gs::http_responder respond) {
+  switch (req.method()) {
+    case http::verb::get: case http::verb::head: case http::verb::post: case http::verb::put:
+    case http::verb::patch: case http::verb::delete_: case http::verb::options:
+      break;
+    default:  // Discord's API uses none of the others; TRACE with a body would not even make a valid request
+      return respond(gateway_error(405, "405: Method Not Allowed"));
+  }
   auto x = std::make_shared<impl::exchange>();
   x->owner = impl_;
   std::string path = impl_->upstream.path;

@@ -1,7 +1,8 @@
 #pragma once
 // REST requests a bot sends to the proxy's /api, forwarded unchanged to [discord] rest_url and answered unchanged
 // (status, headers, body): Discord's rate limits and errors reach the bot as Discord sent them. Connections to the
-// upstream are kept alive and reused; one that the upstream closed while idle is retried once on a fresh one.
+// upstream are kept alive and reused while fresh; when a reused one fails before any answer, an idempotent request
+// is sent again once on a fresh connection, and a POST or PATCH gets a 502 (it may have reached Discord).
 // Runs on the proxy's io thread; heavy (Beast): included only by the proxy's shell.
 #include <memory>
 #include <string>

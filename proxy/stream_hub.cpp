@@ -141,7 +141,7 @@ void stream_hub::tick(std::int64_t now_ms) {
   for (auto& [conn, s] : sessions_) s->tick(now_ms);
   for (auto& [conn, f] : followers_) {
     bot_session* s = find(conn);
-    if (!f.in_flight && s && s->wants_more()) next_round(conn);
+    if (!f.in_flight && s && s->wants_more() && !position_.empty()) next_round(conn);
   }
   if (now_ms - shard_count_read_at_ >= shard_count_every_ms && writes_) {
     shard_count_read_at_ = now_ms;
@@ -180,7 +180,11 @@ void stream_hub::request_resume(std::uint64_t conn, std::string session_id, std:
     auto replies = redis.pipeline({{"HGETALL", keys_.session(sid)},
                                    {"ZREVRANGEBYSCORE", keys_.marks(sid), score, "-inf", "LIMIT", "0", "1"}});
     std::optional<resume_point> p;
-    if (replies.size() == 2 && !replies[0].is_error() && !replies[0].elements.empty()) {
+    if (replies.size() != 2 || replies[0].is_error() || replies[1].is_error()) {
+      p = resume_point{};
+      p->error = replies.size() != 2 ? "no reply" : replies[0].is_error() ? replies[0].text : replies[1].text;
+      post_([this, e = p->error] { redis_trouble("reading a proxy session: " + e); });
+    } else if (!replies[0].elements.empty()) {
       resume_point rp;
       rp.record.session_id = sid;
       const auto& f = replies[0].elements;
@@ -189,6 +193,7 @@ void stream_hub::request_resume(std::uint64_t conn, std::string session_id, std:
         if (k == "shard") rp.record.shard = std::atoi(v.c_str());
         else if (k == "total") rp.record.total = std::atoi(v.c_str());
         else if (k == "intents") rp.record.intents = std::strtoull(v.c_str(), nullptr, 10);
+        else if (k == "stream_intents") rp.record.stream_intents = std::strtoull(v.c_str(), nullptr, 10);
         else if (k == "nonces") {
           for (std::size_t at = 0; at < v.size();) {
             std::size_t sp = v.find(' ', at);
@@ -198,7 +203,7 @@ void stream_hub::request_resume(std::uint64_t conn, std::string session_id, std:
           }
         }
       }
-      if (!replies[1].is_error() && !replies[1].elements.empty()) {
+      if (!replies[1].elements.empty()) {
         const std::string& m = replies[1].elements[0].text;  // "seq:entry-id"
         auto colon = m.find(':');
         if (colon != std::string::npos) {
@@ -208,8 +213,6 @@ void stream_hub::request_resume(std::uint64_t conn, std::string session_id, std:
         }
       }
       p = std::move(rp);
-    } else if (replies.size() == 2 && replies[0].is_error()) {
-      post_([this, e = replies[0].text] { redis_trouble("HGETALL of a proxy session: " + e); });
     }
     post_([this, conn, p = std::move(p)]() mutable {
       if (bot_session* s = find(conn)) s->on_resume_point(std::move(p), now_());
@@ -231,18 +234,18 @@ void stream_hub::next_round(std::uint64_t conn) {
   if (it == followers_.end() || it->second.in_flight) return;
   follower& f = it->second;
   f.in_flight = true;
-  reads_->post([this, conn, after = f.seen_through, first = f.first_round](net::redis_connection& redis) {
-    std::vector<std::vector<std::string_view>> cmds;
+  reads_->post([this, conn, after = f.seen_through](net::redis_connection& redis) {
+    // Every round also reads the stream's oldest entry: trimming may pass a session that waits for its bot between
+    // rounds, and the entries it removed must be noticed, not skipped over.
     std::string from = "(" + after, count = std::to_string(round_size);
-    if (first) cmds.push_back({"XRANGE", events_key_, "-", "+", "COUNT", "1"});
-    cmds.push_back({"XRANGE", events_key_, from, "+", "COUNT", count});
-    auto replies = redis.pipeline(cmds);
+    auto replies = redis.pipeline({{"XRANGE", events_key_, "-", "+", "COUNT", "1"},
+                                   {"XRANGE", events_key_, from, "+", "COUNT", count}});
     std::string error, oldest;
     std::optional<std::vector<net::stream_entry>> entries;
-    if (replies.size() == cmds.size()) {
-      if (first && !replies[0].is_error() && !replies[0].elements.empty() && !replies[0].elements[0].elements.empty())
+    if (replies.size() == 2) {
+      if (!replies[0].is_error() && !replies[0].elements.empty() && !replies[0].elements[0].elements.empty())
         oldest = replies[0].elements[0].elements[0].text;
-      entries = net::parse_stream_entries(replies.back(), false, error);
+      entries = net::parse_stream_entries(replies[1], false, error);
     } else {
       error = "no reply";
     }
@@ -264,14 +267,13 @@ void stream_hub::on_round(std::uint64_t conn, std::optional<std::vector<net::str
     redis_trouble("XRANGE " + events_key_ + ": " + error);
     return;  // tick() tries again
   }
-  if (f.first_round) {
-    f.first_round = false;
-    if (!oldest.empty() && f.seen_through != "0-0" && net::compare_stream_ids(oldest, f.seen_through) > 0) {
-      s->on_gap();
-      if (!s->replaying()) {
-        followers_.erase(it);
-        return;
-      }
+  // The stream's oldest entry is newer than the cursor: entries the session had not seen were trimmed.
+  if (!oldest.empty() && f.seen_through != "0-0" && net::compare_stream_ids(oldest, f.seen_through) > 0 &&
+      !entries->empty() && entries->front().id == oldest) {
+    s->on_gap();
+    if (!s->replaying()) {
+      followers_.erase(it);
+      return;
     }
   }
   for (const auto& e : *entries) s->offer(e);
@@ -298,9 +300,10 @@ void stream_hub::save_session(const session_record& r) {
   for (const auto& n : r.nonces) nonces += (nonces.empty() ? "" : " ") + n;
   writes_->post([this, key = keys_.session(r.session_id), shard = std::to_string(r.shard),
                  total = std::to_string(r.total), intents = std::to_string(r.intents),
-                 nonces = std::move(nonces)](net::redis_connection& redis) {
+                 stream_intents = std::to_string(r.stream_intents), nonces = std::move(nonces)](net::redis_connection& redis) {
     std::string ttl = std::to_string(resume_window_ms_);
-    auto replies = redis.pipeline({{"HSET", key, "shard", shard, "total", total, "intents", intents, "nonces", nonces},
+    auto replies = redis.pipeline({{"HSET", key, "shard", shard, "total", total, "intents", intents, "stream_intents",
+                                    stream_intents, "nonces", nonces},
                                    {"PEXPIRE", key, ttl}});
     if (!replies.empty() && replies[0].is_error())
       post_([this, e = replies[0].text] { redis_trouble("HSET of a proxy session: " + e); });

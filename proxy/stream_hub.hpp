@@ -60,7 +60,6 @@ class stream_hub : public proxy_hub {
   struct follower {
     int shard = 0;
     std::string seen_through;  // every entry up to here was offered
-    bool first_round = true;
     bool in_flight = false;
   };
   using batch = std::shared_ptr<const std::vector<net::stream_entry>>;

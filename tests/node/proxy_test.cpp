@@ -108,6 +108,8 @@ TEST_CASE("proxy: Discord's protocol, READY from the cache, every event once wit
   CHECK(me == fc_me);  // byte for byte what g-fakecord answered
   http_request(proxy_port, "GET", "/api/v10/channels/1", "", "Bot test-token", status);
   CHECK(status == 404);  // Discord's answer, passed through
+  http_request(proxy_port, "PROPFIND", "/api/v10/users/@me", "", "Bot test-token", status);
+  CHECK(status == 405);  // a method Discord's API does not use is refused, never forwarded
 
   SUBCASE("bad input gets Discord's close codes") {
     CHECK(close_code_for(proxy_port, {}, "/?v=10&encoding=etf") == 4002);
