@@ -76,8 +76,8 @@ void bot_session::close(int code, std::string_view reason, bool ends) {
   if (closed_) return;
   closed_ = true;
   if (!record_.session_id.empty() && authenticated_) {
-    if (ends) hub_.end_session(record_.session_id);
-    else hub_.keep_session(record_.session_id);
+    if (ends) hub_.end_session(conn_, record_.session_id);
+    else hub_.keep_session(conn_, record_.session_id);
   }
   sink_.close(code, reason);
 }
@@ -151,7 +151,7 @@ void bot_session::identify(const net::client_identify& id, std::int64_t now_ms) 
   record_.intents = id.intents;
   record_.stream_intents = settings_.stream_intents;
   gate_ = event_gate(id.intents, settings_.stream_intents);
-  hub_.save_session(record_);
+  hub_.save_session(conn_, record_);
   if (id.has_presence) hub_.send_command(record_.shard, 3, simdjson::minify(id.presence));
   phase_ = phase::snapshot;
   identified_at_ = now_ms;
@@ -278,7 +278,7 @@ void bot_session::on_gap() {
   if (closed_) return;
   if (resuming_) {
     log("RESUME impossible: the stream no longer holds the events after the session's mark");
-    hub_.end_session(record_.session_id);
+    hub_.end_session(conn_, record_.session_id);
     resuming_ = false;
     invalid_session();
     return;
@@ -297,14 +297,14 @@ void bot_session::command(std::int64_t op, const std::string& d) {
     if (!nonce.empty()) {
       gate_.add_nonce(nonce);
       record_.nonces = gate_.nonces();
-      hub_.save_session(record_);  // before the command: the chunks must find the nonce on a replay too
+      hub_.save_session(conn_, record_);  // before the command: the chunks must find the nonce on a replay too
     }
   }
   hub_.send_command(record_.shard, static_cast<int>(op), d);
 }
 
 void bot_session::save_mark(bool only) {
-  hub_.save_mark(record_.session_id, seq_, cursor_, only);
+  hub_.save_mark(conn_, record_.session_id, seq_, cursor_, only);
   marked_seq_ = seq_;
   marked_at_ = now_;
   kept_at_ = now_;
@@ -339,12 +339,13 @@ void bot_session::tick(std::int64_t now_ms) {
   if (!authenticated_ || phase_ == phase::snapshot || record_.session_id.empty()) return;
   if (seq_ != marked_seq_ && now_ms - marked_at_ >= settings_.mark_interval_ms) save_mark(false);
   else if (now_ms - kept_at_ >= std::min<std::int64_t>(30000, settings_.resume_window_ms / 3)) {
-    hub_.keep_session(record_.session_id);
+    hub_.keep_session(conn_, record_.session_id);
     kept_at_ = now_ms;
   }
 }
 
 void bot_session::close_taken_over() {
+  if (closed_) return;
   log("the session was resumed on another connection");
   closed_ = true;  // the session lives on elsewhere: nothing to end or keep
   sink_.close(4000, "Session resumed elsewhere.");
@@ -358,10 +359,10 @@ void bot_session::on_socket_closed(int client_code, std::int64_t now_ms) {
   // A bot closing with 1000/1001 ends its session (as on Discord); any other code, or a dropped socket, keeps it
   // resumable for [proxy] resume_window.
   if (client_code == 1000 || client_code == 1001) {
-    hub_.end_session(record_.session_id);
+    hub_.end_session(conn_, record_.session_id);
   } else {
-    if (phase_ == phase::live || phase_ == phase::replaying) hub_.save_mark(record_.session_id, seq_, cursor_, false);
-    hub_.keep_session(record_.session_id);
+    if (phase_ == phase::live || phase_ == phase::replaying) hub_.save_mark(conn_, record_.session_id, seq_, cursor_, false);
+    hub_.keep_session(conn_, record_.session_id);
   }
 }
 

@@ -39,12 +39,15 @@ class proxy_hub {
   // Entries of the stream after `after_id` (offer), read at the session's pace, then live entries of its shard
   // (offer) once it has caught up (on_caught_up); on_gap instead when the stream no longer holds `after_id`'s successor.
   virtual void follow(std::uint64_t conn, int shard, std::string after_id) = 0;
-  virtual void save_session(const session_record& r) = 0;
-  virtual void save_mark(const std::string& session_id, std::int64_t seq, const std::string& entry_id, bool only) = 0;
-  virtual void keep_session(const std::string& session_id) = 0;  // the resume window starts (again) now
-  virtual void end_session(const std::string& session_id) = 0;   // no RESUME of it will be accepted
+  // Writes to a session's record and marks are made only by the connection that owns it (the one that identified or
+  // last resumed it, on any proxy node); a connection whose write finds another owner is closed (close_taken_over).
+  virtual void save_session(std::uint64_t conn, const session_record& r) = 0;
+  virtual void save_mark(std::uint64_t conn, const std::string& session_id, std::int64_t seq, const std::string& entry_id,
+                         bool only) = 0;
+  virtual void keep_session(std::uint64_t conn, const std::string& session_id) = 0;  // the resume window starts now
+  virtual void end_session(std::uint64_t conn, const std::string& session_id) = 0;   // no RESUME of it will be accepted
   virtual void send_command(int shard, int op, std::string d) = 0;
-  // A RESUME took the session: its other connection on this node, if any, is closed.
+  // A RESUME took the session: this connection owns it from now on; its other connection on this node is closed.
   virtual void claim_session(std::uint64_t conn, const std::string& session_id) = 0;
 };
 

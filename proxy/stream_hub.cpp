@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 
 #include "proxy/bot_session.hpp"
 
@@ -18,6 +19,51 @@ constexpr std::int64_t shard_count_every_ms = 5000;
 
 void log(const std::string& what) { std::fprintf(stderr, "g-proxy: %s\n", what.c_str()); }
 
+// KEYS: the session's record and marks. ARGV: owner, ttl, mode, then the mode's arguments:
+//   claim                      the caller owns the session from now on (a RESUME took it)
+//   record  field value …      the record's fields
+//   mark    only seq member keep   a mark (only = '1': the marks before it go)
+//   keep                       the resume window starts again
+//   end                        the session is gone
+// Every mode but claim is refused (0) when another connection owns the session, so a connection a RESUME elsewhere
+// has replaced can neither move the marks in its own numbering nor end the session under its new owner.
+const std::string session_script = R"lua(
+local owner, ttl, mode = ARGV[1], ARGV[2], ARGV[3]
+if mode == 'claim' then
+  redis.call('HSET', KEYS[1], 'owner', owner)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return 1
+end
+local current = redis.call('HGET', KEYS[1], 'owner')
+if current and current ~= owner then return 0 end
+if mode == 'end' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+if mode == 'record' then
+  redis.call('HSET', KEYS[1], 'owner', owner, unpack(ARGV, 4))
+elseif mode == 'mark' then
+  if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[7]) - 1)
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return 1
+)lua";
+
+const std::string& session_sha() {
+  static const std::string sha = net::redis_connection::sha1_hex(session_script);
+  return sha;
+}
+
+std::string random_instance() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
 }  // namespace
 
 stream_hub::stream_hub(net::redis_endpoint redis, const std::string& group, std::int64_t resume_window_ms,
@@ -26,6 +72,7 @@ stream_hub::stream_hub(net::redis_endpoint redis, const std::string& group, std:
       prefix_("g:" + group + ":"),
       keys_(group),
       events_key_(prefix_ + "events"),
+      instance_(random_instance()),
       resume_window_ms_(resume_window_ms),
       post_(std::move(post)),
       now_(std::move(now)) {}
@@ -295,49 +342,43 @@ void stream_hub::on_round(std::uint64_t conn, std::optional<std::vector<net::str
 
 // ---- writes --------------------------------------------------------------------------------------------------
 
-void stream_hub::save_session(const session_record& r) {
+void stream_hub::owned_write(std::uint64_t conn, const std::string& session_id, std::vector<std::string> args) {
+  writes_->post([this, conn, session = keys_.session(session_id), marks = keys_.marks(session_id),
+                 owner = instance_ + ":" + std::to_string(conn), args = std::move(args)](net::redis_connection& redis) {
+    std::vector<std::string_view> argv = {owner};
+    std::string ttl = std::to_string(resume_window_ms_);
+    argv.push_back(ttl);
+    for (const auto& a : args) argv.push_back(a);
+    net::redis_reply r = redis.eval(session_script, session_sha(), {session, marks}, argv);
+    if (r.is_error()) return post_([this, e = r.text] { redis_trouble("writing a proxy session: " + e); });
+    if (r.type == net::redis_reply::integer && r.number == 0)
+      post_([this, conn] {
+        if (bot_session* s = find(conn)) s->close_taken_over();
+      });
+  });
+}
+
+void stream_hub::save_session(std::uint64_t conn, const session_record& r) {
   std::string nonces;
   for (const auto& n : r.nonces) nonces += (nonces.empty() ? "" : " ") + n;
-  writes_->post([this, key = keys_.session(r.session_id), shard = std::to_string(r.shard),
-                 total = std::to_string(r.total), intents = std::to_string(r.intents),
-                 stream_intents = std::to_string(r.stream_intents), nonces = std::move(nonces)](net::redis_connection& redis) {
-    std::string ttl = std::to_string(resume_window_ms_);
-    auto replies = redis.pipeline({{"HSET", key, "shard", shard, "total", total, "intents", intents, "stream_intents",
-                                    stream_intents, "nonces", nonces},
-                                   {"PEXPIRE", key, ttl}});
-    if (!replies.empty() && replies[0].is_error())
-      post_([this, e = replies[0].text] { redis_trouble("HSET of a proxy session: " + e); });
-  });
+  owned_write(conn, r.session_id,
+              {"record", "shard", std::to_string(r.shard), "total", std::to_string(r.total), "intents",
+               std::to_string(r.intents), "stream_intents", std::to_string(r.stream_intents), "nonces", nonces});
 }
 
-void stream_hub::save_mark(const std::string& session_id, std::int64_t seq, const std::string& entry_id, bool only) {
-  writes_->post([this, session = keys_.session(session_id), marks = keys_.marks(session_id), seq,
-                 member = std::to_string(seq) + ":" + entry_id, only](net::redis_connection& redis) {
-    std::string score = std::to_string(seq), ttl = std::to_string(resume_window_ms_),
-                keep = std::to_string(-mark_keep - 1);
-    std::vector<std::vector<std::string_view>> cmds;
-    if (only) cmds.push_back({"DEL", marks});
-    cmds.push_back({"ZADD", marks, score, member});
-    cmds.push_back({"ZREMRANGEBYRANK", marks, "0", keep});
-    cmds.push_back({"PEXPIRE", marks, ttl});
-    cmds.push_back({"PEXPIRE", session, ttl});
-    auto replies = redis.pipeline(cmds);
-    for (const auto& r : replies)
-      if (r.is_error()) return post_([this, e = r.text] { redis_trouble("saving a proxy session's mark: " + e); });
-  });
+void stream_hub::save_mark(std::uint64_t conn, const std::string& session_id, std::int64_t seq,
+                           const std::string& entry_id, bool only) {
+  owned_write(conn, session_id,
+              {"mark", only ? "1" : "0", std::to_string(seq), std::to_string(seq) + ":" + entry_id,
+               std::to_string(mark_keep)});
 }
 
-void stream_hub::keep_session(const std::string& session_id) {
-  writes_->post([this, session = keys_.session(session_id), marks = keys_.marks(session_id)](net::redis_connection& redis) {
-    std::string ttl = std::to_string(resume_window_ms_);
-    redis.pipeline({{"PEXPIRE", session, ttl}, {"PEXPIRE", marks, ttl}});
-  });
+void stream_hub::keep_session(std::uint64_t conn, const std::string& session_id) {
+  owned_write(conn, session_id, {"keep"});
 }
 
-void stream_hub::end_session(const std::string& session_id) {
-  writes_->post([session = keys_.session(session_id), marks = keys_.marks(session_id)](net::redis_connection& redis) {
-    redis.command({"DEL", session, marks});
-  });
+void stream_hub::end_session(std::uint64_t conn, const std::string& session_id) {
+  owned_write(conn, session_id, {"end"});
 }
 
 void stream_hub::send_command(int shard, int op, std::string d) {
@@ -349,6 +390,7 @@ void stream_hub::send_command(int shard, int op, std::string d) {
 }
 
 void stream_hub::claim_session(std::uint64_t conn, const std::string& session_id) {
+  owned_write(conn, session_id, {"claim"});  // a connection elsewhere finds out at its next write
   for (auto& [other, s] : sessions_)
     if (other != conn && !s->closed() && s->session_id() == session_id) s->close_taken_over();
 }

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+#include <vector>
 
 #include "net/redis/event_stream.hpp"
 #include "net/redis/redis_connection.hpp"
@@ -49,10 +50,11 @@ class stream_hub : public proxy_hub {
   void request_snapshot(std::uint64_t conn, int shard, bool presences) override;
   void request_resume(std::uint64_t conn, std::string session_id, std::int64_t seq) override;
   void follow(std::uint64_t conn, int shard, std::string after_id) override;
-  void save_session(const session_record& r) override;
-  void save_mark(const std::string& session_id, std::int64_t seq, const std::string& entry_id, bool only) override;
-  void keep_session(const std::string& session_id) override;
-  void end_session(const std::string& session_id) override;
+  void save_session(std::uint64_t conn, const session_record& r) override;
+  void save_mark(std::uint64_t conn, const std::string& session_id, std::int64_t seq, const std::string& entry_id,
+                 bool only) override;
+  void keep_session(std::uint64_t conn, const std::string& session_id) override;
+  void end_session(std::uint64_t conn, const std::string& session_id) override;
   void send_command(int shard, int op, std::string d) override;
   void claim_session(std::uint64_t conn, const std::string& session_id) override;
 
@@ -72,12 +74,15 @@ class stream_hub : public proxy_hub {
   void join_live(std::uint64_t conn, int shard);
   void leave_live(std::uint64_t conn);
   void redis_trouble(const std::string& what);
+  // One write to a session's keys, made only while `conn` owns the session (see session_script).
+  void owned_write(std::uint64_t conn, const std::string& session_id, std::vector<std::string> args);
   bot_session* find(std::uint64_t conn) const;
 
   net::redis_endpoint endpoint_;
   std::string prefix_;
   proxy_keys keys_;
   std::string events_key_;
+  std::string instance_;  // this proxy's random id: owners are "<instance>:<conn>"
   std::int64_t resume_window_ms_;
   post_fn post_;
   clock_fn now_;

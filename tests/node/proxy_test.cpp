@@ -76,7 +76,11 @@ TEST_CASE("proxy: Discord's protocol, READY from the cache, every event once wit
                                 "\"\nheartbeat_ms = 60000\nclient_buffer_kib = 256\n";
   auto cfg_a = w.write_config("a.toml", "test-token", w.redis.port(), proxy_cfg, intents, free_tcp_port(),
                               "0123456789abcdef-test", "a");
-  auto cfg_b = w.write_config("b.toml", "test-token", w.redis.port(), "[chunking]\nenabled = true\n", intents, free_tcp_port(),
+  const std::uint16_t proxy_port_b = free_tcp_port();
+  auto cfg_b = w.write_config("b.toml", "test-token", w.redis.port(),
+                              "[chunking]\nenabled = true\n[proxy]\nlisten = \"127.0.0.1:" + std::to_string(proxy_port_b) +
+                                  "\"\nheartbeat_ms = 60000\n",
+                              intents, free_tcp_port(),
                               "0123456789abcdef-test", "b");
   child_process a = w.node(cfg_a, "a.log"), b = w.node(cfg_b, "b.log");
   child_process cache({G_CACHE_PATH, "--config", cfg_a}, (w.dir / "cache.log").string());
@@ -127,6 +131,33 @@ TEST_CASE("proxy: Discord's protocol, READY from the cache, every event once wit
     CHECK(close_code_for(proxy_port, flood) == 4008);
     // None of it touched G: its two sessions are the only identifies g-fakecord has seen.
     CHECK(w.stat("/identifies") == 2);
+  }
+
+  SUBCASE("a RESUME at another proxy node takes the session: the old connection is closed at its next write") {
+    gateway_test_client old(proxy_port, "/?v=10&encoding=json");
+    REQUIRE(old.next_op(10));
+    std::string ready = old.identify(0, 2, intents, "test-token", 10s);
+    REQUIRE(!ready.empty());
+    const std::string guild = json_str(ready, "/d/guilds/0/id");
+    dispatch_message(w, guild, "before");
+    auto before = old.next_dispatch("MESSAGE_CREATE", 8s);
+    REQUIRE(before);
+    const std::int64_t seq = json_int(*before, "/s");
+    std::this_thread::sleep_for(1500ms);  // a mark at `seq` is written
+    gateway_test_client taker(proxy_port_b, "/?v=10&encoding=json");
+    REQUIRE(taker.next_op(10));
+    taker.send(R"({"op":6,"d":{"token":"test-token","session_id":")" + json_str(ready, "/d/session_id") +
+               R"(","seq":)" + std::to_string(seq) + "}}");
+    auto resumed = taker.next_dispatch("RESUMED", 10s);
+    REQUIRE(resumed);
+    CHECK(json_int(*resumed, "/s") == seq + 1);
+    dispatch_message(w, guild, "after");
+    auto after = taker.next_dispatch("MESSAGE_CREATE", 8s);
+    REQUIRE(after);
+    CHECK(json_str(*after, "/d/content") == "after");
+    CHECK(json_int(*after, "/s") == seq + 2);
+    // The old connection still got "after" (it had not written since), then its mark found another owner.
+    CHECK(old.wait_closed(10s) == 4000);
   }
 
   SUBCASE("a slow bot is closed resumably at its buffer's bound, never slows the others, and RESUMEs to the rest") {
