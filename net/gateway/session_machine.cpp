@@ -200,9 +200,13 @@ session_actions session_machine::on_resumed(millis now) {
 }
 
 session_actions session_machine::on_heartbeat_ack(millis now) {
-  if (awaiting_ack_) latency_ = now - beat_sent_at_;
+  session_actions out;
+  if (awaiting_ack_) {
+    latency_ = now - beat_sent_at_;
+    out.push_back(make(session_action::report));  // the new round trip reaches metrics and the status page
+  }
   awaiting_ack_ = false;
-  return {};
+  return out;
 }
 
 session_actions session_machine::on_heartbeat_request(millis now) {

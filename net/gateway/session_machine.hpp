@@ -32,7 +32,7 @@ struct session_action {
     send_resume,            // op 6 with state().session_id and `seq`
     request_identify_slot,  // ask the identify gate; on_identify_slot follows
     cancel_identify_slot,
-    report,                 // phase or session changed: publish phase()/state()
+    report,                 // phase, session or heartbeat latency changed: publish phase()/state()/latency_ms()
     fatal,                  // stopped for good; `reason` says why
   };
   kind what;

@@ -79,6 +79,17 @@ TEST_CASE("heartbeats: first after interval x jitter, then every interval, carry
   CHECK(d.m.phase() == session_phase::ready);
 }
 
+TEST_CASE("a heartbeat ACK reports the round trip, so metrics and the status page show it") {
+  driver d;
+  d.to_ready();
+  auto beats = d.run_until(d.t + 41250 + 1, false);  // the first beat (interval x jitter), not yet ACKed
+  REQUIRE(find(beats, K::send_heartbeat).what == K::send_heartbeat);
+  auto acked = d.m.on_heartbeat_ack(d.t + 7);
+  CHECK(find(acked, K::report).what == K::report);
+  CHECK(d.m.latency_ms() >= 7);
+  CHECK(d.m.on_heartbeat_ack(d.t + 9).empty());  // an ACK nobody waited for changes nothing
+}
+
 TEST_CASE("heartbeat before any dispatch carries null") {
   session_machine m("ws://g/", {}, 1);
   m.start({}, 0);
