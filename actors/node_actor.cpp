@@ -103,7 +103,7 @@ struct node_state {
   std::int64_t last_added = -1;
   std::int64_t last_added_ms = 0;
   double events_per_s = 0;
-  status_challenges challenges;
+  net::status_challenges challenges;
 };
 
 using node_actor_t = caf::stateful_actor<node_state>;
@@ -664,11 +664,14 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         env->view.set(render_cluster(snap, {env->cfg->node.group, env->node_id, env->shard_total, now, s.events_per_s}));
       },
       // `g-actor status`: a challenge, then the view for whoever proves the cookie.
-      [=](status_atom) -> std::string { return env->node_id + ":" + self->state.challenges.issue(net::steady_ms()); },
+      [=](status_atom) -> std::string {
+        return env->node_id + ":" + self->state.challenges.issue(env->cfg->security.cookie, net::steady_ms());
+      },
       [=](status_atom, std::uint64_t client, const std::string& challenge, const std::string& proof) -> std::string {
         auto& s = self->state;
-        if (!s.challenges.redeem(challenge, net::steady_ms()) ||
-            !net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof)) {
+        // The proof first: only a caller holding the cookie makes the node remember a redeemed challenge.
+        if (!net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof) ||
+            !s.challenges.redeem(env->cfg->security.cookie, challenge, net::steady_ms())) {
           std::fprintf(stderr, "g-actor: a status request failed authentication (wrong cookie)\n");
           return status_denied;
         }
