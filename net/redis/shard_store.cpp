@@ -13,13 +13,16 @@ struct lua_script {
 };
 
 // KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, lease_ms, then
-// (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back; a lease
-// held by another node fences this one. Each entry names the shard's previous entry in `prev` (kept in the
+// (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back, unless this
+// node gave it up itself (`released_by`, written by release_lease): a commit still in flight when a node hands a
+// shard over must not take the lease back in the moment before the new owner acquires it. A lease held by another
+// node fences this one. A commit clears `released_by`: whoever commits holds the shard. Each entry names the shard's previous entry in `prev` (kept in the
 // session hash as `last_id`, across sessions), so a reader can tell that it holds the next entry of a shard
 // without reading the stream in between (g-cache applies each shard's entries in that order).
 const lua_script commit_script{R"lua(
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
+  if redis.call('HGET', KEYS[2], 'released_by') == ARGV[1] then return redis.error_reply('FENCED') end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
 elseif owner ~= ARGV[1] then
   return redis.error_reply('FENCED')
@@ -43,7 +46,7 @@ for i = 8, #ARGV, 4 do
   end
 end
 redis.call('HSET', KEYS[2], 'session_id', ARGV[2], 'seq', committed, 'resume_url', ARGV[3], 'node', ARGV[1],
-           'updated', ARGV[4], 'last_id', last)
+           'updated', ARGV[4], 'last_id', last, 'released_by', '')
 return {committed, appended}
 )lua"};
 
@@ -91,6 +94,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )lua"};
 
+// KEYS: owner, session. ARGV: node. A shard's lease given up: free for the next owner, and marked in the session
+// hash so that this node's own commits still in flight cannot take it back (commit_script).
+const lua_script release_shard_script{R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'released_by', ARGV[1]) end
+  return 1
+end
+return 0
+)lua"};
+
 
 }  // namespace
 
@@ -124,7 +138,10 @@ bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
   return redis_.command({"SET", keys_.owner(total, id), node_, "PX", std::to_string(lease_ms)}).ok();
 }
 
-void shard_store::release_lease(int total, int id) { release(keys_.owner(total, id)); }
+void shard_store::release_lease(int total, int id) {
+  redis_.eval(release_shard_script.text, release_shard_script.sha, {keys_.owner(total, id), keys_.session(total, id)},
+              {node_});
+}
 
 std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,
                                                        std::uint64_t known_epoch) {

@@ -127,6 +127,26 @@ TEST_CASE("an expired lease nobody took is taken back by the next commit") {
   CHECK(s.lease_holder(1, 0) == "node-a");
 }
 
+TEST_CASE("a lease its node gave up is not taken back by that node's commit still in flight") {
+  redis_process redis;
+  redis_connection ca(at(redis)), cb(at(redis));
+  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+  REQUIRE(a.acquire_lease(1, 0, 5000) == 0);
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
+  a.release_lease(1, 0);  // a migration: a hands the shard over
+  CHECK_FALSE(a.lease_holder(1, 0));
+  auto late = a.commit(1, 0, "s", "u", events(3, 3), 1000, 2);  // queued before the release
+  CHECK_MESSAGE(late.what == commit_result::fenced, late.error);
+  CHECK_FALSE(a.lease_holder(1, 0));  // still free for the new owner
+  REQUIRE(b.acquire_lease(1, 0, 5000) == 0);
+  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).what == commit_result::committed);
+  CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4});
+  // Later, a takes the shard back the ordinary way and commits again.
+  b.release_lease(1, 0);
+  REQUIRE(a.acquire_lease(1, 0, 5000) == 0);
+  CHECK(a.commit(1, 0, "s", "u", events(5, 5), 1000, 3).what == commit_result::committed);
+}
+
 TEST_CASE("filtered events move the committed seq without being written") {
   redis_process redis;
   redis_connection c(at(redis));
