@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ownerOf, sleep, startBalancer, startWorld } from './proxy_world.mjs';
+import { ownerOf, sendMessages, sleep, startBalancer, startWorld } from './proxy_world.mjs';
 
 // The bot reaches the proxies through a load balancer (REST and gateway), as in a deployment: whichever node is
 // killed, its RESUME lands on a live proxy.
@@ -59,18 +59,10 @@ try {
   const identifies = (await fc.stats()).identifies;
   const victim = await ownerOf(redis, 1);
   assert.ok(victim >= 0, 'shard 1 has an owner');
-  const sent = [];
-  let n = 0;
-  const sending = (async () => {
-    for (const until = Date.now() + 5000; Date.now() < until; await sleep(40)) {
-      const content = `js-${++n}`;
-      await fc.dispatch(guildIds[n % guildIds.length], 'MESSAGE_CREATE', { content });
-      sent.push(content);
-    }
-  })();
+  const { sent, done } = sendMessages(fc, guildIds, 'js-', 5000);
   await sleep(1500);
   g.kill(victim);
-  await sending;
+  await done;
   const deadline = Date.now() + 15000;
   const got = () => bot.lines.filter((o) => o.message?.startsWith('js-')).map((o) => o.message);
   while (got().length < sent.length && Date.now() < deadline) await sleep(100);

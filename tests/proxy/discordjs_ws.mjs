@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { REST } from '@discordjs/rest';
 import { CompressionMethod, WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
-import { INTENTS, sleep, startBalancer, startWorld } from './proxy_world.mjs';
+import { INTENTS, sendMessages, sleep, startBalancer, startWorld } from './proxy_world.mjs';
 
 const balancer = await startBalancer();
 const world = await startWorld({ proxyUrl: `ws://127.0.0.1:${balancer.port}` });
@@ -33,20 +33,12 @@ try {
 
   const identifies = (await fc.stats()).identifies;
   const guildIds = Object.keys(truth);
-  const sent = [];
-  let n = 0;
-  const sending = (async () => {
-    for (const until = Date.now() + 6000; Date.now() < until; await sleep(40)) {
-      const content = `ws-${++n}`;
-      await fc.dispatch(guildIds[n % guildIds.length], 'MESSAGE_CREATE', { content });
-      sent.push(content);
-    }
-  })();
+  const { sent, done } = sendMessages(fc, guildIds, 'ws-', 6000);
   await sleep(1000);
   g.kill(0);  // the node whose proxy the manager is connected to (and a G node)
   await sleep(500);
   await g.restart(0);
-  await sending;
+  await done;
   for (const until = Date.now() + 20000; messages.length < sent.length && Date.now() < until;) await sleep(100);
   assert.equal(new Set(messages).size, messages.length, 'no message twice');
   assert.deepEqual([...messages].sort(), [...sent].sort(), 'no message missing');

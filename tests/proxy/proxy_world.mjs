@@ -60,4 +60,17 @@ export async function startBalancer() {
   return { port: server.address().port, backends, close: () => server.close() };
 }
 
+// MESSAGE_CREATEs `<prefix>1`, `<prefix>2`, … round-robin over the guilds every 40 ms for `ms`, while the caller
+// does its damage. `sent` fills as they go; `done` resolves when the last one was dispatched.
+export function sendMessages(fc, guildIds, prefix, ms) {
+  const sent = [];
+  const done = (async () => {
+    for (let n = 1, until = Date.now() + ms; Date.now() < until; ++n, await sleep(40)) {
+      await fc.dispatch(guildIds[n % guildIds.length], 'MESSAGE_CREATE', { content: `${prefix}${n}` });
+      sent.push(`${prefix}${n}`);
+    }
+  })();
+  return { sent, done };
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
