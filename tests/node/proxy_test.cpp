@@ -125,6 +125,7 @@ TEST_CASE("proxy: Discord's protocol, READY from the cache, every event once wit
     CHECK(close_code_for(proxy_port, {identify_payload(0, 2, intents, "wrong")}) == 4004);
     CHECK(close_code_for(proxy_port, {identify_payload(0, 3)}) == 4010);
     CHECK(close_code_for(proxy_port, {identify_payload(0, 2, 1ull << 40)}) == 4013);
+    CHECK(close_code_for(proxy_port, {identify_payload(0, 2, intents | 256)}) == 4014);  // presences: G lacks it
     CHECK(close_code_for(proxy_port, {R"({"op":2,"d":{"token":"test-token","intents":1,"properties":{}}})"}) == 4011);
     CHECK(close_code_for(proxy_port, {identify_payload(0, 2), identify_payload(0, 2)}) == 4005);
     std::vector<std::string> flood(121, R"({"op":1,"d":null})");
