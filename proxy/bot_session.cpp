@@ -117,9 +117,12 @@ void bot_session::on_message(std::string_view payload, std::int64_t now_ms) {
     case net::client_payload::resume:
       resume(p.res, now_ms);
       return;
-    case net::client_payload::command:
-      command(p.op, simdjson::minify(p.d));
+    case net::client_payload::command: {
+      std::string_view nonce;  // read from the payload already parsed, not from a second parse of `d`
+      if (p.op != 8 || p.d["nonce"].get_string().get(nonce) != simdjson::SUCCESS) nonce = {};
+      command(p.op, simdjson::minify(p.d), std::string(nonce));
       return;
+    }
   }
 }
 
@@ -233,7 +236,7 @@ void bot_session::on_resume_point(std::optional<resume_point> p, std::int64_t no
   cursor_ = p->entry_id;
   hub_.claim_session(conn_, record_.session_id);
   phase_ = phase::replaying;
-  for (auto& [op, d] : pending_commands_) command(op, d);  // sent while the record was looked up
+  for (auto& c : pending_commands_) command(c.op, c.d, c.nonce);  // sent while the record was looked up
   pending_commands_.clear();
   hub_.follow(conn_, record_.shard, cursor_);
 }
@@ -287,18 +290,15 @@ void bot_session::on_gap() {
       "lost to this bot");
 }
 
-void bot_session::command(std::int64_t op, const std::string& d) {
+void bot_session::command(std::int64_t op, const std::string& d, const std::string& nonce) {
   if (record_.session_id.empty()) {  // a RESUME is being looked up: its shard is not known yet
-    pending_commands_.emplace_back(op, d);
+    pending_commands_.push_back({op, d, nonce});
     return;
   }
-  if (op == 8) {
-    std::string nonce = top_level_string(d, "nonce");
-    if (!nonce.empty()) {
-      gate_.add_nonce(nonce);
-      record_.nonces = gate_.nonces();
-      hub_.save_session(conn_, record_);  // before the command: the chunks must find the nonce on a replay too
-    }
+  if (!nonce.empty()) {
+    gate_.add_nonce(nonce);
+    record_.nonces = gate_.nonces();
+    hub_.save_session(conn_, record_);  // before the command: the chunks must find the nonce on a replay too
   }
   hub_.send_command(record_.shard, static_cast<int>(op), d);
 }

@@ -68,7 +68,7 @@ class bot_session : public net::socket_handler {
 
   void identify(const net::client_identify& id, std::int64_t now_ms);
   void resume(const net::client_resume& r, std::int64_t now_ms);
-  void command(std::int64_t op, const std::string& d);
+  void command(std::int64_t op, const std::string& d, const std::string& nonce);  // nonce: op 8's, else ""
   void send(std::string_view payload);
   void close(int code, std::string_view reason, bool ends_session);
   void invalid_session();
@@ -95,7 +95,11 @@ class bot_session : public net::socket_handler {
   std::int64_t identified_at_ = 0, retry_snapshot_at_ = 0;
   bool snapshot_waiting_ = false;
   std::int64_t drop_at_ = 0;  // closed for not reading: dropped then if the close did not get through
-  std::vector<std::pair<std::int64_t, std::string>> pending_commands_;  // sent during a RESUME's lookup
+  struct pending_command {
+    std::int64_t op;
+    std::string d, nonce;
+  };
+  std::vector<pending_command> pending_commands_;  // sent during a RESUME's lookup
   std::int64_t marked_seq_ = -1, marked_at_ = 0, kept_at_ = 0;
   std::int64_t now_ = 0;
   std::string frame_;

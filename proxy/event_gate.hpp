@@ -34,7 +34,4 @@ class event_gate {
   std::vector<std::string> nonces_;
 };
 
-// The top-level string field `name` of a JSON object ("" when absent or not a string), and whether it is present.
-std::string top_level_string(std::string_view json, std::string_view name, bool* present = nullptr);
-
 }  // namespace g::proxy

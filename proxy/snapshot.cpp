@@ -4,6 +4,7 @@
 
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_connection.hpp"
+#include "proxy/json_peek.hpp"
 
 namespace g::proxy {
 
@@ -131,10 +132,7 @@ std::string ready_d(const shard_snapshot& s, const ready_fields& f) {
     w.raw_field("application", s.application);
   } else {
     // A bot's application id is its user id; flags are unknown until a READY of G's was cached.
-    std::string_view me = s.me;
-    auto at = me.find("\"id\":\"");
-    std::string id = at == std::string_view::npos ? "" : std::string(me.substr(at + 6, me.find('"', at + 6) - at - 6));
-    w.key("application").begin_object().field("id", id).field("flags", 0).end_object();
+    w.key("application").begin_object().field("id", json_string_at(s.me, "/id")).field("flags", 0).end_object();
   }
   if (f.shard_sent) w.key("shard").begin_array().value(f.shard_id).value(f.shard_count).end_array();
   w.key("_trace").begin_array().value("[\"g-proxy\",{\"micros\":0}]").end_array();
