@@ -2,24 +2,45 @@
 
 #include <algorithm>
 
+#include "net/redis/lua_script.hpp"
+
 namespace g::net {
 
 namespace {
 
-// A script and its SHA-1, computed once: calls go by EVALSHA, and by EVAL only when Redis has lost its scripts.
-struct lua_script {
-  std::string text;
-  std::string sha = redis_connection::sha1_hex(text);
-};
-
-// KEYS: owner, session, events. ARGV: node, session_id, resume_url, now_ms, maxlen, shard, lease_ms, then
-// (seq, t, d, ts)… A lease that expired without anyone taking it (Redis stalled, say) is taken back, unless this
-// node gave it up itself (`released_by`, written by release_lease): a commit still in flight when a node hands a
-// shard over must not take the lease back in the moment before the new owner acquires it. A lease held by another
-// node fences this one. A commit clears `released_by`: whoever commits holds the shard. Each entry names the shard's previous entry in `prev` (kept in the
-// session hash as `last_id`, across sessions), so a reader can tell that it holds the next entry of a shard
-// without reading the stream in between (g-cache applies each shard's entries in that order).
+// KEYS: owner, session, events, shard_count, reshard, reshard:held, reshard:seen. ARGV: node, session_id,
+// resume_url, now_ms, maxlen, shard, lease_ms, total, then (seq, t, d, ts)…
+//
+// Which stream: the shard set in force (`shard_count`; while unset, the set of the first commit) writes to `events`; the set a
+// reshard is preparing (`reshard`.to) writes to `reshard:held`; any other set was superseded and is refused
+// (SUPERSEDED), so the two sets never both write the stream. While a preparation runs, the set in force counts
+// what it writes in `reshard:seen` (SHA-1 of t and d → count): Discord sends both sessions the same payload, and
+// the switch (reshard_store) recognises the held events the stream already has by it. After the switch the
+// remainder of `reshard:seen` lives on briefly: the new set's commits skip the events it still counts.
+//
+// A lease that expired without anyone taking it (Redis stalled, say) is taken back, unless this node gave it up
+// itself (`released_by`, written by release_lease): a commit still in flight when a node hands a shard over must
+// not take the lease back in the moment before the new owner acquires it. A lease held by another node fences
+// this one. A commit clears `released_by`: whoever commits holds the shard. Each entry names the shard's previous
+// entry in `prev` (kept in the session hash as `last_id`, across sessions), so a reader can tell that it holds the
+// next entry of a shard without reading the stream in between (g-cache applies each shard's entries in that order).
 const lua_script commit_script{R"lua(
+local stream = KEYS[3]
+local in_force = redis.call('GET', KEYS[4])
+local count_seen, skip_seen = false, false
+if not in_force then
+  -- Unset (a Redis restart without persistence, say): the first set to commit is the one in force.
+  redis.call('SET', KEYS[4], ARGV[8])
+  in_force = ARGV[8]
+end
+if in_force ~= ARGV[8] then
+  if redis.call('HGET', KEYS[5], 'to') ~= ARGV[8] then return redis.error_reply('SUPERSEDED ' .. in_force) end
+  stream = KEYS[6]
+elseif redis.call('EXISTS', KEYS[5]) == 1 then
+  count_seen = true
+elseif redis.call('EXISTS', KEYS[7]) == 1 then
+  skip_seen = true
+end
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
   if redis.call('HGET', KEYS[2], 'released_by') == ARGV[1] then return redis.error_reply('FENCED') end
@@ -32,14 +53,32 @@ local committed = 0
 if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
 local last = stored[3] or '0-0'
 local appended = 0
-for i = 8, #ARGV, 4 do
+for i = 9, #ARGV, 4 do
   local seq = tonumber(ARGV[i])
   if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
   if seq == committed + 1 then
     -- An event filtered out by the node's [events] settings comes with an empty t: it moves the seq, writes nothing.
-    if ARGV[i + 1] ~= '' then
-      last = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
-                        'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3], 'prev', last)
+    local write = ARGV[i + 1] ~= ''
+    if write and (count_seen or skip_seen) then
+      local h = redis.sha1hex(ARGV[i + 1] .. '\n' .. ARGV[i + 2])
+      if count_seen then
+        redis.call('HINCRBY', KEYS[7], h, 1)
+      else
+        local left = redis.call('HINCRBY', KEYS[7], h, -1)
+        if left >= 0 then write = false end  -- the old set wrote it before the switch
+        if left <= 0 then redis.call('HDEL', KEYS[7], h) end
+      end
+    end
+    if write then
+      local maxlen = ARGV[5]
+      if stream ~= KEYS[3] then maxlen = '0' end  -- held events are never trimmed
+      if maxlen == '0' then
+        last = redis.call('XADD', stream, '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1], 'd', ARGV[i + 2],
+                          'node', ARGV[1], 'ts', ARGV[i + 3], 'prev', last)
+      else
+        last = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'shard', ARGV[6], 'seq', ARGV[i], 't', ARGV[i + 1],
+                          'd', ARGV[i + 2], 'node', ARGV[1], 'ts', ARGV[i + 3], 'prev', last)
+      end
       appended = appended + 1
     end
     committed = seq
@@ -166,7 +205,8 @@ bool shard_store::keep_master(std::int64_t lease_ms) { return acquire(keys_.mast
 void shard_store::resign_master() { release(keys_.master()); }
 
 void shard_store::register_node(const std::string& entry, int shard_total) {
-  redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total)}, {"HSET", keys_.nodes(), node_, entry}});
+  // NX: the total in force changes only by a reshard's switch; a node never sets it back.
+  redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total), "NX"}, {"HSET", keys_.nodes(), node_, entry}});
 }
 
 void shard_store::unregister_node(const std::string& id) { redis_.command({"HDEL", keys_.nodes(), id}); }
@@ -219,11 +259,13 @@ struct commit_call {
 commit_call make_commit_call(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
   commit_call c;
   const auto& events = *r.events;
-  c.texts.reserve(8 + events.size() * 2);  // views into `texts` are taken below: no reallocation after reserve
+  c.texts.reserve(12 + events.size() * 2);  // views into `texts` are taken below: no reallocation after reserve
   auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
-  c.argv = {"EVALSHA", commit_script.sha, "3", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
-            text(keys.events()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
-            text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms))};
+  c.argv = {"EVALSHA", commit_script.sha, "7", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
+            text(keys.events()), text(keys.shard_count()), text(keys.reshard()), text(keys.reshard_held()),
+            text(keys.reshard_seen()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
+            text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms)),
+            text(std::to_string(r.total))};
   c.argv.reserve(c.argv.size() + events.size() * 4);
   for (const auto& e : events) {
     std::string_view seq = text(std::to_string(e.seq));
@@ -245,6 +287,9 @@ commit_result read_commit_reply(const redis_reply& r, int id) {
   } else if (r.is_error() && error.rfind("FENCED", 0) == 0) {
     out.what = commit_result::fenced;
     out.error = "lease lost: another node owns shard " + std::to_string(id);
+  } else if (r.is_error() && error.rfind("SUPERSEDED ", 0) == 0) {
+    out.what = commit_result::superseded;
+    out.error = "a reshard switched the stream to " + std::string(error.substr(11)) + " shards";
   } else if (r.is_error() && error.rfind("GAP ", 0) == 0) {
     out.what = commit_result::gap;
     std::string committed(error.substr(4));

@@ -25,6 +25,10 @@ struct redis_keys {
   std::string commands(int id) const { return prefix + "commands:" + std::to_string(id); }
   std::string command_results() const { return prefix + "command_results"; }
   std::string status() const { return prefix + "status"; }
+  // A reshard in preparation (reshard_store.hpp): its record, the new set's held events, the old set's event counts.
+  std::string reshard() const { return prefix + "reshard"; }
+  std::string reshard_held() const { return prefix + "reshard:held"; }
+  std::string reshard_seen() const { return prefix + "reshard:seen"; }
 };
 
 struct stream_event {
@@ -43,7 +47,8 @@ struct session_record {
 };
 
 struct commit_result {
-  enum outcome { committed, fenced, gap, redis_error } what = redis_error;
+  // superseded: a reshard switched the stream to another shard set; this shard's session is to be closed (1000).
+  enum outcome { committed, fenced, superseded, gap, redis_error } what = redis_error;
   std::int64_t committed_seq = 0;  // the session's committed seq after the call
   std::int64_t appended = 0;       // events written (those at or below the committed seq are skipped)
   std::string error;

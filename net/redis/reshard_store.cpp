@@ -1,0 +1,180 @@
+#include "net/redis/reshard_store.hpp"
+
+#include "net/redis/lua_script.hpp"
+
+namespace g::net {
+
+namespace {
+
+// KEYS: reshard, shard_count, reshard:held, reshard:seen. ARGV: from, to, started, epoch, key prefix.
+const lua_script begin_script{R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('BUSY ' .. (redis.call('HGET', KEYS[1], 'to') or '?')) end
+local in_force = redis.call('GET', KEYS[2])
+if in_force and in_force ~= ARGV[1] then return redis.error_reply('STALE ' .. in_force) end
+if not in_force then redis.call('SET', KEYS[2], ARGV[1]) end
+redis.call('DEL', KEYS[3], KEYS[4])
+for i = 0, tonumber(ARGV[2]) - 1 do
+  redis.call('DEL', ARGV[5] .. 'session:' .. ARGV[2] .. ':' .. i, ARGV[5] .. 'owner:' .. ARGV[2] .. ':' .. i)
+end
+redis.call('HSET', KEYS[1], 'from', ARGV[1], 'to', ARGV[2], 'started', ARGV[3], 'epoch', ARGV[4])
+return redis.status_reply('OK')
+)lua"};
+
+// KEYS: reshard, reshard:held, reshard:seen, events, shard_count, epoch, master. ARGV: to, epoch, node, now_ms,
+// maxlen, key prefix.
+//
+// The marker comes first, so that a reader meets it before any entry of the new set; each new shard's entries
+// name the marker (then each other) in `prev`, and the marker names the last entry of every old shard in
+// `previous`. A held event is left out when the set in force wrote the same payload during the preparation (one
+// count of `reshard:seen` each): both sessions received it and the stream has it already. Whatever is still
+// counted then is what the old set wrote and the new set has not committed yet (it may still arrive) or never
+// received (before its session had the guild): the new set's first commits skip those for 60 s.
+const lua_script switch_script{R"lua(
+if redis.call('HGET', KEYS[1], 'to') ~= ARGV[1] then return redis.error_reply('GONE') end
+if redis.call('GET', KEYS[7]) ~= ARGV[3] or redis.call('GET', KEYS[6]) ~= ARGV[2] then
+  return redis.error_reply('NOT_MASTER')
+end
+local from = redis.call('HGET', KEYS[1], 'from')
+local to = tonumber(ARGV[1])
+local p = ARGV[6]
+local sessions = {}
+for i = 0, to - 1 do
+  local rec = redis.call('HMGET', p .. 'session:' .. ARGV[1] .. ':' .. i, 'session_id', 'seq')
+  if not rec[1] or rec[1] == '' or redis.call('EXISTS', p .. 'owner:' .. ARGV[1] .. ':' .. i) == 0 then
+    return redis.error_reply('NOT_READY ' .. i)
+  end
+  sessions[#sessions + 1] = {shard = i, session_id = rec[1], seq = tonumber(rec[2])}
+end
+local previous = {}
+for j = 0, tonumber(from) - 1 do
+  local id = redis.call('HGET', p .. 'session:' .. from .. ':' .. j, 'last_id')
+  if id and id ~= '' and id ~= '0-0' then previous[tostring(j)] = id end
+end
+local function xadd(...)
+  if ARGV[5] == '0' then return redis.call('XADD', KEYS[4], '*', ...) end
+  return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', ...)
+end
+local marker_d = cjson.encode({from = tonumber(from), to = to, sessions = sessions, previous = previous})
+local marker = xadd('shard', '-1', 'seq', '0', 't', 'G_RESHARD', 'd', marker_d, 'node', ARGV[3], 'ts', ARGV[4], 'prev', '')
+local last = {}
+local appended, skipped = 0, 0
+for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+')) do
+  local f = {}
+  for k = 1, #e[2], 2 do f[e[2][k]] = e[2][k + 1] end
+  local h = redis.sha1hex(f.t .. '\n' .. f.d)
+  local left = redis.call('HINCRBY', KEYS[3], h, -1)
+  if left <= 0 then redis.call('HDEL', KEYS[3], h) end
+  if left >= 0 then
+    skipped = skipped + 1
+  else
+    last[f.shard] = xadd('shard', f.shard, 'seq', f.seq, 't', f.t, 'd', f.d, 'node', f.node, 'ts', f.ts,
+                         'prev', last[f.shard] or marker)
+    appended = appended + 1
+  end
+end
+for i = 0, to - 1 do
+  redis.call('HSET', p .. 'session:' .. ARGV[1] .. ':' .. i, 'last_id', last[tostring(i)] or marker)
+end
+redis.call('SET', KEYS[5], ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+-- Counts are removed as they are used up, so what remains was not matched.
+local unmatched = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[3])) do unmatched = unmatched + tonumber(v) end
+if unmatched > 0 then redis.call('PEXPIRE', KEYS[3], 60000) else redis.call('DEL', KEYS[3]) end
+return {marker, appended, skipped, unmatched}
+)lua"};
+
+// KEYS: reshard, reshard:held, reshard:seen. ARGV: to.
+const lua_script abandon_script{R"lua(
+if redis.call('HGET', KEYS[1], 'to') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+)lua"};
+
+// A script's error without the "ERR " Redis may put in front.
+std::string error_text(const redis_reply& r) {
+  std::string e = r.text;
+  if (e.rfind("ERR ", 0) == 0) e.erase(0, 4);
+  return e;
+}
+
+reshard_result outcome(reshard_result::outcome what, std::string reason) {
+  reshard_result r;
+  r.what = what;
+  r.reason = std::move(reason);
+  return r;
+}
+
+reshard_result unavailable(const redis_reply& r) {
+  return outcome(reshard_result::unavailable, r.text.empty() ? "no answer from Redis" : r.text);
+}
+
+}  // namespace
+
+reshard_store::reshard_store(redis_connection& redis, const std::string& group, std::string node_id)
+    : redis_(redis), keys_(group), node_(std::move(node_id)) {}
+
+reshard_result reshard_store::begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms) {
+  auto r = redis_.eval(begin_script.text, begin_script.sha,
+                       {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen()},
+                       {std::to_string(from), std::to_string(to), std::to_string(now_ms), std::to_string(epoch), keys_.prefix});
+  if (r.ok()) return outcome(reshard_result::ok, "");
+  if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
+  std::string e = error_text(r);
+  if (e.rfind("BUSY ", 0) == 0) return outcome(reshard_result::refused, "a reshard to " + e.substr(5) + " shards is in progress");
+  if (e.rfind("STALE ", 0) == 0) return outcome(reshard_result::refused, "the cluster runs " + e.substr(6) + " shards, not " + std::to_string(from));
+  return outcome(reshard_result::unavailable, e);
+}
+
+std::optional<reshard_record> reshard_store::current(bool* ok) {
+  auto r = redis_.command({"HGETALL", keys_.reshard()});
+  if (ok) *ok = r.type == redis_reply::array;
+  if (r.type != redis_reply::array || r.elements.empty()) return std::nullopt;
+  reshard_record rec;
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    const std::string& k = r.elements[i].text;
+    const char* v = r.elements[i + 1].text.c_str();
+    if (k == "from") rec.from = static_cast<int>(std::strtol(v, nullptr, 10));
+    else if (k == "to") rec.to = static_cast<int>(std::strtol(v, nullptr, 10));
+    else if (k == "started") rec.started_ms = std::strtoll(v, nullptr, 10);
+    else if (k == "epoch") rec.epoch = std::strtoull(v, nullptr, 10);
+  }
+  if (rec.to <= 0) return std::nullopt;
+  return rec;
+}
+
+reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen) {
+  auto r = redis_.eval(switch_script.text, switch_script.sha,
+                       {keys_.reshard(), keys_.reshard_held(), keys_.reshard_seen(), keys_.events(), keys_.shard_count(),
+                        keys_.epoch(), keys_.master()},
+                       {std::to_string(to), std::to_string(epoch), node_, std::to_string(now_ms),
+                        std::to_string(stream_maxlen), keys_.prefix});
+  if (r.type == redis_reply::array && r.elements.size() == 4) {
+    reshard_result out = outcome(reshard_result::ok, "");
+    out.marker_id = r.elements[0].text;
+    out.appended = r.elements[1].number;
+    out.skipped = r.elements[2].number;
+    out.left_out = r.elements[3].number;
+    return out;
+  }
+  if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
+  std::string e = error_text(r);
+  if (e.rfind("NOT_READY ", 0) == 0) {
+    reshard_result out = outcome(reshard_result::refused, "shard " + e.substr(10) + " of the new set has no session yet");
+    out.not_ready = static_cast<int>(std::strtol(e.c_str() + 10, nullptr, 10));
+    return out;
+  }
+  if (e == "GONE") return outcome(reshard_result::refused, "no reshard to " + std::to_string(to) + " shards is in progress");
+  if (e == "NOT_MASTER") return outcome(reshard_result::refused, "this node is no longer the master of epoch " + std::to_string(epoch));
+  return outcome(reshard_result::unavailable, e);
+}
+
+reshard_result reshard_store::abandon(int to) {
+  auto r = redis_.eval(abandon_script.text, abandon_script.sha,
+                       {keys_.reshard(), keys_.reshard_held(), keys_.reshard_seen()}, {std::to_string(to)});
+  if (r.type != redis_reply::integer) return unavailable(r);
+  if (r.number == 1) return outcome(reshard_result::ok, "");
+  return outcome(reshard_result::refused, "no reshard to " + std::to_string(to) + " shards is in progress");
+}
+
+}  // namespace g::net

@@ -1,0 +1,60 @@
+#pragma once
+// A reshard in Redis: the new shard set is prepared beside the one in force and then switched to, once.
+//
+//   reshard          hash    from, to, started (ms), epoch: exists while a preparation runs
+//   reshard:held     stream  the new set's events while it is prepared (fields as in `events`); never trimmed
+//   reshard:seen     hash    SHA-1 of "t\nd" → how many times the set in force wrote that event during the
+//                            preparation; after the switch, what is left of it for 60 s
+//   shard_count      string  the set in force; the switch moves it, and every commit of another set is refused
+//
+// The commit script (shard_store.cpp) routes each set's events; the switch below turns the held events into
+// stream entries, leaving out those the stream already has.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/redis/redis_connection.hpp"
+#include "net/redis/shard_store.hpp"
+
+namespace g::net {
+
+struct reshard_record {
+  int from = 0, to = 0;
+  std::int64_t started_ms = 0;
+  std::uint64_t epoch = 0;
+};
+
+// What a reshard operation came to: done, refused by the state in Redis (with the reason), or Redis did not answer.
+struct reshard_result {
+  enum outcome { ok, refused, unavailable } what = unavailable;
+  std::string reason;
+  // The switch: the marker's stream id and what became of the held events.
+  std::string marker_id;
+  std::int64_t appended = 0, skipped = 0, left_out = 0;
+  int not_ready = -1;  // refused because this shard of the new set has no lease holder or no session yet
+};
+
+class reshard_store {
+ public:
+  reshard_store(redis_connection& redis, const std::string& group, std::string node_id);
+
+  // Starts preparing `to` shards while `from` are in force (refused if another reshard runs or `from` is not in
+  // force). Session records and leases left over from an earlier set of `to` shards are removed.
+  reshard_result begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms);
+  // The preparation under way, if any (nullopt also when Redis did not answer: see `ok`).
+  std::optional<reshard_record> current(bool* ok = nullptr);
+  // Only while this node is the master of `epoch` and every shard of the new set holds a session: writes the
+  // marker entry, then the held events the stream lacks (a new session's READY and initial GUILD_CREATEs are not
+  // held at all: the stream already has every change since), and moves `shard_count`. Atomic.
+  reshard_result switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen);
+  // Gives the preparation of `to` shards up (the set in force stays).
+  reshard_result abandon(int to);
+
+ private:
+  redis_connection& redis_;
+  redis_keys keys_;
+  std::string node_;
+};
+
+}  // namespace g::net
