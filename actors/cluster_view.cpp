@@ -13,7 +13,9 @@ cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& gr
   const std::string nodes = keys.nodes(), master = keys.master(), epoch = keys.epoch(), status = keys.status(),
                     events = keys.events();
   // One round trip for the small keys, one for the lease holders: the Redis thread also carries the commits.
-  auto r = conn.pipeline({{"HGETALL", nodes}, {"GET", master}, {"GET", epoch}, {"HGETALL", status}, {"XINFO", "STREAM", events}});
+  const std::string count = keys.shard_count(), reshard = keys.reshard();
+  auto r = conn.pipeline({{"HGETALL", nodes}, {"GET", master}, {"GET", epoch}, {"HGETALL", status}, {"XINFO", "STREAM", events},
+                          {"GET", count}, {"HMGET", reshard, "to", "started"}});
   auto holders = net::shard_store(conn, group, "").lease_holders(shard_total);
   if (r[0].type != net::redis_reply::array || !holders) return s;
   for (std::size_t i = 0; i + 1 < r[0].elements.size(); i += 2) s.nodes[r[0].elements[i].text] = r[0].elements[i + 1].text;
@@ -23,6 +25,11 @@ cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& gr
     s.status[std::atoi(r[3].elements[i].text.c_str())] = r[3].elements[i + 1].text;
   for (std::size_t i = 0; i + 1 < r[4].elements.size(); i += 2)
     if (r[4].elements[i].text == "entries-added") s.entries_added = r[4].elements[i + 1].number;
+  if (r[5].type == net::redis_reply::string) s.shard_count = std::atoi(r[5].text.c_str());
+  if (r[6].type == net::redis_reply::array && r[6].elements.size() == 2) {
+    s.reshard_to = std::atoi(r[6].elements[0].text.c_str());
+    s.reshard_started_ms = std::strtoll(r[6].elements[1].text.c_str(), nullptr, 10);
+  }
   s.owners = std::move(*holders);
   s.ok = true;
   return s;
@@ -70,6 +77,8 @@ std::string render_cluster(const cluster_snapshot& snap, const view_context& ctx
       .field("shard_count", ctx.shard_total)
       .field("updated", ctx.now_ms)
       .field("events_per_s", ctx.events_per_s)
+      .field("reshard_to", snap.reshard_to)
+      .field("reshard_started", snap.reshard_started_ms)
       .key("nodes")
       .begin_array();
   for (auto& [id, json] : snap.nodes) {

@@ -23,6 +23,9 @@ struct cluster_snapshot {
   std::vector<std::string> owners;           // per shard: the lease holder ("" when none)
   std::map<int, std::string> status;         // shard → its last published state JSON
   std::int64_t entries_added = -1;           // events ever added to the stream
+  int shard_count = 0;                       // the set in force (`shard_count`; 0 when unset)
+  int reshard_to = 0;                        // a reshard prepares this many shards (0: none)
+  std::int64_t reshard_started_ms = 0;
 };
 
 cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& group, int shard_total);

@@ -7,9 +7,9 @@
 
 namespace g::actors {
 
-void commit_pipeline::submit(const caf::actor& shard, int shard_id, cluster::event_batch batch) {
+void commit_pipeline::submit(const caf::actor& shard, int total, int shard_id, cluster::event_batch batch) {
   std::lock_guard l(mu_);
-  queue_.push_back({shard, shard_id, std::move(batch)});
+  queue_.push_back({shard, total, shard_id, std::move(batch)});
   if (drain_posted_) return;
   drain_posted_ = true;
   env_.redis->post([this](net::redis_connection& conn) { drain(conn); });
@@ -27,7 +27,7 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
   std::vector<net::shard_store::commit_request> requests;
   requests.reserve(work.size());
   for (auto& p : work)
-    requests.push_back({env_.shard_total, p.id, &p.batch.session->session_id, &p.batch.session->resume_url,
+    requests.push_back({p.total, p.id, &p.batch.session->session_id, &p.batch.session->resume_url,
                         &p.batch.events, env_.cfg->events.stream_maxlen, now, env_.cfg->cluster.lease_ms});
   auto results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
   for (std::size_t i = 0; i < work.size(); ++i)

@@ -23,12 +23,12 @@ class commit_pipeline {
   // Must outlive the Redis thread's queued jobs (declare it before the redis_worker).
   explicit commit_pipeline(node_env& env) : env_(env) {}
   // Thread-safe. `shard` receives a commit_msg with the result and the batch.
-  void submit(const caf::actor& shard, int shard_id, cluster::event_batch batch);
+  void submit(const caf::actor& shard, int total, int shard_id, cluster::event_batch batch);
 
  private:
   struct pending {
     caf::actor shard;
-    int id;
+    int total, id;
     cluster::event_batch batch;
   };
   void drain(net::redis_connection& conn);

@@ -41,6 +41,9 @@ Usage:
   g-actor status --config FILE.toml [--peer HOST:PORT] [--json]
   g-actor status --peer HOST:PORT [--json]      (cookie from NODE_COOKIE)
                                  print the cluster: master, epoch, nodes, every shard's owner, state, seq, latency
+  g-actor reshard (--config FILE.toml | --peer HOST:PORT) --shards N|auto
+                                 ask the master to reshard with zero downtime: the new set is prepared beside the
+                                 one in force, then the stream switches to it once (docs/resharding.md)
   g-actor --help
 
 The configuration is described in config/node.example.toml; BOT_TOKEN, NODE_NAME, GROUP_NAME, REDIS_HOST,
@@ -54,16 +57,28 @@ int fail(const std::string& why, int code = 1) {
 
 // `g-actor status`: with --config, the cookie and TLS settings come from the node's file and the node asked is
 // the master found in Redis (else --peer); with --peer alone, the cookie comes from NODE_COOKIE.
-int status_command(const std::vector<std::string>& args) {
+// `status` and `reshard`: both find a node (or are given one) and prove the cookie to it.
+int node_command(const std::string& verb, const std::vector<std::string>& args) {
   std::string config_path, peer;
   g::actors::status_options o;
+  std::optional<int> shards;  // reshard: 0 = auto
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--config" && i + 1 < args.size()) config_path = args[++i];
     else if (args[i] == "--peer" && i + 1 < args.size()) peer = args[++i];
-    else if (args[i] == "--json") o.json = true;
-    else return fail("status: unknown argument '" + args[i] + "' (see --help)", 2);
+    else if (args[i] == "--json" && verb == "status") o.json = true;
+    else if (args[i] == "--shards" && verb == "reshard" && i + 1 < args.size()) {
+      const std::string& v = args[++i];
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v == "auto") shards = 0;
+      else if (!v.empty() && *end == '\0' && n >= 1 && n <= 1'000'000) shards = static_cast<int>(n);
+      else return fail("reshard: --shards takes a number of shards >= 1 or auto, not '" + v + "'", 2);
+    } else {
+      return fail(verb + ": unknown argument '" + args[i] + "' (see --help)", 2);
+    }
   }
-  if (config_path.empty() && peer.empty()) return fail("status: give --config FILE or --peer HOST:PORT", 2);
+  if (config_path.empty() && peer.empty()) return fail(verb + ": give --config FILE or --peer HOST:PORT", 2);
+  if (verb == "reshard" && !shards) return fail("reshard: give --shards N or --shards auto", 2);
   if (!config_path.empty()) {
     // The status command needs no bot token: do not make the operator provide one.
     auto env = [base = g::config::process_environment()](const std::string& name) -> std::optional<std::string> {
@@ -83,27 +98,28 @@ int status_command(const std::vector<std::string>& args) {
       g::net::redis_keys keys(cfg.node.group);
       auto nodes = conn.command({"HGETALL", keys.nodes()});
       if (nodes.type != g::net::redis_reply::array)
-        return fail("status: Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " +
+        return fail(verb + ": Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " +
                     (nodes.text.empty() ? conn.last_error() : nodes.text));
       auto master = conn.command({"GET", keys.master()});
       std::optional<std::pair<std::string, std::uint16_t>> at;
       for (std::size_t i = 0; i + 1 < nodes.elements.size(); i += 2)
         if (!at || nodes.elements[i].text == master.text) at = g::actors::registry_address(nodes.elements[i + 1].text);
-      if (!at) return fail("status: no node of group '" + cfg.node.group + "' is registered in Redis", 1);
+      if (!at) return fail(verb + ": no node of group '" + cfg.node.group + "' is registered in Redis", 1);
       o.host = at->first;
       o.port = at->second;
     }
   } else {
     auto cookie = g::config::process_environment()("NODE_COOKIE");
-    if (!cookie) return fail("status: set NODE_COOKIE (or use --config)", 2);
+    if (!cookie) return fail(verb + ": set NODE_COOKIE (or use --config)", 2);
     o.cookie = *cookie;
   }
   if (!peer.empty()) {
     auto hp = g::config::parse_host_port(peer);
-    if (!hp) return fail("status: --peer '" + peer + "' is not HOST:PORT", 2);
+    if (!hp) return fail(verb + ": --peer '" + peer + "' is not HOST:PORT", 2);
     o.host = hp->host;
     o.port = hp->port;
   }
+  if (verb == "reshard") return g::actors::request_reshard(o, *shards);
   return g::actors::print_cluster_status(o);
 }
 
@@ -119,8 +135,8 @@ int main(int argc, char** argv) {
     }
     if (args[i] == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
-    } else if (args[i] == "status" && i == 0) {
-      return status_command({args.begin() + 1, args.end()});
+    } else if ((args[i] == "status" || args[i] == "reshard") && i == 0) {
+      return node_command(args[i], {args.begin() + 1, args.end()});
     } else {
       return fail("unknown argument '" + args[i] + "' (see --help)", 2);
     }
@@ -132,11 +148,14 @@ int main(int argc, char** argv) {
 
   // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
   g::net::redis_endpoint redis_ep{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000};
+  int in_force = 0;  // the group's shard total in Redis: after a reshard it, not the config, says how many
   {
     g::net::redis_connection probe(redis_ep);
     if (!probe.ensure_connected()) return fail(probe.last_error());
     auto pong = probe.command({"PING"});
     if (pong.is_error()) return fail("Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " + pong.text);
+    auto count = probe.command({"GET", g::net::redis_keys(cfg.node.group).shard_count()});
+    if (count.type == g::net::redis_reply::string) in_force = std::atoi(count.text.c_str());
   }
   g::net::rest_options rest;
   rest.rest_url = cfg.discord.rest_url;
@@ -149,6 +168,12 @@ int main(int argc, char** argv) {
   env.cfg = &cfg;
   env.filter = g::cluster::event_filter(cfg.events.include, cfg.events.exclude);
   env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
+  if (in_force > 0 && in_force != env.shard_total) {
+    std::cerr << "g-actor: group '" << cfg.node.group << "' runs " << in_force << " shards (shard_count in Redis, set by "
+              << "its first node or a reshard); [discord] shards gives only a new group's count: running " << in_force
+              << "\n";
+    env.shard_total = in_force;
+  }
   env.max_concurrency = bot.max_concurrency;
   env.gateway_url = cfg.discord.gateway_url.empty() ? bot.url : cfg.discord.gateway_url;
   if (!cfg.ids.raindrop_url.empty()) {
@@ -250,7 +275,7 @@ int main(int argc, char** argv) {
           .field("priority", cfg.node.priority).field("started", env.started_ms).end_object();
       env.registry_entry = entry;
       caf::anon_send(node, g::actors::local{}, g::actors::start_atom::value);
-      std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total
+      std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total.load()
                 << " shards of group '" << cfg.node.group << "'\n";
       int sig = 0;
       sigwait(&signals, &sig);

@@ -21,8 +21,27 @@
 #include "net/clock.hpp"
 #include "net/peer_auth.hpp"
 #include "net/redis/redis_worker.hpp"
+#include "net/redis/reshard_store.hpp"
+#include "net/rest/gateway_bot.hpp"
+#include "cluster/reshard_plan.hpp"
+
+namespace g::actors {
+namespace {
+struct gateway_msg {  // a /gateway/bot read for a reshard decision
+  net::gateway_bot bot;
+  std::string error;
+};
+struct switch_msg {  // the switch's outcome, from the Redis thread
+  int to = 0;
+  net::reshard_result result;
+  std::int64_t took_us = 0;
+};
+}  // namespace
+}  // namespace g::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::cluster_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::gateway_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::switch_msg)
 
 namespace g::actors {
 
@@ -45,6 +64,12 @@ using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using inbox_atom = caf::atom_constant<caf::atom("inbox")>;
 using trim_atom = caf::atom_constant<caf::atom("trim")>;
+using reshard_atom = caf::atom_constant<caf::atom("reshard")>;  // node → master: `g-actor reshard`, passed on
+using switch_atom = caf::atom_constant<caf::atom("switch")>;    // master → nodes: the reshard switched
+using abandon_atom = caf::atom_constant<caf::atom("abandon")>;  // master → nodes: the prepared set is given up
+using begun_atom = caf::atom_constant<caf::atom("begun")>;
+using switched_atom = caf::atom_constant<caf::atom("switched")>;
+using resharding_atom = caf::atom_constant<caf::atom("reshardng")>;
 
 constexpr std::int64_t move_timeout_ms = 30000;   // a migration not reported ready by then stops counting
 constexpr std::int64_t assign_timeout_ms = 600000;  // an assignment may wait minutes for its identify slot
@@ -70,27 +95,48 @@ struct handshake {
 constexpr std::size_t max_handshakes = 64;
 constexpr std::int64_t handshake_timeout_ms = 10000;
 
+// This node's shards of one shard total: the set in force, and during a reshard the set being prepared.
+struct shard_set {
+  std::map<int, caf::actor> actors;
+  std::set<int> ready;               // … that are ready (in force: may send backend commands)
+  std::set<int> closing;             // … told to stop, not gone yet
+  std::map<int, bool> start_when_closed;  // assigned back while still closing: start (take_over?) once gone
+};
+
+// The master's view of one shard total.
+struct set_placement {
+  std::map<int, std::uint64_t> owners;
+  std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
+  std::map<int, int> leaseless;        // shard → reads in a row that found no lease holder
+  std::set<int> ready;                 // shards reported ready (the prepared set switches once all are)
+  bool loaded = false, loading = false;
+};
+
 struct node_state {
   static inline const char* name = "node";
   std::unique_ptr<cluster::election> election;
   std::map<std::uint64_t, peer> peers;
   std::map<caf::actor_addr, handshake> handshakes;
   std::set<std::uint64_t> connecting;
-  std::map<int, caf::actor> shards;  // the shards this node runs
-  std::set<int> ready;               // … that are ready to send backend commands
-  std::set<int> closing;             // … told to stop, not gone yet
-  std::map<int, bool> start_when_closed;  // assigned back while still closing: start (take_over?) once gone
+  int total = 0;                     // the shard set in force (env->shard_total, kept here for the actor's thread)
+  std::map<int, shard_set> sets;     // this node's shards, by shard total
   bool inbox_reading = false;
   std::uint64_t view_rounds = 0;  // view refreshes (every second): paces the unknown-shard sweep
   std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
-  // The master's view.
-  std::map<int, std::uint64_t> owners;
-  std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
+  // The master's view: the set in force and, during a reshard, the set being prepared.
+  std::map<int, set_placement> placements;
   std::set<std::uint64_t> draining;    // nodes handing their shards over before they stop
-  bool owners_loaded = false;
   int ticks_since_owners = 0;
-  std::map<int, int> leaseless;  // shard → reads in a row that found no lease holder
-  bool owners_loading = false;
+  // A reshard (the master's): the total being prepared, whether a switch is on its way, when to try it next.
+  int preparing = 0;
+  std::int64_t preparing_since = 0;
+  bool switching = false;
+  std::int64_t next_switch_ms = 0;
+  bool reshard_asked = false;  // a request's /gateway/bot read is under way
+  int reshard_requested = 0;   // what was asked: a count, 0 for auto
+  bool reshard_by_policy = false;
+  std::optional<caf::response_promise> reshard_reply;  // `g-actor reshard` waiting for the decision
+  std::int64_t next_auto_check_ms = 0;
   // As a worker: the newest master heard from.
   std::uint64_t epoch_seen = 0;
   std::uint64_t master_seen = 0;
@@ -129,27 +175,80 @@ caf::io::middleman_actor cluster_link(node_actor_t* self, node_env* env) {
   return env->tls ? self->system().openssl_manager().actor_handle() : self->system().middleman().actor_handle();
 }
 
-void start_shard(node_actor_t* self, node_env* env, int shard, bool take_over) {
-  auto& s = self->state;
-  if (s.stopping) return;
-  if (s.shards.count(shard)) {
-    // The actor of an earlier stint is still handing over: run the shard again once it is gone, rather than
-    // ignoring an assignment the master counts on.
-    if (s.closing.count(shard)) s.start_when_closed[shard] = take_over;
-    return;
-  }
-  auto a = spawn_shard(self->system(), *env, shard, take_over, caf::actor_cast<caf::actor>(self));
-  self->monitor(a);
-  s.shards[shard] = a;
+bool runs_no_shard(const node_state& s) {
+  for (auto& [total, set] : s.sets)
+    if (!set.actors.empty()) return false;
+  return true;
 }
 
-void stop_shard(node_actor_t* self, int shard) {
+void start_shard(node_actor_t* self, node_env* env, int total, int shard, bool take_over) {
   auto& s = self->state;
-  s.ready.erase(shard);  // its commands stay in Redis for the next owner
-  s.start_when_closed.erase(shard);
-  if (auto it = s.shards.find(shard); it != s.shards.end()) {
-    s.closing.insert(shard);
+  if (s.stopping) return;
+  auto& set = s.sets[total];
+  if (set.actors.count(shard)) {
+    // The actor of an earlier stint is still handing over: run the shard again once it is gone, rather than
+    // ignoring an assignment the master counts on.
+    if (set.closing.count(shard)) set.start_when_closed[shard] = take_over;
+    return;
+  }
+  auto a = spawn_shard(self->system(), *env, total, shard, take_over, caf::actor_cast<caf::actor>(self));
+  self->monitor(a);
+  set.actors[shard] = a;
+}
+
+void stop_shard(node_actor_t* self, int total, int shard) {
+  auto& set = self->state.sets[total];
+  set.ready.erase(shard);  // its commands stay in Redis for the next owner
+  set.start_when_closed.erase(shard);
+  if (auto it = set.actors.find(shard); it != set.actors.end()) {
+    set.closing.insert(shard);
     self->send(it->second, stop_atom::value);
+  }
+}
+
+// A reshard switched the cluster to `to` shards (this node's master did, or another's, or this node read it in
+// Redis): the prepared set is in force and takes the backend commands; the superseded set closes its sessions
+// with 1000 (its commits are refused in Redis from the switch on, so it could not write anyway).
+void apply_switch(node_actor_t* self, node_env* env, int to) {
+  auto& s = self->state;
+  if (to == s.total || to <= 0) return;
+  const int from = s.total;
+  std::fprintf(stderr, "g-actor: the cluster runs %d shards now (resharded from %d)\n", to, from);
+  s.total = to;
+  env->shard_total = to;
+  env->board.reset(to);
+  for (auto& [total, set] : s.sets) {
+    set.ready.clear();
+    set.start_when_closed.clear();
+    if (total == to) continue;
+    for (auto& [id, a] : set.actors) {
+      set.closing.insert(id);
+      self->send(a, local{}, end_atom::value);
+    }
+  }
+  // Shards of the new set that were ready before the switch are still ready; each says so again once promoted.
+  for (auto& [id, a] : s.sets[to].actors) self->send(a, local{}, promote_atom::value);
+  for (auto it = s.placements.begin(); it != s.placements.end();) it = it->first == to ? std::next(it) : s.placements.erase(it);
+  if (s.preparing == to) {
+    s.preparing = 0;
+    s.switching = false;
+  }
+}
+
+// The prepared set is given up (Redis lost the preparation, or it cannot finish): its shards end their sessions.
+void abandon_preparation(node_actor_t* self, int total) {
+  auto& s = self->state;
+  if (total == s.total) return;
+  if (auto it = s.sets.find(total); it != s.sets.end())
+    for (auto& [id, a] : it->second.actors) {
+      it->second.closing.insert(id);
+      self->send(a, local{}, end_atom::value);
+    }
+  s.placements.erase(total);
+  if (s.preparing == total) {
+    std::fprintf(stderr, "g-actor: the reshard to %d shards was given up; %d stay in force\n", total, s.total);
+    s.preparing = 0;
+    s.switching = false;
   }
 }
 
@@ -167,7 +266,9 @@ void leave(node_actor_t* self, node_env* env) {
 // find shards with no lease and hand them out a second time.
 void leave_when_settled(node_actor_t* self, node_env* env) {
   auto& s = self->state;
-  if (s.election && s.election->is_master() && !s.moving.empty() && net::steady_ms() < s.drain_deadline) return;
+  bool moving = false;
+  for (auto& [total, p] : s.placements) moving = moving || !p.moving.empty();
+  if (s.election && s.election->is_master() && moving && net::steady_ms() < s.drain_deadline) return;
   leave(self, env);
 }
 
@@ -178,9 +279,11 @@ void stop_every_shard(node_actor_t* self, node_env* env) {
   s.drain_deadline = 0;
   if (s.shards_stopped) return;
   s.shards_stopped = true;
-  s.ready.clear();
-  if (s.shards.empty()) return leave(self, env);
-  for (auto& [id, shard] : s.shards) self->send(shard, stop_atom::value);
+  if (runs_no_shard(s)) return leave(self, env);
+  for (auto& [total, set] : s.sets) {
+    set.ready.clear();
+    for (auto& [id, shard] : set.actors) self->send(shard, stop_atom::value);
+  }
 }
 
 std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
@@ -189,75 +292,91 @@ std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
   return live;
 }
 
-// The master's placement round: every shard owned by a live node, leaving nodes emptied, then rebalanced.
-void place(node_actor_t* self, node_env* env) {
+// The master's placement round for one shard set: every shard owned by a live node, leaving nodes emptied, then
+// rebalanced. During a reshard the prepared set is placed by the same rules, beside the set in force.
+void place_set(node_actor_t* self, node_env* env, int total, set_placement& p, const std::set<std::uint64_t>& live,
+               std::int64_t now) {
   auto& s = self->state;
-  if (!s.election || !s.election->is_master() || !s.owners_loaded) return;
-  const std::int64_t now = net::steady_ms();
-  const auto live = live_nodes(self, env);
-  for (auto it = s.moving.begin(); it != s.moving.end();) {
-    auto owner = s.owners.find(it->first);
-    bool lost = owner == s.owners.end() || !live.count(owner->second);
-    it = (lost || it->second < now) ? s.moving.erase(it) : std::next(it);
+  for (auto it = p.moving.begin(); it != p.moving.end();) {
+    auto owner = p.owners.find(it->first);
+    bool lost = owner == p.owners.end() || !live.count(owner->second);
+    it = (lost || it->second < now) ? p.moving.erase(it) : std::next(it);
   }
   cluster::placement_input in;
-  in.total = env->shard_total;
+  in.total = total;
   in.max_concurrency = env->max_concurrency;
   in.live_nodes.assign(live.begin(), live.end());
   for (auto n : s.draining)
     if (live.count(n)) in.draining.insert(n);
   if (s.stopping) in.draining.insert(self_id(env));
-  in.owners = s.owners;
-  for (auto& [shard, until] : s.moving) in.moving.insert(shard);
+  in.owners = p.owners;
+  for (auto& [shard, until] : p.moving) in.moving.insert(shard);
   in.rebalance = env->cfg->cluster.rebalance;
   in.max_moves = env->cfg->cluster.max_moves;
   const std::uint64_t epoch = s.election->epoch();
   if (in.draining.size() == in.live_nodes.size()) {
     // Every node is leaving: nowhere to move anything. Each stops its shards (commit, resumable close, lease
     // released), and whoever runs them next resumes the sessions.
-    for (auto it = s.owners.begin(); it != s.owners.end();) {
+    for (auto it = p.owners.begin(); it != p.owners.end();) {
       if (it->second != self_id(env) && live.count(it->second))
-        self->send(s.peers[it->second].handle, release_atom::value, epoch, static_cast<std::int32_t>(it->first));
-      it = live.count(it->second) ? s.owners.erase(it) : std::next(it);
+        self->send(s.peers[it->second].handle, release_atom::value, epoch, static_cast<std::int32_t>(total),
+                   static_cast<std::int32_t>(it->first));
+      it = live.count(it->second) ? p.owners.erase(it) : std::next(it);
     }
     if (s.stopping) stop_every_shard(self, env);
     return;
   }
   auto plan = cluster::plan_placement(in);
   auto tell = [&](std::uint64_t node, int shard, bool take_over) {
-    if (node == self_id(env)) start_shard(self, env, shard, take_over);
-    else self->send(s.peers[node].handle, assign_atom::value, epoch, static_cast<std::int32_t>(shard), take_over);
+    if (node == self_id(env)) start_shard(self, env, total, shard, take_over);
+    else
+      self->send(s.peers[node].handle, assign_atom::value, epoch, static_cast<std::int32_t>(total),
+                 static_cast<std::int32_t>(shard), take_over);
   };
   for (auto& a : plan.assigns) {
-    auto prev = s.owners.find(a.shard);
-    bool take_over = prev != s.owners.end() && !live.count(prev->second);  // its owner is gone: steal the session
-    s.owners[a.shard] = a.node;
+    auto prev = p.owners.find(a.shard);
+    bool take_over = prev != p.owners.end() && !live.count(prev->second);  // its owner is gone: steal the session
+    p.owners[a.shard] = a.node;
+    p.ready.erase(a.shard);
     // In flight until ready, like a migration: a shard still identifying is never moved (its new owner would
     // have no session to resume and would IDENTIFY again), so rebalancing waits for a cold start to finish.
-    s.moving[a.shard] = now + assign_timeout_ms;
+    p.moving[a.shard] = now + assign_timeout_ms;
     tell(a.node, a.shard, take_over);
   }
   for (auto& m : plan.moves) {
     // Live migration: the old owner commits, closes with a resumable code and releases the lease; the new owner
     // takes the released lease and resumes.
-    s.owners[m.shard] = m.to;
-    s.moving[m.shard] = now + move_timeout_ms;
-    if (m.from == self_id(env)) stop_shard(self, m.shard);
-    else self->send(s.peers[m.from].handle, release_atom::value, epoch, static_cast<std::int32_t>(m.shard));
+    p.owners[m.shard] = m.to;
+    p.ready.erase(m.shard);
+    p.moving[m.shard] = now + move_timeout_ms;
+    if (m.from == self_id(env)) stop_shard(self, total, m.shard);
+    else
+      self->send(s.peers[m.from].handle, release_atom::value, epoch, static_cast<std::int32_t>(total),
+                 static_cast<std::int32_t>(m.shard));
     tell(m.to, m.shard, false);
   }
 }
 
-void load_owners(node_actor_t* self, node_env* env) {
-  if (self->state.owners_loading) return;
-  self->state.owners_loading = true;
+void place(node_actor_t* self, node_env* env) {
+  auto& s = self->state;
+  if (!s.election || !s.election->is_master()) return;
+  const std::int64_t now = net::steady_ms();
+  const auto live = live_nodes(self, env);
+  for (auto& [total, p] : s.placements)
+    if (p.loaded) place_set(self, env, total, p, live, now);
+}
+
+void load_owners(node_actor_t* self, node_env* env, int total) {
+  auto& p = self->state.placements[total];
+  if (p.loading) return;
+  p.loading = true;
   auto me = caf::actor_cast<caf::actor>(self);
-  env->redis->post([env, me](net::redis_connection& conn) {
-    auto holders = net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(env->shard_total);
+  env->redis->post([env, me, total](net::redis_connection& conn) {
+    auto holders = net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(total);
     std::vector<std::uint64_t> owners;
     if (holders)  // else Redis is down: the next tick asks again
       for (auto& h : *holders) owners.push_back(std::strtoull(h.c_str(), nullptr, 10));
-    caf::anon_send(me, local{}, owners_atom::value, owners, holders.has_value());
+    caf::anon_send(me, local{}, owners_atom::value, static_cast<std::int32_t>(total), owners, holders.has_value());
   });
 }
 
@@ -265,25 +384,26 @@ void load_owners(node_actor_t* self, node_env* env) {
 // node than the map says is recorded as that node's; one that nobody has held for three reads (15 s) is handed
 // out again. Messages are not lost between live nodes in normal operation, but a node that ignored an assignment
 // (it was stopping, say) would otherwise leave its shard unowned for good.
-void reconcile_owners(node_actor_t* self, node_env* env, const std::vector<std::uint64_t>& holders) {
-  auto& s = self->state;
+void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placement& p,
+                      const std::vector<std::uint64_t>& holders) {
   const auto live = live_nodes(self, env);
   for (std::size_t i = 0; i < holders.size(); ++i) {
     const int shard = static_cast<int>(i);
-    if (s.moving.count(shard)) {
-      s.leaseless.erase(shard);
+    if (p.moving.count(shard)) {
+      p.leaseless.erase(shard);
       continue;
     }
     if (holders[i]) {
-      s.leaseless.erase(shard);
-      if (live.count(holders[i])) s.owners[shard] = holders[i];
+      p.leaseless.erase(shard);
+      if (live.count(holders[i])) p.owners[shard] = holders[i];
       continue;
     }
-    if (!s.owners.count(shard)) continue;  // unowned already: placement assigns it
-    if (++s.leaseless[shard] < 3) continue;
-    std::fprintf(stderr, "g-actor: shard %d has had no lease holder for 15 s: assigning it again\n", shard);
-    s.owners.erase(shard);
-    s.leaseless.erase(shard);
+    if (!p.owners.count(shard)) continue;  // unowned already: placement assigns it
+    if (++p.leaseless[shard] < 3) continue;
+    std::fprintf(stderr, "g-actor: shard %d of %d has had no lease holder for 15 s: assigning it again\n", shard, total);
+    p.owners.erase(shard);
+    p.leaseless.erase(shard);
+    p.ready.erase(shard);
   }
 }
 
@@ -318,12 +438,185 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         }
         [[fallthrough]];
       case cluster::election_output::master_lost:
-        s.owners_loaded = false;
-        s.moving.clear();
+        s.placements.clear();
         s.draining.clear();
+        s.preparing = 0;
+        s.switching = false;
         break;
     }
   }
+}
+
+// ---- Resharding (the master's part). The set in force keeps committing while the new set is placed, identifies
+// and has its events held in Redis; once every new shard holds a session, one atomic switch in Redis moves the
+// stream over (reshard_store.hpp), and the old set closes its sessions with 1000.
+
+void answer_reshard(node_actor_t* self, const std::string& text) {
+  auto& s = self->state;
+  std::fprintf(stderr, "g-actor: reshard: %s\n", text.c_str());
+  if (s.reshard_reply) {
+    s.reshard_reply->deliver(text);
+    s.reshard_reply.reset();
+  }
+}
+
+void read_gateway_bot(node_actor_t* self, node_env* env) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  net::rest_options rest;
+  rest.rest_url = env->cfg->discord.rest_url;
+  rest.token = env->cfg->discord.token;
+  rest.max_attempts = 2;
+  self->system().spawn([me, rest](caf::blocking_actor*) {  // blocking HTTP: its own thread
+    auto info = net::fetch_gateway_bot(rest);
+    gateway_msg m;
+    if (auto* bot = std::get_if<net::gateway_bot>(&info)) m.bot = *bot;
+    else m.error = std::get<net::rest_error>(info).message;
+    caf::anon_send(me, std::move(m));
+  });
+}
+
+// `g-actor reshard` on the master (a count, or 0 for auto), or the auto policy (by_policy).
+caf::result<std::string> request_reshard(node_actor_t* self, node_env* env, std::int32_t shards, bool by_policy) {
+  auto& s = self->state;
+  if (!s.election || !s.election->is_master()) return std::string("REFUSED: this node is not the master");
+  if (s.preparing) return "REFUSED: a reshard to " + std::to_string(s.preparing) + " shards is in progress";
+  if (s.reshard_asked) return std::string("REFUSED: another reshard request is being decided");
+  if (shards < 0) return std::string("REFUSED: the shard count must be a positive number or auto");
+  s.reshard_asked = true;
+  s.reshard_requested = shards;
+  s.reshard_by_policy = by_policy;
+  read_gateway_bot(self, env);
+  if (by_policy) return std::string();
+  s.reshard_reply = self->make_response_promise();
+  return *s.reshard_reply;
+}
+
+void decide_reshard(node_actor_t* self, node_env* env, const gateway_msg& m) {
+  auto& s = self->state;
+  s.reshard_asked = false;
+  if (!s.election->is_master()) return answer_reshard(self, "REFUSED: this node is no longer the master");
+  if (!m.error.empty()) return answer_reshard(self, "REFUSED: /gateway/bot: " + m.error);
+  cluster::reshard_input in;
+  in.requested = s.reshard_requested;
+  in.current = s.total;
+  in.preparing = s.preparing;
+  in.recommended = m.bot.shards;
+  in.max_concurrency = m.bot.max_concurrency;
+  in.sessions_left = m.bot.session_remaining;
+  in.reserve = env->cfg->discord.session_reserve;
+  if (s.reshard_by_policy) {
+    in.requested = cluster::auto_reshard_target(s.total, m.bot.shards, m.bot.max_concurrency, env->cfg->discord.reshard_margin);
+    if (in.requested == 0) return;  // nothing outgrown
+  }
+  auto d = cluster::plan_reshard(in);
+  if (!d.to) return answer_reshard(self, "REFUSED: " + d.reason);
+  auto me = caf::actor_cast<caf::actor>(self);
+  const int from = s.total, to = d.to;
+  const std::uint64_t epoch = s.election->epoch();
+  env->redis->post([env, me, from, to, epoch, note = d.reason](net::redis_connection& conn) {
+    auto r = net::reshard_store(conn, env->cfg->node.group, env->node_id).begin(from, to, epoch, net::wall_ms());
+    caf::anon_send(me, local{}, begun_atom::value, static_cast<std::int32_t>(to), static_cast<std::int32_t>(r.what),
+                   r.reason.empty() ? note : r.reason);
+  });
+}
+
+void begin_preparing(node_actor_t* self, node_env* env, int to) {
+  auto& s = self->state;
+  s.preparing = to;
+  s.preparing_since = net::steady_ms();
+  s.switching = false;
+  s.next_switch_ms = 0;
+  auto& p = s.placements[to];
+  p = set_placement{};
+  p.loaded = true;  // a new set: nobody holds any of it
+  place(self, env);
+}
+
+// The master learns a shard is ready: a migration landed; for the prepared set, once all are, the switch is tried.
+void shard_ready(node_actor_t* self, node_env* env, int total, int shard) {
+  auto& s = self->state;
+  auto it = s.placements.find(total);
+  if (it == s.placements.end()) return;
+  it->second.moving.erase(shard);
+  it->second.ready.insert(shard);
+  if (total == s.preparing && static_cast<int>(it->second.ready.size()) >= total) s.next_switch_ms = 0;
+  place(self, env);
+}
+
+// Tried when every new shard reported ready, and every 2 s anyway (a new master does not know who reported): the
+// switch script itself checks that every shard of the new set holds a session.
+void step_reshard(node_actor_t* self, node_env* env, std::int64_t now) {
+  auto& s = self->state;
+  if (!s.preparing) {
+    if (env->cfg->discord.reshard_auto && now >= s.next_auto_check_ms && !s.reshard_asked) {
+      s.next_auto_check_ms = now + env->cfg->discord.reshard_check_s * 1000;
+      request_reshard(self, env, 0, true);
+    }
+    return;
+  }
+  if (s.switching || now < s.next_switch_ms) return;
+  s.switching = true;
+  s.next_switch_ms = now + 2000;
+  auto me = caf::actor_cast<caf::actor>(self);
+  const int to = s.preparing;
+  const std::uint64_t epoch = s.election->epoch();
+  env->redis->post([env, me, to, epoch](net::redis_connection& conn) {
+    switch_msg m;
+    m.to = to;
+    const auto t0 = std::chrono::steady_clock::now();
+    m.result = net::reshard_store(conn, env->cfg->node.group, env->node_id)
+                   .switch_over(to, epoch, net::wall_ms(), env->cfg->events.stream_maxlen);
+    m.took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    caf::anon_send(me, std::move(m));
+  });
+}
+
+void tell_peers(node_actor_t* self, const std::function<void(const caf::actor&)>& send) {
+  for (auto& [id, p] : self->state.peers) send(p.handle);
+}
+
+void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
+  auto& s = self->state;
+  s.switching = false;
+  if (m.to != s.preparing) return;
+  const auto& r = m.result;
+  if (r.what == net::reshard_result::ok) {
+    const std::int64_t prepared_ms = net::steady_ms() - s.preparing_since;
+    std::fprintf(stderr,
+                 "g-actor: reshard: switched to %d shards in %.1f ms after %.1f s of preparation: marker %s, %lld held "
+                 "events written, %lld already in the stream, %lld expected from the new set's next commits\n",
+                 m.to, static_cast<double>(m.took_us) / 1000.0, static_cast<double>(prepared_ms) / 1000.0,
+                 r.marker_id.c_str(), static_cast<long long>(r.appended), static_cast<long long>(r.skipped),
+                 static_cast<long long>(r.left_out));
+    const std::uint64_t epoch = s.election->epoch();
+    apply_switch(self, env, m.to);
+    tell_peers(self, [&](const caf::actor& h) { self->send(h, switch_atom::value, epoch, static_cast<std::int32_t>(m.to)); });
+    return;
+  }
+  if (r.what == net::reshard_result::refused && r.not_ready < 0) {
+    // Gone from Redis (a restart without persistence, say) or no longer this node's to do.
+    std::fprintf(stderr, "g-actor: reshard: switch refused: %s\n", r.reason.c_str());
+    if (r.reason.rfind("no reshard", 0) == 0) {
+      const std::uint64_t epoch = s.election->epoch();
+      const int to = m.to;
+      abandon_preparation(self, to);
+      tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, static_cast<std::int32_t>(to)); });
+    }
+  }
+  // Not ready yet, or Redis did not answer: tried again on a later tick.
+}
+
+// A new master reads what its predecessor left: a switch already made, or a preparation under way.
+void read_reshard(node_actor_t* self, node_env* env) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  env->redis->post([env, me](net::redis_connection& conn) {
+    bool ok = false;
+    auto rec = net::reshard_store(conn, env->cfg->node.group, env->node_id).current(&ok);
+    auto count = conn.command({"GET", net::redis_keys(env->cfg->node.group).shard_count()});
+    int in_force = count.type == net::redis_reply::string ? std::atoi(count.text.c_str()) : 0;
+    caf::anon_send(me, local{}, resharding_atom::value, ok, static_cast<std::int32_t>(in_force),
+                   static_cast<std::int32_t>(rec ? rec->to : 0));
+  });
 }
 
 // A message from the master: acted on only from an authenticated peer, and never from a deposed master.
@@ -359,21 +652,21 @@ void refresh_view(node_actor_t* self, node_env* env) {
 caf::behavior node_behavior(node_actor_t* self, node_env* env) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
-    for (auto it = s.shards.begin(); it != s.shards.end(); ++it) {
-      if (it->second.address() == dm.source) {
-        const int shard = it->first;
-        s.ready.erase(shard);
-        s.closing.erase(shard);
-        s.shards.erase(it);
-        if (auto again = s.start_when_closed.find(shard); again != s.start_when_closed.end()) {
+    for (auto& [total, set] : s.sets)
+      for (auto it = set.actors.begin(); it != set.actors.end(); ++it) {
+        if (it->second.address() != dm.source) continue;
+        const int shard = it->first, of = total;  // `total` is a structured binding: not capturable below
+        set.ready.erase(shard);
+        set.closing.erase(shard);
+        set.actors.erase(it);
+        if (auto again = set.start_when_closed.find(shard); again != set.start_when_closed.end()) {
           bool take_over = again->second;
-          s.start_when_closed.erase(again);
-          start_shard(self, env, shard, take_over);
+          set.start_when_closed.erase(again);
+          start_shard(self, env, of, shard, take_over);
         }
-        if (s.stopping && s.shards.empty()) leave_when_settled(self, env);
+        if (s.stopping && runs_no_shard(s)) leave_when_settled(self, env);
         return;
       }
-    }
     if (s.handshakes.erase(dm.source)) return;
     for (auto it = s.peers.begin(); it != s.peers.end(); ++it) {
       if (it->second.handle.address() != dm.source) continue;
@@ -398,6 +691,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         cluster::node_rank me{self_id(env), env->cfg->node.priority, env->started_ms};
         s.election = std::make_unique<cluster::election>(me, net::steady_ms() + 1500);  // 1.5 s to meet the peers
+        s.total = env->shard_total;
         self->send(self, local{}, register_atom::value);
         self->send(self, local{}, discover_atom::value);
         self->send(self, local{}, tick_atom::value);
@@ -517,7 +811,8 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
                        static_cast<unsigned long long>(epoch));
           s.epoch_seen = epoch;
           s.master_seen = self_id(env);
-          load_owners(self, env);
+          read_reshard(self, env);  // a reshard the previous master began (or finished) goes on from Redis
+          load_owners(self, env, s.total);
           // Nodes that died before this one became master (the old master, say) cannot unregister themselves.
           std::vector<std::string> departed(s.departed.begin(), s.departed.end());
           env->redis->post([env, departed](net::redis_connection& conn) {
@@ -526,18 +821,21 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           });
         }
       },
-      [=](local, owners_atom, const std::vector<std::uint64_t>& owners, bool read) {
+      [=](local, owners_atom, std::int32_t total, const std::vector<std::uint64_t>& owners, bool read) {
         auto& s = self->state;
-        s.owners_loading = false;
+        auto it = s.placements.find(total);
+        if (it == s.placements.end()) return;  // a set that is gone (switched away from, or given up)
+        auto& p = it->second;
+        p.loading = false;
         if (!s.election->is_master() || !read) return;
-        if (!s.owners_loaded) {  // the map a new master starts from
-          s.owners.clear();
+        if (!p.loaded) {  // the map a new master starts from
+          p.owners.clear();
           for (std::size_t i = 0; i < owners.size(); ++i)
-            if (owners[i]) s.owners[static_cast<int>(i)] = owners[i];
-          s.owners_loaded = true;
-          s.leaseless.clear();
+            if (owners[i]) p.owners[static_cast<int>(i)] = owners[i];
+          p.loaded = true;
+          p.leaseless.clear();
         } else {
-          reconcile_owners(self, env, owners);
+          reconcile_owners(self, env, total, p, owners);
         }
         place(self, env);
       },
@@ -563,13 +861,15 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
               caf::anon_send(me, local{}, lost_atom::value);
           });
           // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid.
-          if (!s.owners_loaded || ++s.ticks_since_owners >= 20) {
-            s.ticks_since_owners = 0;
-            load_owners(self, env);
-          }
+          s.placements[s.total];
+          const bool again = ++s.ticks_since_owners >= 20;
+          if (again) s.ticks_since_owners = 0;
+          for (auto& [total, p] : s.placements)
+            if (!p.loaded || again) load_owners(self, env, total);
           place(self, env);
+          step_reshard(self, env, now);
         }
-        if (s.stopping && s.shards.empty()) leave_when_settled(self, env);  // waiting for the last moves
+        if (s.stopping && runs_no_shard(s)) leave_when_settled(self, env);  // waiting for the last moves
         if (s.stopping && s.drain_deadline) {
           if (now > s.drain_deadline) {
             std::fprintf(stderr, "g-actor: the handover through the master timed out; stopping the shards here\n");
@@ -584,13 +884,21 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
         apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },
-      [=](assign_atom, std::uint64_t epoch, std::int32_t shard, bool take_over) {
-        if (!from_master(self, epoch)) return;
-        start_shard(self, env, shard, take_over);
+      [=](assign_atom, std::uint64_t epoch, std::int32_t total, std::int32_t shard, bool take_over) {
+        if (!from_master(self, epoch) || total <= 0 || shard < 0 || shard >= total) return;
+        start_shard(self, env, total, shard, take_over);
       },
-      [=](release_atom, std::uint64_t epoch, std::int32_t shard) {
+      [=](release_atom, std::uint64_t epoch, std::int32_t total, std::int32_t shard) {
         if (!from_master(self, epoch)) return;
-        stop_shard(self, shard);
+        stop_shard(self, total, shard);
+      },
+      [=](switch_atom, std::uint64_t epoch, std::int32_t to) {
+        if (!from_master(self, epoch)) return;
+        apply_switch(self, env, to);
+      },
+      [=](abandon_atom, std::uint64_t epoch, std::int32_t total) {
+        if (!from_master(self, epoch)) return;
+        abandon_preparation(self, total);
       },
       [=](leaving_atom, std::uint64_t id) {
         auto& s = self->state;
@@ -599,31 +907,30 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         s.draining.insert(id);
         place(self, env);
       },
-      [=](local, ready_atom, std::int32_t shard) {  // from one of this node's shard actors
+      [=](local, ready_atom, std::int32_t total, std::int32_t shard) {  // from one of this node's shard actors
         auto& s = self->state;
-        s.ready.insert(shard);
+        s.sets[total].ready.insert(shard);
         if (s.election->is_master()) {
-          s.moving.erase(shard);
-          place(self, env);
+          shard_ready(self, env, total, shard);
         } else if (auto m = s.election->master(); m && s.peers.count(*m)) {
-          self->send(s.peers[*m].handle, moved_atom::value, shard);
+          self->send(s.peers[*m].handle, moved_atom::value, total, shard);
         }
       },
-      [=](moved_atom, std::int32_t shard) {
+      [=](moved_atom, std::int32_t total, std::int32_t shard) {
         auto& s = self->state;
         if (!authenticated_sender(self) || !s.election->is_master()) return;
-        s.moving.erase(shard);
-        place(self, env);  // the next migration may start
+        shard_ready(self, env, total, shard);  // the next migration may start
       },
       [=](local, inbox_atom) {
         auto& s = self->state;
-        if (s.inbox_reading || s.ready.empty()) {
+        auto& ready = s.sets[s.total].ready;
+        if (s.inbox_reading || ready.empty()) {
           self->delayed_send(self, std::chrono::milliseconds(100), local{}, inbox_atom::value);
           return;
         }
         s.inbox_reading = true;
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([env, me, ready = s.ready](net::redis_connection& conn) {
+        env->redis->post([env, me, ready](net::redis_connection& conn) {
           caf::anon_send(me, inbox_msg{take_commands(conn, env->cfg->node.group, ready)});
         });
       },
@@ -631,8 +938,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         s.inbox_reading = false;
         for (auto& [shard, cmds] : m.by_shard) {
-          auto it = s.shards.find(shard);
-          if (it != s.shards.end()) {
+          auto& in_force = s.sets[s.total].actors;
+          auto it = in_force.find(shard);
+          if (it != in_force.end()) {
             self->send(it->second, commands_msg{std::move(cmds)});
             continue;
           }
@@ -661,7 +969,60 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           s.last_added = snap.entries_added;
           s.last_added_ms = now;
         }
+        // Redis says which set is in force: a node that missed the master's word (or whose master died right
+        // after the switch) follows it here.
+        if (snap.ok && snap.shard_count > 0 && snap.shard_count != s.total && !snap.reshard_to) apply_switch(self, env, snap.shard_count);
         env->view.set(render_cluster(snap, {env->cfg->node.group, env->node_id, env->shard_total, now, s.events_per_s}));
+      },
+      // `g-actor reshard`: the status challenge, then the request; a node that is not the master passes it on.
+      [=](status_atom, std::uint64_t client, const std::string& challenge, const std::string& proof,
+          std::int32_t shards) -> caf::result<std::string> {
+        auto& s = self->state;
+        if (!net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof) ||
+            !s.challenges.redeem(env->cfg->security.cookie, challenge, net::steady_ms())) {
+          std::fprintf(stderr, "g-actor: a reshard request failed authentication (wrong cookie)\n");
+          return status_denied;
+        }
+        if (s.election && s.election->is_master()) return request_reshard(self, env, shards, false);
+        auto m = s.election ? s.election->master() : std::nullopt;
+        if (!m || !s.peers.count(*m)) return std::string("REFUSED: no master is known yet; try again in a few seconds");
+        auto rp = self->make_response_promise<std::string>();
+        self->request(s.peers[*m].handle, std::chrono::seconds(30), reshard_atom::value, self_id(env), shards)
+            .then([rp](std::string& answer) mutable { rp.deliver(answer); },
+                  [rp](caf::error&) mutable { rp.deliver(std::string("REFUSED: the master did not answer")); });
+        return rp;
+      },
+      [=](reshard_atom, std::uint64_t from, std::int32_t shards) -> caf::result<std::string> {
+        if (authenticated_sender(self) != from) return status_denied;  // only a node of the cluster passes one on
+        return request_reshard(self, env, shards, false);
+      },
+      [=](gateway_msg& m) { decide_reshard(self, env, m); },
+      [=](local, begun_atom, std::int32_t to, std::int32_t outcome, const std::string& reason) {
+        auto& s = self->state;
+        if (outcome != net::reshard_result::ok) return answer_reshard(self, "REFUSED: " + reason);
+        if (!s.election->is_master()) {  // deposed meanwhile: the next master finds the record and goes on
+          return answer_reshard(self, "OK: preparing " + std::to_string(to) + " shards (the master changed; it goes on)");
+        }
+        begin_preparing(self, env, to);
+        answer_reshard(self, "OK: preparing " + std::to_string(to) + " shards beside the " + std::to_string(s.total) +
+                                 " in force" + (reason.empty() ? "" : " (" + reason + ")") +
+                                 "; the switch follows once every new shard holds a session");
+      },
+      [=](switch_msg& m) { finish_switch(self, env, m); },
+      [=](local, resharding_atom, bool ok, std::int32_t in_force, std::int32_t to) {
+        auto& s = self->state;
+        if (!ok || !s.election->is_master()) return;
+        if (in_force > 0 && in_force != s.total) {
+          apply_switch(self, env, in_force);
+          const std::uint64_t epoch = s.election->epoch();
+          tell_peers(self, [&](const caf::actor& h) { self->send(h, switch_atom::value, epoch, in_force); });
+        }
+        if (to > 0 && to != s.total && s.preparing != to) {
+          std::fprintf(stderr, "g-actor: reshard: going on with the preparation of %d shards\n", to);
+          s.preparing = to;
+          s.preparing_since = net::steady_ms();
+          s.placements[to];  // loaded from the lease holders on the next tick
+        }
       },
       // `g-actor status`: a challenge, then the view for whoever proves the cookie.
       [=](status_atom) -> std::string {
@@ -680,7 +1041,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       [=](local, stop_atom) {
         auto& s = self->state;
         s.stopping = true;
-        if (s.shards.empty()) return leave(self, env);
+        if (runs_no_shard(s)) return leave(self, env);
         bool peers = live_nodes(self, env).size() > 1;
         if (!peers) return stop_every_shard(self, env);
         // Hand the shards over through the master, one bucket-safe move at a time (zero identifies).

@@ -49,6 +49,11 @@ class shard_board {
     std::lock_guard l(mu_);
     shards_.resize(static_cast<std::size_t>(n));
   }
+  // Another shard set is in force (a reshard): its shards fill the board anew.
+  void reset(int n) {
+    std::lock_guard l(mu_);
+    shards_.assign(static_cast<std::size_t>(n), shard_status{});
+  }
   template <class F>
   void update(int id, F&& f) {
     std::lock_guard l(mu_);
@@ -86,7 +91,7 @@ struct node_env {
   const config::node_config* cfg = nullptr;
   std::string node_id;
   std::string gateway_url;
-  int shard_total = 1;
+  std::atomic<int> shard_total{1};  // the set in force: set by the node actor (a reshard's switch), read anywhere
   int max_concurrency = 1;
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;

@@ -15,6 +15,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "net/gateway/member_chunking.hpp"
+#include "net/gateway/session_snapshot.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/clock.hpp"
@@ -29,8 +30,12 @@ namespace {
 class bridge : public net::shard_listener, public std::enable_shared_from_this<bridge> {
  public:
   bridge(caf::actor shard, boost::asio::io_context& io, const cluster::event_filter& filter, bool chunking,
-         node_counters& counters)
-      : shard_(std::move(shard)), io_(io), filter_(filter), chunking_(chunking), counters_(counters) {}
+         node_counters& counters, bool prepared)
+      : shard_(std::move(shard)), io_(io), filter_(filter), chunking_(chunking), counters_(counters), prepared_(prepared) {}
+
+  // The shard set became the one in force (a reshard's switch): from now on a session's opening dispatches are
+  // written like any other, and guilds are chunked. Called on the io thread.
+  void promote() { prepared_ = false; }
 
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) {
@@ -42,7 +47,10 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
     if (f.t == "READY") ++counters_.identifies;
     if (f.t == "RESUMED") ++counters_.resumes;
     net::stream_event e{f.s, {}, {}, g::net::wall_ms()};
-    if (filter_.passes(f.t)) {  // filtered events still move the committed seq
+    // A prepared set's READY and initial GUILD_CREATEs move the seq and are not held: the stream has every change
+    // since through the set in force, and this older picture written after them would undo some.
+    const bool snapshot = prepared_ && snapshot_.opens_session(f.t, f.d, f.guild_id);
+    if (!snapshot && filter_.passes(f.t)) {  // filtered events still move the committed seq
       e.t.assign(f.t);
       e.d.assign(f.d);
     }
@@ -51,12 +59,12 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
       flush_posted_ = true;
       boost::asio::post(io_, [self = shared_from_this()] { self->flush(); });
     }
-    if (chunking_ && f.t == "GUILD_CREATE")
+    if (chunking_ && !prepared_ && f.t == "GUILD_CREATE")
       if (auto gid = net::guild_needing_members(f.d)) {
         flush();  // keep the order: the guild's events first
         caf::anon_send(shard_, chunk_msg{*gid, -1});
       }
-    if (chunking_ && f.t == "RATE_LIMITED")
+    if (chunking_ && !prepared_ && f.t == "RATE_LIMITED")
       if (auto limited = net::rate_limited_member_request(f.d)) caf::anon_send(shard_, chunk_msg{limited->first, limited->second});
   }
   void on_report(const net::shard_report& r) override {
@@ -83,6 +91,8 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
   const cluster::event_filter& filter_;
   bool chunking_;
   node_counters& counters_;
+  bool prepared_;
+  net::session_snapshot snapshot_;
   std::shared_ptr<const cluster::session_tag> tag_;
   std::vector<cluster::tagged_event> pending_;
   bool flush_posted_ = false;
@@ -91,9 +101,12 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
 struct shard_state {
   static inline const char* name = "shard";
   node_env* env = nullptr;
+  int total = 0;  // the shard set this shard belongs to
   int id = 0;
+  bool in_force = true;  // false while a reshard prepares its set: no board, no status, events held in Redis
   bool leased = false;
   bool stopping = false;
+  bool ending = false;  // its set was superseded: the session is closed with 1000 and forgotten
   bool announced = false;  // the node was told that this shard is ready
   bool acquiring = false;  // a lease request is on its way to Redis
   std::shared_ptr<bridge> listener;
@@ -123,7 +136,13 @@ struct shard_state {
 
   ~shard_state() {
     drop_connection();
-    if (env) env->board.update(id, [](shard_status& st) { st = shard_status{}; });  // not here any more
+    update_board([](shard_status& st) { st = shard_status{}; });  // not here any more
+  }
+
+  // The board shows the set in force.
+  template <class F>
+  void update_board(F&& f) {
+    if (env && in_force && total == env->shard_total) env->board.update(id, std::forward<F>(f));
   }
 
   void drop_connection() {
@@ -137,7 +156,8 @@ struct shard_state {
 using shard_actor_t = caf::stateful_actor<shard_state>;
 
 void log(const shard_state& s, const std::string& what) {
-  std::fprintf(stderr, "g-actor: shard %d: %s\n", s.id, what.c_str());
+  if (s.in_force) std::fprintf(stderr, "g-actor: shard %d: %s\n", s.id, what.c_str());
+  else std::fprintf(stderr, "g-actor: shard %d of %d (prepared): %s\n", s.id, s.total, what.c_str());
 }
 
 void start_connection(shard_actor_t* self, net::session_state session) {
@@ -147,13 +167,13 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.gateway_url = env.gateway_url;
   c.token = env.cfg->discord.token;
   c.shard_id = s.id;
-  c.shard_count = env.shard_total;
+  c.shard_count = s.total;
   c.intents = env.cfg->discord.intents;
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
   s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), *env.io, env.filter, env.cfg->chunking.enabled,
-                                        env.counters);
+                                        env.counters, !s.in_force);
   s.listener->adopt(session);
   s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
   s.conn->start(std::move(session));
@@ -163,11 +183,12 @@ void try_commit(shard_actor_t* self) {
   auto& s = self->state;
   cluster::event_batch b = s.batch.take();
   if (b.empty()) return;
-  s.env->commits->submit(caf::actor_cast<caf::actor>(self), s.id, std::move(b));
+  s.env->commits->submit(caf::actor_cast<caf::actor>(self), s.total, s.id, std::move(b));
 }
 
 void publish_status(shard_actor_t* self) {
   auto& s = self->state;
+  if (!s.in_force) return;
   std::string json;
   json::writer w(json);
   w.begin_object()
@@ -194,12 +215,33 @@ void finish(shard_actor_t* self) {
   }
   if (s.leased) {
     node_env* env = s.env;
-    int id = s.id;
-    env->redis->post([env, id](net::redis_connection& conn) {
-      net::shard_store(conn, env->cfg->node.group, env->node_id).release_lease(env->shard_total, id);
+    int total = s.total, id = s.id;
+    env->redis->post([env, total, id](net::redis_connection& conn) {
+      net::shard_store(conn, env->cfg->node.group, env->node_id).release_lease(total, id);
     });
     s.leased = false;
   }
+  self->quit();
+}
+
+// Its set was superseded by a reshard: what it has not committed is refused (the new set has it), the session is
+// closed with 1000, and its lease and record go.
+void end_session(shard_actor_t* self, const std::string& why) {
+  auto& s = self->state;
+  if (!s.ending) log(s, "ending the session: " + why);
+  s.ending = s.stopping = true;
+  s.batch.clear();
+  if (s.conn && s.last.phase != net::session_phase::stopped) {
+    s.conn->stop(true);  // the report (stopped) comes back here
+    self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
+    return;
+  }
+  node_env* env = s.env;
+  int total = s.total, id = s.id;
+  env->redis->post([env, total, id, sid = s.last.session.session_id](net::redis_connection& conn) {
+    net::shard_store(conn, env->cfg->node.group, env->node_id).forget_session(total, id, sid);
+  });
+  s.leased = false;
   self->quit();
 }
 
@@ -213,10 +255,12 @@ void fenced(shard_actor_t* self, const std::string& why) {
   self->quit();
 }
 
-caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool take_over, caf::actor node) {
+caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int id, bool take_over, caf::actor node) {
   self->state.env = env;
+  self->state.total = total;
   self->state.id = id;
-  env->board.update(id, [](shard_status& st) { st.here = true; });
+  self->state.in_force = total == env->shard_total;
+  self->state.update_board([](shard_status& st) { st.here = true; });
   const std::int64_t lease_ms = env->cfg->cluster.lease_ms;
   self->send(self, acquire_atom::value);
   return {
@@ -227,9 +271,9 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         env->redis->post([=](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           lease_msg m;
-          m.wait_ms = take_over ? (store.take_over_lease(env->shard_total, id, lease_ms) ? 0 : -1)
-                                : store.acquire_lease(env->shard_total, id, lease_ms);
-          if (m.wait_ms == 0) m.session = store.load_session(env->shard_total, id);
+          m.wait_ms = take_over ? (store.take_over_lease(total, id, lease_ms) ? 0 : -1)
+                                : store.acquire_lease(total, id, lease_ms);
+          if (m.wait_ms == 0) m.session = store.load_session(total, id);
           caf::anon_send(me, std::move(m));
         });
       },
@@ -271,7 +315,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
             ++env->counters.commits;
             s.batch.committed();
             s.committed_seq = m.result.committed_seq;
-            env->board.update(id, [&](shard_status& st) {
+            s.update_board([&](shard_status& st) {
               st.seq = m.result.committed_seq;
               st.events += static_cast<std::uint64_t>(m.result.appended);
               ++st.commits;
@@ -280,6 +324,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
             break;
           case net::commit_result::fenced:
             return fenced(self, m.result.error);
+          case net::commit_result::superseded:
+            return end_session(self, m.result.error);
           case net::commit_result::gap:
             // Events went missing between what was committed and this batch: resume from the committed seq and
             // let Discord replay them.
@@ -342,7 +388,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         bool phase_changed = m.report.phase != s.last.phase;
         s.last = m.report;
         if (m.report.fatal) log(s, "stopped: " + m.report.error);
-        env->board.update(id, [&](shard_status& st) {
+        s.update_board([&](shard_status& st) {
           st.state = std::string(net::name(m.report.phase));
           st.latency_ms = m.report.latency_ms;
           st.error = m.report.error;
@@ -351,8 +397,9 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         if (phase_changed) publish_status(self);
         if (!s.announced && m.report.phase == net::session_phase::ready) {
           s.announced = true;
-          self->send(node, local{}, ready_atom::value, static_cast<std::int32_t>(id));
+          self->send(node, local{}, ready_atom::value, static_cast<std::int32_t>(total), static_cast<std::int32_t>(id));
         }
+        if (s.ending && m.report.phase == net::session_phase::stopped) return end_session(self, "closed");
         if (s.stopping && m.report.phase == net::session_phase::stopped) finish(self);
       },
       [=](renew_atom) {
@@ -363,10 +410,10 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         env->redis->post([=](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           renew_msg m;
-          m.held = store.renew_lease(env->shard_total, id, lease_ms);
+          m.held = store.renew_lease(total, id, lease_ms);
           if (!m.held) {
             // Not ours any more, or gone (a Redis restart without persistence): take it back if it is free.
-            std::int64_t wait = store.acquire_lease(env->shard_total, id, lease_ms);
+            std::int64_t wait = store.acquire_lease(total, id, lease_ms);
             m.held = wait == 0;
             m.redis_down = wait < 0;
           }
@@ -405,6 +452,21 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
         s.conn->stop();  // closes with a resumable code; the report (stopped) finishes the shard
         self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
       },
+      [=](local, promote_atom) {  // the reshard switched to this shard's set
+        auto& s = self->state;
+        if (s.in_force) return;
+        s.in_force = true;
+        log(s, "in force");
+        if (s.listener) boost::asio::post(*env->io, [l = s.listener] { l->promote(); });
+        s.update_board([&](shard_status& st) {
+          st.here = true;
+          st.state = std::string(net::name(s.last.phase));
+          st.seq = s.committed_seq;
+          st.latency_ms = s.last.latency_ms;
+        });
+        publish_status(self);
+      },
+      [=](local, end_atom) { end_session(self, "its shard set was superseded by a reshard"); },
       [=](quit_atom) {
         log(self->state, "stop timed out; leaving the lease to expire");
         self->quit();
@@ -414,8 +476,8 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int id, bool ta
 
 }  // namespace
 
-caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int shard_id, bool take_over, const caf::actor& node) {
-  return sys.spawn(shard_behavior, &env, shard_id, take_over, node);
+caf::actor spawn_shard(caf::actor_system& sys, node_env& env, int total, int shard_id, bool take_over, const caf::actor& node) {
+  return sys.spawn(shard_behavior, &env, total, shard_id, take_over, node);
 }
 
 }  // namespace g::actors

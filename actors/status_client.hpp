@@ -20,6 +20,10 @@ struct status_options {
 // Prints the cluster on stdout; a failure is one line on stderr. Returns the exit code.
 int print_cluster_status(const status_options& o);
 
+// `g-actor reshard`: asks the master (through the node at o.host:o.port) to reshard to `shards` (0: auto); prints
+// its answer. 0 when it began, 1 when refused or unreachable.
+int request_reshard(const status_options& o, int shards);
+
 // The table `g-actor status` prints for a cluster view JSON (empty when the JSON is not one).
 std::string format_cluster_table(const std::string& view_json);
 

@@ -59,6 +59,9 @@ class section {
     } else if constexpr (std::is_same_v<T, bool>) {
       if (auto v = node->value<bool>()) return *v;
       throw config_error(where(key) + " must be true or false");
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (auto v = node->value<double>()) return *v;  // toml++ gives integers as doubles too
+      throw config_error(where(key) + " must be a number");
     } else {
       if (auto v = node->value<std::int64_t>()) return static_cast<T>(*v);
       throw config_error(where(key) + " must be an integer");
@@ -154,6 +157,15 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
     throw config_error("[discord] large_threshold must be between 50 and 250");
   c.discord.session_reserve = discord.get<int>("session_reserve").value_or(c.discord.session_reserve);
   if (c.discord.session_reserve < 0) throw config_error("[discord] session_reserve must be >= 0");
+  if (auto r = discord.get<std::string>("reshard")) {
+    if (*r != "auto" && *r != "off") throw config_error("[discord] reshard must be \"auto\" or \"off\"");
+    c.discord.reshard_auto = *r == "auto";
+  }
+  c.discord.reshard_check_s = discord.get<std::int64_t>("reshard_check_s").value_or(c.discord.reshard_check_s);
+  if (c.discord.reshard_check_s < 10) throw config_error("[discord] reshard_check_s must be >= 10 (seconds)");
+  c.discord.reshard_margin = discord.get<double>("reshard_margin").value_or(c.discord.reshard_margin);
+  if (c.discord.reshard_margin < 0 || c.discord.reshard_margin > 10)
+    throw config_error("[discord] reshard_margin must be between 0 and 10 (a share of the current count)");
   if (auto* p = discord.raw("presence")) {
     auto* t = p->as_table();
     if (!t) throw config_error("[discord] presence must be an inline table, e.g. { status = \"online\", afk = false }");

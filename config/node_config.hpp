@@ -35,6 +35,9 @@ struct node_config {
     int large_threshold = 250;
     std::string presence;     // JSON object, or empty
     int session_reserve = 10; // IDENTIFY stops when this few daily session starts remain
+    bool reshard_auto = false;       // reshard = "auto": the master reshards when Discord's recommendation outgrows G
+    std::int64_t reshard_check_s = 3600;  // … asking /gateway/bot this often
+    double reshard_margin = 0.25;    // … when the recommended count exceeds the current one by more than this share
   } discord;
   struct redis_section {
     std::string host = "127.0.0.1";

@@ -68,11 +68,11 @@ session_actions session_machine::start(session_state initial, millis now) {
   return out;
 }
 
-session_actions session_machine::stop(millis now) {
+session_actions session_machine::stop(millis now, bool end_session) {
   session_actions out;
   (void)now;
   if (connected()) {
-    begin_close(resumable_close_code, next_step::stop, "stopping", out);
+    begin_close(end_session ? 1000 : resumable_close_code, next_step::stop, end_session ? "ending the session" : "stopping", out);
   } else if (phase_ != session_phase::closing) {
     set_phase(session_phase::stopped, out);
   } else {

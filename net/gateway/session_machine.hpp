@@ -57,7 +57,9 @@ class session_machine {
   session_machine(std::string gateway_url, session_timing timing = {}, std::uint64_t seed = 0);
 
   session_actions start(session_state initial, millis now);
-  session_actions stop(millis now);  // graceful: close with a resumable code; the session stays resumable
+  // Graceful: close with a resumable code; the session stays resumable. Ending it instead closes with 1000, which
+  // ends the session on Discord's side too (a superseded shard set after a reshard).
+  session_actions stop(millis now, bool end_session = false);
 
   session_actions on_open(millis now);
   session_actions on_connect_failed(std::string_view why, millis now);

@@ -520,8 +520,8 @@ void shard_connection::pause_reading(bool paused) {
   });
 }
 
-void shard_connection::stop() {
-  asio::post(impl_->strand, [i = impl_] { i->apply(i->machine.stop(steady_ms())); });
+void shard_connection::stop(bool end_session) {
+  asio::post(impl_->strand, [i = impl_, end_session] { i->apply(i->machine.stop(steady_ms(), end_session)); });
 }
 
 void shard_connection::send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done) {

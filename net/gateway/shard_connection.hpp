@@ -63,8 +63,9 @@ class shard_connection {
 
   // Starts with a session to resume (from another process, say) or none.
   void start(session_state initial = {});
-  // Graceful: closes with a resumable code; the session stays valid for whoever resumes it.
-  void stop();
+  // Graceful: closes with a resumable code; the session stays valid for whoever resumes it. With end_session,
+  // closes with 1000 instead: the session ends (its shard set was superseded by a reshard).
+  void stop(bool end_session = false);
   // Queues a backend command (validated; within the send budget, behind heartbeats). `done` reports the outcome
   // and the reason on rejection; it runs on the strand.
   void send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done = {});

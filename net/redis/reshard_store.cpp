@@ -76,7 +76,7 @@ for i = 0, to - 1 do
   redis.call('HSET', p .. 'session:' .. ARGV[1] .. ':' .. i, 'last_id', last[tostring(i)] or marker)
 end
 redis.call('SET', KEYS[5], ARGV[1])
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], p .. 'status')  -- the old set's states: the new set publishes its own
 -- Counts are removed as they are used up, so what remains was not matched.
 local unmatched = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[3])) do unmatched = unmatched + tonumber(v) end

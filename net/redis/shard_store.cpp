@@ -144,6 +144,12 @@ end
 return 0
 )lua"};
 
+// KEYS: owner, session. ARGV: node, session id.
+const lua_script forget_script{R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], 'session_id') == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1
+)lua"};
 
 }  // namespace
 
@@ -180,6 +186,10 @@ bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
 void shard_store::release_lease(int total, int id) {
   redis_.eval(release_shard_script.text, release_shard_script.sha, {keys_.owner(total, id), keys_.session(total, id)},
               {node_});
+}
+
+void shard_store::forget_session(int total, int id, const std::string& session_id) {
+  redis_.eval(forget_script.text, forget_script.sha, {keys_.owner(total, id), keys_.session(total, id)}, {node_, session_id});
 }
 
 std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,

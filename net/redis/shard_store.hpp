@@ -69,6 +69,9 @@ class shard_store {
   // runs, is fenced by its next commit. False only when Redis is unreachable.
   bool take_over_lease(int total, int id, std::int64_t lease_ms);
   void release_lease(int total, int id);
+  // A session ended for good (closed with 1000: its set was superseded): the lease, if ours, and the record, if
+  // it is still this session's, go.
+  void forget_session(int total, int id, const std::string& session_id);
   std::optional<std::string> lease_holder(int total, int id);
   // Every shard's lease holder in one round trip ("" where none); nothing when Redis did not answer.
   std::optional<std::vector<std::string>> lease_holders(int total);

@@ -110,6 +110,12 @@ TEST_CASE("config: every mistake is one clear line") {
   CHECK(error_of("[discord]\ntoken='t'\n[security]\ncookie='0123456789abcdef'\n[chunking]\nenabled=true\n").find("GUILD_MEMBERS") != std::string::npos);
   CHECK(error_of("[discord]\ntoken='t'\n[events]\ninclude=['A']\nexclude=['B']\n[security]\ncookie='0123456789abcdef'\n") ==
         "node.toml: [events] set include or exclude, not both");
+  CHECK(error_of("[discord]\ntoken='t'\nreshard='yes'\n[security]\ncookie='0123456789abcdef'\n") ==
+        "node.toml: [discord] reshard must be \"auto\" or \"off\"");
+  CHECK(error_of("[discord]\ntoken='t'\nreshard_margin=-1.0\n[security]\ncookie='0123456789abcdef'\n").find("reshard_margin") !=
+        std::string::npos);
+  CHECK(error_of("[discord]\ntoken='t'\nreshard_check_s=1\n[security]\ncookie='0123456789abcdef'\n").find(">= 10") !=
+        std::string::npos);
   CHECK(error_of("[discord\n").rfind("node.toml:1:", 0) == 0);  // TOML syntax errors say where
   auto missing = load_node_config("/nonexistent/node.toml", env_of({}));
   CHECK(missing.error == "cannot read config file /nonexistent/node.toml");

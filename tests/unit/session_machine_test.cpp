@@ -288,6 +288,16 @@ TEST_CASE("leaving the slot queue cancels the identify slot request") {
   CHECK(m.on_identify_slot(20).empty());  // a late grant is ignored
 }
 
+TEST_CASE("a stop that ends the session closes with 1000") {
+  driver d;
+  d.to_ready();
+  auto a = d.m.stop(d.t, true);
+  CHECK(find(a, K::close).code == 1000);
+  d.m.on_closed(1000, d.t);
+  CHECK(d.m.phase() == session_phase::stopped);
+  CHECK(d.m.next_wakeup() == INT64_MAX);
+}
+
 TEST_CASE("graceful stop closes with a resumable code and keeps the session") {
   driver d;
   d.to_ready();
