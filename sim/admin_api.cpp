@@ -263,7 +263,9 @@ http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_
     if (body["kind"].get_string().get(kind) != simdjson::SUCCESS || !fakecord::valid_fault(kind))
       return admin_error(400, "unknown fault kind (reconnect, invalidate, invalidate_resumable, close:<code>, drop, "
                               "zombie, stall, heartbeat_request)");
-    int applied = fc.apply_fault(static_cast<int>(shard), kind, now);
+    std::int64_t total = 0;  // optional: only sessions of this many shards (a reshard runs two totals at once)
+    if (body["shards"].get_int64().get(total) != simdjson::SUCCESS) total = 0;
+    int applied = fc.apply_fault(static_cast<int>(shard), kind, now, static_cast<int>(total));
     if (applied == 0) return admin_error(404, "no connected session for that shard");
     w.begin_object().field("applied", applied).end_object();
     return r;

@@ -223,11 +223,13 @@ bool fakecord::valid_fault(std::string_view kind) {
          kind == "zombie" || kind == "stall" || kind == "heartbeat_request";
 }
 
-int fakecord::apply_fault(int shard_id, std::string_view kind, millis now) {
+int fakecord::apply_fault(int shard_id, std::string_view kind, millis now, int shard_count) {
   // Copy: a fault may close connections, which unregister themselves.
   std::vector<gateway_connection*> targets;
   for (auto* c : connections_)
-    if (c->open() && c->current_session() && c->current_session()->shard_id == shard_id) targets.push_back(c);
+    if (c->open() && c->current_session() && c->current_session()->shard_id == shard_id &&
+        (shard_count == 0 || c->current_session()->shard_count == shard_count))
+      targets.push_back(c);
   int n = 0;
   for (auto* c : targets) n += c->apply_fault(kind, now) ? 1 : 0;
   return n;

@@ -150,7 +150,8 @@ class fakecord {
   const std::deque<received_command>& received() const { return received_; }
 
   // Faults: applied to every open connection whose session is shard `shard_id`. Returns how many.
-  int apply_fault(int shard_id, std::string_view kind, millis now);
+  // To every connected session of that shard id, or only those of `shard_count` shards (0: any total).
+  int apply_fault(int shard_id, std::string_view kind, millis now, int shard_count = 0);
   static bool valid_fault(std::string_view kind);
 
   // REST fault injection: the next `count` REST calls answer `status` (429 carries retry_after seconds).

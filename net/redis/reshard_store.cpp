@@ -28,7 +28,9 @@ return redis.status_reply('OK')
 // `previous`. A held event is left out when the set in force wrote the same payload during the preparation (one
 // count of `reshard:seen` each): both sessions received it and the stream has it already. Whatever is still
 // counted then is what the old set wrote and the new set has not committed yet (it may still arrive) or never
-// received (before its session had the guild): the new set's first commits skip those for 60 s.
+// received (before its session had the guild): the new set's commits skip those for 10 s. Events the new set
+// received before the switch reach Redis within milliseconds; a shorter window makes it less likely that a later
+// event with a byte-identical payload (a presence that flaps back, say) is taken for one of them.
 const lua_script switch_script{R"lua(
 if redis.call('HGET', KEYS[1], 'to') ~= ARGV[1] then return redis.error_reply('GONE') end
 if redis.call('GET', KEYS[7]) ~= ARGV[3] or redis.call('GET', KEYS[6]) ~= ARGV[2] then
@@ -80,7 +82,7 @@ redis.call('DEL', KEYS[1], KEYS[2], p .. 'status')  -- the old set's states: the
 -- Counts are removed as they are used up, so what remains was not matched.
 local unmatched = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[3])) do unmatched = unmatched + tonumber(v) end
-if unmatched > 0 then redis.call('PEXPIRE', KEYS[3], 60000) else redis.call('DEL', KEYS[3]) end
+if unmatched > 0 then redis.call('PEXPIRE', KEYS[3], 10000) else redis.call('DEL', KEYS[3]) end
 return {marker, appended, skipped, unmatched}
 )lua"};
 

@@ -4,7 +4,7 @@
 //   reshard          hash    from, to, started (ms), epoch: exists while a preparation runs
 //   reshard:held     stream  the new set's events while it is prepared (fields as in `events`); never trimmed
 //   reshard:seen     hash    SHA-1 of "t\nd" → how many times the set in force wrote that event during the
-//                            preparation; after the switch, what is left of it for 60 s
+//                            preparation; after the switch, what is left of it for 10 s
 //   shard_count      string  the set in force; the switch moves it, and every commit of another set is refused
 //
 // The commit script (shard_store.cpp) routes each set's events; the switch below turns the held events into

@@ -1,0 +1,181 @@
+// Resharding with zero downtime, against real processes: three g-actor nodes, a private redis-server and
+// g-fakecord under load. The new set is prepared beside the old one and the stream switches once: every generated
+// MESSAGE_CREATE is in the stream exactly once, through 4 → 8 → 6 with a node killed during a preparation.
+#include <set>
+#include <sstream>
+
+#include "tests/node/node_world.hpp"
+
+using namespace g::test;
+
+namespace {
+
+struct reshard_world : world {
+  using world::world;
+
+  redis_connection redis_conn() { return redis_connection({"127.0.0.1", redis.port(), "", 0, 5000}); }
+  int in_force() {
+    auto c = redis_conn();
+    auto r = c.command({"GET", "g:g:shard_count"});
+    return r.type == g::net::redis_reply::string ? std::stoi(r.text) : 0;
+  }
+  bool preparing() {
+    auto c = redis_conn();
+    return c.command({"EXISTS", "g:g:reshard"}).number == 1;
+  }
+  // g-fakecord's sessions: every one of `total` shards connected, and no session of another total left.
+  bool only_sessions_of(int total) {
+    auto s = fc.stats();
+    const std::size_t n = g::test::json_array_size(s, "/sessions");
+    if (n != static_cast<std::size_t>(total) || s.find("\"connected\":false") != std::string::npos) return false;
+    for (std::size_t i = 0; i < n; ++i)
+      if (json_int(s, ("/sessions/" + std::to_string(i) + "/shards").c_str()) != total) return false;
+    return true;
+  }
+  bool sessions_of_two_totals(int a, int b) {
+    auto s = fc.stats();
+    return s.find("\"shards\":" + std::to_string(a) + ",") != std::string::npos &&
+           s.find("\"shards\":" + std::to_string(b) + ",") != std::string::npos;
+  }
+  // Everything g-fakecord sent the live sessions is committed (the session records' seq: the stream's last entry
+  // of a shard may be older, when the new set's last events were ones the old set had written).
+  bool caught_up(int total) {
+    auto s = fc.stats();
+    auto c = redis_conn();
+    for (int i = 0; i < total; ++i) {
+      std::string p = "/sessions/" + std::to_string(i) + "/";
+      const std::string key = "g:g:session:" + std::to_string(total) + ":" + std::to_string(json_int(s, (p + "shard").c_str()));
+      auto seq = c.command({"HGET", key, "seq"});
+      if (seq.type != g::net::redis_reply::string || std::stoll(seq.text) != json_int(s, (p + "seq").c_str())) return false;
+    }
+    return true;
+  }
+  std::pair<int, std::string> reshard(const std::vector<std::string>& how, const std::string& log) {
+    std::vector<std::string> args = {G_ACTOR_PATH, "reshard"};
+    args.insert(args.end(), how.begin(), how.end());
+    child_process p(std::move(args), (dir / log).string());
+    int rc = p.wait(60s);
+    return {rc, p.log()};
+  }
+};
+
+// The message ids of every MESSAGE_CREATE in the stream, with how often each appears; and the markers.
+struct stream_census {
+  std::map<std::string, int> messages;
+  std::vector<std::string> markers;
+};
+
+stream_census census(reshard_world& w) {
+  auto c = w.redis_conn();
+  stream_census out;
+  for (auto& f : stream_entries(c)) {
+    if (f["t"] == "G_RESHARD") out.markers.push_back(f["d"]);
+    if (f["t"] != "MESSAGE_CREATE") continue;
+    ++out.messages[json_str(f["d"], "/id")];
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reshard: 4 → 8 → 6 under load, a node killed while 8 are prepared: every message once, one marker each") {
+  // max_concurrency 2: a large bot's counts are rounded up to a multiple of it, and 8 and 6 both are.
+  reshard_world w(4, {"--max-concurrency", "2", "--guilds", "60"});
+  auto a = w.extra_node("a");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(4); }, 30s), a.log());
+  w.load(300);  // from now on every generated message has a session to go to
+  auto b = w.extra_node("b");
+  auto c = w.extra_node("c");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 3; }, 30s), std::string(a.log() + b.log() + c.log()));
+  const std::string cfg = (w.dir / "a.toml").string();
+
+  // Through the config (the CLI finds the master in Redis).
+  auto r8 = w.reshard({"--config", cfg, "--shards", "8"}, "reshard8.log");
+  REQUIRE_MESSAGE(r8.first == 0, std::string(r8.second + a.log()));
+  CHECK(r8.second.find("OK: preparing 8 shards") != std::string::npos);
+  CHECK(w.preparing());
+  // g-fakecord runs sessions of both totals side by side, each routed by its own.
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.sessions_of_two_totals(4, 8); }, 30s), w.fc.stats());
+  // A second request while one runs is refused.
+  auto busy = w.reshard({"--config", cfg, "--shards", "6"}, "busy.log");
+  CHECK(busy.first == 1);
+  CHECK(busy.second.find("in progress") != std::string::npos);
+  // Discord invalidates one new session during the preparation: it IDENTIFYs again (one more from the budget).
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    int status = 0;
+    return w.fc.post("/_fakecord/fault", R"({"shard":1,"shards":8,"kind":"invalidate"})", &status).find("\"applied\":1") !=
+           std::string::npos;
+  }, 30s), w.fc.stats());
+  // A worker dies during the preparation: its shards of both sets resume elsewhere.
+  b.kill();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 8 && w.only_sessions_of(8); }, 60s),
+                  std::string(w.fc.stats() + a.log() + c.log()));
+  CHECK(a.log().find("switched to 8 shards") != std::string::npos);
+
+  // Through another node than the master (it passes the request on), by its cluster address.
+  auto c_id = world::node_id(c);
+  auto conn = w.redis_conn();
+  auto entry = conn.command({"HGET", "g:g:nodes", c_id}).text;
+  const std::string peer = "127.0.0.1:" + std::to_string(json_int(entry, "/port"));
+  setenv("NODE_COOKIE", "0123456789abcdef-test", 1);
+  auto r6 = w.reshard({"--peer", peer, "--shards", "6"}, "reshard6.log");
+  REQUIRE_MESSAGE(r6.first == 0, std::string(r6.second + a.log() + c.log()));
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 6 && w.only_sessions_of(6); }, 60s),
+                  std::string(w.fc.stats() + a.log() + c.log()));
+
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.caught_up(6); }, 15s), w.fc.stats());
+  std::this_thread::sleep_for(500ms);
+  auto stats = w.fc.stats();
+  auto seen = census(w);
+  const std::int64_t generated = json_int(stats, "/generated/MESSAGE_CREATE");
+  CHECK(generated > 1000);
+  std::size_t twice = 0;
+  for (auto& [id, n] : seen.messages) twice += n > 1;
+  CHECK(twice == 0);
+  CHECK(static_cast<std::int64_t>(seen.messages.size()) == generated);  // none lost
+  CHECK(seen.markers.size() == 2);
+  CHECK(json_int(seen.markers.at(0), "/from") == 4);
+  CHECK(json_int(seen.markers.at(0), "/to") == 8);
+  CHECK(json_int(seen.markers.at(1), "/to") == 6);
+  // One IDENTIFY per shard of each set and one for the invalidated session (the killed node's shards resumed),
+  // and nothing Discord would punish.
+  CHECK(json_int(stats, "/identifies") == 4 + 8 + 1 + 6);
+  CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
+  // What the switches took (the figures docs/resharding.md quotes), from the master's log.
+  std::istringstream lines(a.log());
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("reshard: switched") != std::string::npos) MESSAGE(line);
+  // Workers' routing: shard_count moved with the marker.
+  CHECK(w.in_force() == 6);
+  world::stop_all({&a, &c});
+}
+
+TEST_CASE("reshard: refused for lack of session budget, a bad count, or nothing to change; nothing changes") {
+  // 20 session starts: 4 are spent at start, 16 left, 10 kept in reserve: 6 cannot cover 8 IDENTIFYs.
+  reshard_world w(4, {"--rate", "100", "--session-limit", "20"});
+  auto a = w.extra_node("a");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(4); }, 30s), std::string(a.log() + w.fc.stats()));
+  const std::string cfg = (w.dir / "a.toml").string();
+  REQUIRE(w.wait_for([&] { return w.in_force() == 4; }));
+  auto r = w.reshard({"--config", cfg, "--shards", "8"}, "refused.log");
+  CHECK(r.first == 1);
+  CHECK_MESSAGE(r.second.find("session budget cannot cover 8") != std::string::npos, std::string(r.second + a.log() + w.fc.stats()));
+  auto same = w.reshard({"--config", cfg, "--shards", "4"}, "same.log");
+  CHECK(same.first == 1);
+  CHECK(same.second.find("runs 4 shards already") != std::string::npos);
+  auto bad = w.reshard({"--config", cfg, "--shards", "0"}, "bad.log");
+  CHECK(bad.first == 2);
+  CHECK(bad.second.find("--shards takes a number") != std::string::npos);
+  auto none = w.reshard({"--config", cfg}, "none.log");
+  CHECK(none.first == 2);
+  CHECK_FALSE(w.preparing());
+  CHECK(w.in_force() == 4);
+  CHECK(w.only_sessions_of(4));
+  CHECK(w.stat("/identifies") == 4);
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.caught_up(4); }, 10s));
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(census(w).markers.empty());
+  world::stop_all({&a});
+}
