@@ -18,6 +18,7 @@
 #include "net/gateway/session_snapshot.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_worker.hpp"
+#include "net/redis/reshard_store.hpp"
 #include "net/clock.hpp"
 
 namespace g::actors {
@@ -46,11 +47,13 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
     }
     if (f.t == "READY") ++counters_.identifies;
     if (f.t == "RESUMED") ++counters_.resumes;
-    net::stream_event e{f.s, {}, {}, g::net::wall_ms()};
+    net::stream_event e{f.s, {}, {}, g::net::wall_ms(), f.guild_id};
     // A prepared set's READY and initial GUILD_CREATEs move the seq and are not held: the stream has every change
-    // since through the set in force, and this older picture written after them would undo some.
-    const bool snapshot = prepared_ && snapshot_.opens_session(f.t, f.d, f.guild_id);
-    if (!snapshot && filter_.passes(f.t)) {  // filtered events still move the committed seq
+    // since through the set in force, and this older picture written after them would undo some. They tell Redis
+    // from when the new session has each guild ("*"), which the switch's matching needs.
+    if (prepared_ && snapshot_.opens_session(f.t, f.d, f.guild_id)) {
+      e.t = "*";
+    } else if (filter_.passes(f.t)) {  // filtered events still move the committed seq
       e.t.assign(f.t);
       e.d.assign(f.d);
     }
@@ -107,6 +110,7 @@ struct shard_state {
   bool leased = false;
   bool stopping = false;
   bool ending = false;  // its set was superseded: the session is closed with 1000 and forgotten
+  std::string live_session;  // prepared: the session Redis knows it runs live (reshard:live)
   bool announced = false;  // the node was told that this shard is ready
   bool acquiring = false;  // a lease request is on its way to Redis
   std::shared_ptr<bridge> listener;
@@ -395,6 +399,17 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           st.fatal = m.report.fatal;
         });
         if (phase_changed) publish_status(self);
+        if (!s.in_force) {
+          // The switch waits for every new shard to run its session live: one starting a new session (op 9)
+          // would miss the events in between, which the old set would no longer write.
+          std::string live = m.report.phase == net::session_phase::ready ? m.report.session.session_id : std::string();
+          if (live != s.live_session) {
+            s.live_session = live;
+            env->redis->post([env, id, live](net::redis_connection& conn) {
+              net::reshard_store(conn, env->cfg->node.group, env->node_id).set_live(id, live);
+            });
+          }
+        }
         if (!s.announced && m.report.phase == net::session_phase::ready) {
           s.announced = true;
           self->send(node, local{}, ready_atom::value, static_cast<std::int32_t>(total), static_cast<std::int32_t>(id));

@@ -1,11 +1,31 @@
 #include "cache/cache_worker.hpp"
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "cache/pending_writes.hpp"
 
 namespace g::cache {
+
+namespace {
+
+// A reshard marker's `previous`: each old shard's last entry, all of which must be applied before the marker.
+std::map<int, std::string> marker_previous(const std::string& d) {
+  static thread_local simdjson::dom::parser p;
+  std::map<int, std::string> out;
+  simdjson::dom::object previous;
+  if (p.parse(d).get_object()["previous"].get_object().get(previous) != simdjson::SUCCESS) return out;
+  for (auto [shard, id] : previous) {
+    std::string_view v;
+    if (id.get_string().get(v) == simdjson::SUCCESS) out[std::atoi(std::string(shard).c_str())] = std::string(v);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::int64_t monotonic_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -72,30 +92,40 @@ bool cache_worker::flush(std::vector<pending_apply>& batch) {
   return ok;
 }
 
-void cache_worker::look_for_gaps(const std::string& id, held_entry& h) {
-  // Its predecessor: held by another worker (wait; a dead one's entries are claimed), still in the stream but held
-  // by nobody (take it), or trimmed away (a gap: apply without it, loudly).
-  const std::string& prev = h.entry.prev;
-  if (held_.count(prev)) return;
+// A predecessor not applied yet: held by another worker (wait; a dead one's entries are claimed), still in the
+// stream but held by nobody (take it), or trimmed away (true: a gap, to be applied without it, loudly).
+bool cache_worker::predecessor_gone(const std::string& prev) {
+  if (held_.count(prev)) return false;
   auto pending = store_.pending(prev);
-  if (!pending || *pending) return;
+  if (!pending || *pending) return false;
   if (auto e = store_.fetch(prev)) {
     std::string pid = e->id;
     held_.try_emplace(std::move(pid), held_entry{std::move(*e), monotonic_ms(), false});
-    return;
+    return false;
   }
   auto in_stream = store_.in_stream(prev);
-  if (!in_stream || *in_stream) return;
+  return in_stream && !*in_stream;
+}
+
+void cache_worker::look_for_gaps(const std::string& id, held_entry& h) {
+  if (!predecessor_gone(h.entry.prev)) return;
   h.force = true;
   ++counters_.gaps;
-  log("shard " + std::to_string(h.entry.shard) + ": entry " + id + " follows " + prev +
+  log("shard " + std::to_string(h.entry.shard) + ": entry " + id + " follows " + h.entry.prev +
       ", which is no longer in the stream; applied without it (the shard's cache may miss changes until its next READY)");
 }
 
 bool cache_worker::apply_ready() {
   if (held_.empty()) return true;
   std::set<int> shards;
-  for (auto& [id, h] : held_) shards.insert(h.entry.shard);
+  std::map<std::string, std::map<int, std::string>> markers;  // a held reshard marker's predecessors
+  for (auto& [id, h] : held_) {
+    shards.insert(h.entry.shard);
+    if (h.entry.t == "G_RESHARD") {
+      auto& previous = markers[id] = marker_previous(h.entry.d);
+      for (auto& [shard, last] : previous) shards.insert(shard);
+    }
+  }
   auto applied = store_.applied_ids({shards.begin(), shards.end()});
   if (!applied) {
     log("cannot read cache:applied_id: " + store_.error());
@@ -122,6 +152,27 @@ bool cache_worker::apply_ready() {
     const int shard = h.entry.shard;
     if (blocked.count(shard)) continue;
     bool next = h.force || h.entry.prev == last[shard] || compare_stream_ids(id, last[shard]) <= 0;
+    if (auto m = markers.find(id); m != markers.end()) {
+      // The marker goes after every old shard's last entry (whichever workers hold those; one trimmed away is
+      // waited for no longer), and then for all.
+      std::vector<std::string> missing;
+      for (auto& [old, before] : m->second)
+        if (compare_stream_ids(last[old], before) < 0 || blocked.count(old)) missing.push_back(before);
+      next = h.force || missing.empty();
+      if (!next && now - h.waiting_since_ms >= settings_.gap_after_ms) {
+        h.waiting_since_ms = now;
+        if (std::all_of(missing.begin(), missing.end(), [&](const std::string& p) { return predecessor_gone(p); })) {
+          ++counters_.gaps;
+          log("reshard marker " + id + ": entries of the old shards before it are no longer in the stream; applied without them");
+          next = true;
+        }
+      }
+      h.force = next;
+      if (!next) {
+        blocked.insert(shard);
+        continue;
+      }
+    }
     if (!next) {
       blocked.insert(shard);
       if (now - h.waiting_since_ms >= settings_.gap_after_ms) {

@@ -41,6 +41,7 @@ class cache_worker {
   bool apply_ready();
   bool flush(std::vector<pending_apply>& batch);
   void look_for_gaps(const std::string& id, held_entry& h);
+  bool predecessor_gone(const std::string& prev);
   void log(const std::string& what) const;
 
   cache_store& store_;

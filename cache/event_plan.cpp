@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "net/discord/snowflake.hpp"
 #include "net/json/json_writer.hpp"
 
 namespace g::cache {
@@ -139,6 +140,7 @@ struct event_planner::impl {
     auto hget = [](std::string key, string_view f) { return read_request{read_request::hget, std::move(key), std::string(f)}; };
     auto hgetall = [](std::string key) { return read_request{read_request::hgetall, std::move(key), {}}; };
     if (t == "READY") return {read_request{read_request::smembers, keys.shard_guilds(e.shard), {}}};
+    if (t == "G_RESHARD") return {hgetall(keys.guilds())};
     if (gid.empty()) return {};
     // The stored guild: merged by GUILD_UPDATE and by an outage's unavailable stub (a whole GUILD_CREATE and a
     // removal need nothing stored).
@@ -162,6 +164,7 @@ struct event_planner::impl {
     dom::object o;
     if (d.get_object().get(o) != simdjson::SUCCESS) return;
     if (t == "READY") return ready(o, r[0]);
+    if (t == "G_RESHARD") return reshard(o, r[0]);
     if (t == "USER_UPDATE") return set(keys.me(), simdjson::minify(d));
     if (gid.empty()) return;  // a DM or an event without a guild: nothing of the cache's
     if (t == "GUILD_CREATE") return guild_create(o, r[0]);
@@ -243,6 +246,35 @@ struct event_planner::impl {
     }
     for (auto& id : shard_set.members)
       if (!listed.count(id)) op({"G", id});
+  }
+
+  // G's marker of a reshard (docs/resharding.md): every cached guild moves to its shard of the new total, and each
+  // new shard's entries continue from the marker, in the session it names. Shards the new set lacks are forgotten.
+  void reshard(dom::object o, const read_result& guilds) {
+    std::int64_t from = 0, to = 0;
+    if (o["from"].get_int64().get(from) != simdjson::SUCCESS || o["to"].get_int64().get(to) != simdjson::SUCCESS || to <= 0) {
+      out.problem = "a reshard marker without from and to";
+      return;
+    }
+    for (auto& [guild, shard] : guilds.pairs) {
+      auto id = discord::parse_snowflake(guild);
+      if (!id) continue;
+      std::string now = std::to_string(discord::shard_for_guild(*id, static_cast<int>(to)));
+      if (now != shard) op({"M", guild, now});
+    }
+    dom::array sessions;
+    if (o["sessions"].get_array().get(sessions) == simdjson::SUCCESS)
+      for (auto s : sessions) {
+        std::int64_t shard = -1, seq = 0;
+        if (s["shard"].get_int64().get(shard) != simdjson::SUCCESS || s["seq"].get_int64().get(seq) != simdjson::SUCCESS) continue;
+        const std::string field = std::to_string(shard);
+        op({"H", keys.applied(), field, std::string(text(s, "session_id")) + ":" + std::to_string(seq)});
+        op({"H", keys.applied_id(), field, e.id});
+      }
+    for (std::int64_t j = to; j < from; ++j) {
+      op({"X", keys.applied(), std::to_string(j)});
+      op({"X", keys.applied_id(), std::to_string(j)});
+    }
   }
 
   void guild_create(dom::object o, const read_result& stored) {

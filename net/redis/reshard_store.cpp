@@ -6,13 +6,13 @@ namespace g::net {
 
 namespace {
 
-// KEYS: reshard, shard_count, reshard:held, reshard:seen. ARGV: from, to, started, epoch, key prefix.
+// KEYS: reshard, shard_count, reshard:held, reshard:seen, reshard:present. ARGV: from, to, started, epoch, key prefix.
 const lua_script begin_script{R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('BUSY ' .. (redis.call('HGET', KEYS[1], 'to') or '?')) end
 local in_force = redis.call('GET', KEYS[2])
 if in_force and in_force ~= ARGV[1] then return redis.error_reply('STALE ' .. in_force) end
 if not in_force then redis.call('SET', KEYS[2], ARGV[1]) end
-redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], ARGV[5] .. 'reshard:live')
 for i = 0, tonumber(ARGV[2]) - 1 do
   redis.call('DEL', ARGV[5] .. 'session:' .. ARGV[2] .. ':' .. i, ARGV[5] .. 'owner:' .. ARGV[2] .. ':' .. i)
 end
@@ -20,17 +20,19 @@ redis.call('HSET', KEYS[1], 'from', ARGV[1], 'to', ARGV[2], 'started', ARGV[3], 
 return redis.status_reply('OK')
 )lua"};
 
-// KEYS: reshard, reshard:held, reshard:seen, events, shard_count, epoch, master. ARGV: to, epoch, node, now_ms,
-// maxlen, key prefix.
+// KEYS: reshard, reshard:held, reshard:seen, events, shard_count, epoch, master, reshard:present. ARGV: to, epoch,
+// node, now_ms, maxlen, key prefix.
 //
 // The marker comes first, so that a reader meets it before any entry of the new set; each new shard's entries
 // name the marker (then each other) in `prev`, and the marker names the last entry of every old shard in
-// `previous`. A held event is left out when the set in force wrote the same payload during the preparation (one
-// count of `reshard:seen` each): both sessions received it and the stream has it already. Whatever is still
-// counted then is what the old set wrote and the new set has not committed yet (it may still arrive) or never
-// received (before its session had the guild): the new set's commits skip those for 10 s. Events the new set
-// received before the switch reach Redis within milliseconds; a shorter window makes it less likely that a later
-// event with a byte-identical payload (a presence that flaps back, say) is taken for one of them.
+// `previous`. A held event is left out when the set in force wrote the same payload during the preparation, at a
+// time the new session had its guild already (one noted copy each, the earliest such first): both sessions
+// received it and the stream has it already. A copy received before the new session had the guild cannot be in
+// the new set: it is never matched, so a later event with a byte-identical payload (a channel or a presence
+// flapping back to what it was) is not taken for it. What is left after the held events is what the new set
+// received and has not committed yet: its commits skip those for 10 s (only copies of the last 10 s are kept: the
+// new set commits within milliseconds of receiving). Clocks: `present` and a copy's time come from different
+// nodes; a second of skew is allowed for.
 const lua_script switch_script{R"lua(
 if redis.call('HGET', KEYS[1], 'to') ~= ARGV[1] then return redis.error_reply('GONE') end
 if redis.call('GET', KEYS[7]) ~= ARGV[3] or redis.call('GET', KEYS[6]) ~= ARGV[2] then
@@ -42,7 +44,8 @@ local p = ARGV[6]
 local sessions = {}
 for i = 0, to - 1 do
   local rec = redis.call('HMGET', p .. 'session:' .. ARGV[1] .. ':' .. i, 'session_id', 'seq')
-  if not rec[1] or rec[1] == '' or redis.call('EXISTS', p .. 'owner:' .. ARGV[1] .. ':' .. i) == 0 then
+  if not rec[1] or rec[1] == '' or redis.call('EXISTS', p .. 'owner:' .. ARGV[1] .. ':' .. i) == 0 or
+     redis.call('HGET', p .. 'reshard:live', tostring(i)) ~= rec[1] then
     return redis.error_reply('NOT_READY ' .. i)
   end
   sessions[#sessions + 1] = {shard = i, session_id = rec[1], seq = tonumber(rec[2])}
@@ -58,15 +61,46 @@ local function xadd(...)
 end
 local marker_d = cjson.encode({from = tonumber(from), to = to, sessions = sessions, previous = previous})
 local marker = xadd('shard', '-1', 'seq', '0', 't', 'G_RESHARD', 'd', marker_d, 'node', ARGV[3], 'ts', ARGV[4], 'prev', '')
+-- A noted payload: its guild and copy times; copies from before the new session had the guild are not in it.
+local skew = 1000
+local present = {}
+local function since(guild)
+  if present[guild] == nil then
+    local at = redis.call('HGET', KEYS[8], guild)
+    present[guild] = at and (tonumber(at) - skew) or false  -- a guild joined during the preparation: any copy
+  end
+  return present[guild] or -1
+end
+local function copies(noted)
+  local guild, list = string.match(noted, '^(%S+) (.+)$')
+  local times = {}
+  for ts in string.gmatch(list, '%S+') do times[#times + 1] = tonumber(ts) end
+  return guild, times
+end
+local function store(h, guild, times)
+  if #times == 0 then redis.call('HDEL', KEYS[3], h) else redis.call('HSET', KEYS[3], h, guild .. ' ' .. table.concat(times, ' ')) end
+end
 local last = {}
 local appended, skipped = 0, 0
 for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+')) do
   local f = {}
   for k = 1, #e[2], 2 do f[e[2][k]] = e[2][k + 1] end
   local h = redis.sha1hex(f.t .. '\n' .. f.d)
-  local left = redis.call('HINCRBY', KEYS[3], h, -1)
-  if left <= 0 then redis.call('HDEL', KEYS[3], h) end
-  if left >= 0 then
+  local noted = redis.call('HGET', KEYS[3], h)
+  local matched = false
+  if noted then
+    local guild, times = copies(noted)
+    local from = since(guild)
+    for k = 1, #times do
+      if times[k] >= from then
+        table.remove(times, k)
+        matched = true
+        break
+      end
+    end
+    store(h, guild, times)
+  end
+  if matched then
     skipped = skipped + 1
   else
     last[f.shard] = xadd('shard', f.shard, 'seq', f.seq, 't', f.t, 'd', f.d, 'node', f.node, 'ts', f.ts,
@@ -79,17 +113,29 @@ for i = 0, to - 1 do
 end
 redis.call('SET', KEYS[5], ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[2], p .. 'status')  -- the old set's states: the new set publishes its own
--- Counts are removed as they are used up, so what remains was not matched.
+-- Copies are removed as they are matched; of the rest, those the new set may still commit stay for 10 s.
 local unmatched = 0
-for _, v in ipairs(redis.call('HVALS', KEYS[3])) do unmatched = unmatched + tonumber(v) end
+local recent = tonumber(ARGV[4]) - 10000
+local seen = redis.call('HGETALL', KEYS[3])
+for k = 1, #seen, 2 do
+  local guild, times = copies(seen[k + 1])
+  local from = math.max(since(guild), recent)
+  local kept = {}
+  for _, ts in ipairs(times) do
+    if ts >= from then kept[#kept + 1] = ts end
+  end
+  store(seen[k], guild, kept)
+  unmatched = unmatched + #kept
+end
+redis.call('DEL', KEYS[8], p .. 'reshard:live')
 if unmatched > 0 then redis.call('PEXPIRE', KEYS[3], 10000) else redis.call('DEL', KEYS[3]) end
 return {marker, appended, skipped, unmatched}
 )lua"};
 
-// KEYS: reshard, reshard:held, reshard:seen. ARGV: to.
+// KEYS: reshard, reshard:held, reshard:seen, reshard:present, reshard:live. ARGV: to.
 const lua_script abandon_script{R"lua(
 if redis.call('HGET', KEYS[1], 'to') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return 1
 )lua"};
 
@@ -118,7 +164,7 @@ reshard_store::reshard_store(redis_connection& redis, const std::string& group, 
 
 reshard_result reshard_store::begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms) {
   auto r = redis_.eval(begin_script.text, begin_script.sha,
-                       {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen()},
+                       {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen(), keys_.reshard_present()},
                        {std::to_string(from), std::to_string(to), std::to_string(now_ms), std::to_string(epoch), keys_.prefix});
   if (r.ok()) return outcome(reshard_result::ok, "");
   if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
@@ -148,7 +194,7 @@ std::optional<reshard_record> reshard_store::current(bool* ok) {
 reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen) {
   auto r = redis_.eval(switch_script.text, switch_script.sha,
                        {keys_.reshard(), keys_.reshard_held(), keys_.reshard_seen(), keys_.events(), keys_.shard_count(),
-                        keys_.epoch(), keys_.master()},
+                        keys_.epoch(), keys_.master(), keys_.reshard_present()},
                        {std::to_string(to), std::to_string(epoch), node_, std::to_string(now_ms),
                         std::to_string(stream_maxlen), keys_.prefix});
   if (r.type == redis_reply::array && r.elements.size() == 4) {
@@ -173,10 +219,17 @@ reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int6
 
 reshard_result reshard_store::abandon(int to) {
   auto r = redis_.eval(abandon_script.text, abandon_script.sha,
-                       {keys_.reshard(), keys_.reshard_held(), keys_.reshard_seen()}, {std::to_string(to)});
+                       {keys_.reshard(), keys_.reshard_held(), keys_.reshard_seen(), keys_.reshard_present(),
+                        keys_.reshard_live()},
+                       {std::to_string(to)});
   if (r.type != redis_reply::integer) return unavailable(r);
   if (r.number == 1) return outcome(reshard_result::ok, "");
   return outcome(reshard_result::refused, "no reshard to " + std::to_string(to) + " shards is in progress");
+}
+
+void reshard_store::set_live(int id, const std::string& session_id) {
+  if (session_id.empty()) redis_.command({"HDEL", keys_.reshard_live(), std::to_string(id)});
+  else redis_.command({"HSET", keys_.reshard_live(), std::to_string(id), session_id});
 }
 
 }  // namespace g::net

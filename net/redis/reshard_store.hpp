@@ -3,8 +3,12 @@
 //
 //   reshard          hash    from, to, started (ms), epoch: exists while a preparation runs
 //   reshard:held     stream  the new set's events while it is prepared (fields as in `events`); never trimmed
-//   reshard:seen     hash    SHA-1 of "t\nd" → how many times the set in force wrote that event during the
-//                            preparation; after the switch, what is left of it for 10 s
+//   reshard:seen     hash    SHA-1 of "t\nd" → its guild ("0": none), then when the set in force received each
+//                            copy it wrote during the preparation (ms, space-separated); after the switch, the
+//                            copies the new set may still commit, for 10 s
+//   reshard:present  hash    guild → when the new set's session got its GUILD_CREATE ("0": shard 0's READY)
+//   reshard:live     hash    new shard → the session it runs and receives events in now (gone while it
+//                            reconnects or starts a new one): the switch waits for every shard of the new set
 //   shard_count      string  the set in force; the switch moves it, and every commit of another set is refused
 //
 // The commit script (shard_store.cpp) routes each set's events; the switch below turns the held events into
@@ -44,12 +48,15 @@ class reshard_store {
   reshard_result begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms);
   // The preparation under way, if any (nullopt also when Redis did not answer: see `ok`).
   std::optional<reshard_record> current(bool* ok = nullptr);
-  // Only while this node is the master of `epoch` and every shard of the new set holds a session: writes the
+  // Only while this node is the master of `epoch` and every shard of the new set runs a session it stored and
+  // receives in (`reshard:live`; a shard starting a new session after op 9 would miss events): writes the
   // marker entry, then the held events the stream lacks (a new session's READY and initial GUILD_CREATEs are not
   // held at all: the stream already has every change since), and moves `shard_count`. Atomic.
   reshard_result switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen);
   // Gives the preparation of `to` shards up (the set in force stays).
   reshard_result abandon(int to);
+  // A shard of the set being prepared runs `session_id` and receives its events now (empty: not at the moment).
+  void set_live(int id, const std::string& session_id);
 
  private:
   redis_connection& redis_;

@@ -8,15 +8,17 @@ namespace g::net {
 
 namespace {
 
-// KEYS: owner, session, events, shard_count, reshard, reshard:held, reshard:seen. ARGV: node, session_id,
-// resume_url, now_ms, maxlen, shard, lease_ms, total, then (seq, t, d, ts)…
+// KEYS: owner, session, events, shard_count, reshard, reshard:held, reshard:seen, reshard:present. ARGV: node,
+// session_id, resume_url, now_ms, maxlen, shard, lease_ms, total, then (seq, t, d, ts, guild)…
 //
 // Which stream: the shard set in force (`shard_count`; while unset, the set of the first commit) writes to `events`; the set a
 // reshard is preparing (`reshard`.to) writes to `reshard:held`; any other set was superseded and is refused
-// (SUPERSEDED), so the two sets never both write the stream. While a preparation runs, the set in force counts
-// what it writes in `reshard:seen` (SHA-1 of t and d → count): Discord sends both sessions the same payload, and
-// the switch (reshard_store) recognises the held events the stream already has by it. After the switch the
-// remainder of `reshard:seen` lives on briefly: the new set's commits skip the events it still counts.
+// (SUPERSEDED), so the two sets never both write the stream. While a preparation runs, the set in force notes
+// what it writes in `reshard:seen` (SHA-1 of t and d → its guild and the times it was received): Discord sends
+// both sessions the same payload, and the switch (reshard_store) recognises the held events the stream already has
+// by it. The new set notes in `reshard:present` when each guild's GUILD_CREATE opened it in the new session (t
+// "*"). After the switch what is left of `reshard:seen` lives on briefly: the new set's commits skip the events it
+// still notes.
 //
 // A lease that expired without anyone taking it (Redis stalled, say) is taken back, unless this node gave it up
 // itself (`released_by`, written by release_lease): a commit still in flight when a node hands a shard over must
@@ -53,20 +55,25 @@ local committed = 0
 if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
 local last = stored[3] or '0-0'
 local appended = 0
-for i = 9, #ARGV, 4 do
+for i = 9, #ARGV, 5 do
   local seq = tonumber(ARGV[i])
   if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
   if seq == committed + 1 then
     -- An event filtered out by the node's [events] settings comes with an empty t: it moves the seq, writes nothing.
-    local write = ARGV[i + 1] ~= ''
+    -- So does one that opens a prepared session ("*"), noting when its guild ("0": DMs, on shard 0) came.
+    local write = ARGV[i + 1] ~= '' and ARGV[i + 1] ~= '*'
+    if ARGV[i + 1] == '*' and stream == KEYS[6] and (ARGV[i + 4] ~= '0' or ARGV[6] == '0') then
+      redis.call('HSETNX', KEYS[8], ARGV[i + 4], ARGV[i + 3])
+    end
     if write and (count_seen or skip_seen) then
       local h = redis.sha1hex(ARGV[i + 1] .. '\n' .. ARGV[i + 2])
+      local noted = redis.call('HGET', KEYS[7], h)
       if count_seen then
-        redis.call('HINCRBY', KEYS[7], h, 1)
-      else
-        local left = redis.call('HINCRBY', KEYS[7], h, -1)
-        if left >= 0 then write = false end  -- the old set wrote it before the switch
-        if left <= 0 then redis.call('HDEL', KEYS[7], h) end
+        redis.call('HSET', KEYS[7], h, (noted or ARGV[i + 4]) .. ' ' .. ARGV[i + 3])
+      elseif noted then
+        write = false  -- the old set wrote it before the switch
+        local guild, rest = string.match(noted, '^(%S+) %S+ (.+)$')
+        if rest then redis.call('HSET', KEYS[7], h, guild .. ' ' .. rest) else redis.call('HDEL', KEYS[7], h) end
       end
     end
     if write then
@@ -269,18 +276,19 @@ struct commit_call {
 commit_call make_commit_call(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
   commit_call c;
   const auto& events = *r.events;
-  c.texts.reserve(12 + events.size() * 2);  // views into `texts` are taken below: no reallocation after reserve
+  c.texts.reserve(13 + events.size() * 3);  // views into `texts` are taken below: no reallocation after reserve
   auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
-  c.argv = {"EVALSHA", commit_script.sha, "7", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
+  c.argv = {"EVALSHA", commit_script.sha, "8", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
             text(keys.events()), text(keys.shard_count()), text(keys.reshard()), text(keys.reshard_held()),
-            text(keys.reshard_seen()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
+            text(keys.reshard_seen()), text(keys.reshard_present()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
             text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms)),
             text(std::to_string(r.total))};
-  c.argv.reserve(c.argv.size() + events.size() * 4);
+  c.argv.reserve(c.argv.size() + events.size() * 5);
   for (const auto& e : events) {
     std::string_view seq = text(std::to_string(e.seq));
     std::string_view ts = text(std::to_string(e.ts_ms));
-    c.argv.insert(c.argv.end(), {seq, e.t, e.d, ts});
+    std::string_view guild = text(std::to_string(e.guild_id));
+    c.argv.insert(c.argv.end(), {seq, e.t, e.d, ts, guild});
   }
   return c;
 }

@@ -29,13 +29,19 @@ struct redis_keys {
   std::string reshard() const { return prefix + "reshard"; }
   std::string reshard_held() const { return prefix + "reshard:held"; }
   std::string reshard_seen() const { return prefix + "reshard:seen"; }
+  std::string reshard_present() const { return prefix + "reshard:present"; }
+  std::string reshard_live() const { return prefix + "reshard:live"; }
 };
 
 struct stream_event {
   std::int64_t seq = 0;
-  std::string t;        // empty: filtered out (the committed seq moves past it, nothing is written)
+  // Empty: filtered out (the committed seq moves past it, nothing is written). "*": it opens a session of a set
+  // a reshard prepares (READY, an initial GUILD_CREATE): not written either, but its guild counts as present in
+  // the new set from ts_ms on (reshard_store.hpp).
+  std::string t;
   std::string d;        // raw JSON of d, byte for byte as Discord sent it
   std::int64_t ts_ms = 0;  // when it was received
+  std::uint64_t guild_id = 0;  // the frame scanner's; 0: none (a DM, say)
 };
 
 struct session_record {

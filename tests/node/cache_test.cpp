@@ -3,6 +3,7 @@
 // truth for every guild and every key of the standard, and cache:applied equals every shard's committed seq.
 #include <simdjson.h>
 
+#include "net/discord/snowflake.hpp"
 #include "tests/node/node_world.hpp"
 
 namespace {
@@ -260,4 +261,71 @@ TEST_CASE("cache: under load with world changes and kills, the cache equals g-fa
   CHECK(c1.wait(10s) == 0);
   CHECK(c2.wait(10s) == 0);
   world::stop_all({&n1, &n2});
+}
+
+TEST_CASE("cache: through a reshard (4 → 8) under load with world changes, g-cache follows the marker and equals the truth") {
+  world w(4, {"--members", "6"});
+  const std::uint64_t intents = 1 | 2 | 128 | 512 | 32768;
+  const std::string extra = "[chunking]\nenabled = true\n";
+  auto cfg = [&](const std::string& name) {
+    return w.write_config(name + ".toml", "test-token", w.redis.port(), extra, intents, g::harness::free_tcp_port(),
+                          "0123456789abcdef-test", name);
+  };
+  const std::string n1_cfg = cfg("n1");
+  child_process c1({G_CACHE_PATH, "--config", cfg("c1")}, (w.dir / "c1.log").string());
+  child_process n1 = w.node(n1_cfg, "n1.log");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }, 30s), w.fc.stats());
+  std::this_thread::sleep_for(12s);  // the member lists arrive by chunks, one guild a second per shard
+  const std::string mix = R"("MESSAGE_CREATE":20,"GUILD_MEMBER_ADD":2,"GUILD_MEMBER_REMOVE":2,"GUILD_MEMBER_UPDATE":3,
+    "CHANNEL_CREATE":1,"CHANNEL_UPDATE":1,"CHANNEL_DELETE":1,"THREAD_CREATE":1,"GUILD_ROLE_CREATE":1,"GUILD_ROLE_UPDATE":1,
+    "GUILD_UPDATE":1,"VOICE_STATE_UPDATE":2)";
+  w.fc.post("/_fakecord/load", R"({"rate":200,"mix":{)" + mix + "}}");
+  child_process r({G_ACTOR_PATH, "reshard", "--config", n1_cfg, "--shards", "8"}, (w.dir / "reshard.log").string());
+  REQUIRE_MESSAGE(r.wait(60s) == 0, r.log());
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 5000});
+  REQUIRE_MESSAGE(w.wait_for([&] { return c.command({"GET", "g:g:shard_count"}).text == "8"; }, 60s), n1.log());
+  std::this_thread::sleep_for(2s);  // changes after the switch too
+  w.load(0);
+  // Caught up: each new shard's last entry (its session's last_id) is the one g-cache applied last.
+  auto applied_everything = [&] {
+    for (int s = 0; s < 8; ++s) {
+      auto last = c.command({"HGET", "g:g:session:8:" + std::to_string(s), "last_id"});
+      auto applied = c.command({"HGET", "g:g:cache:applied_id", std::to_string(s)});
+      if (last.type != g::net::redis_reply::string || applied.text != last.text) return false;
+    }
+    return w.fc.stats().find("\"shards\":4,") == std::string::npos;
+  };
+  REQUIRE_MESSAGE(w.wait_for(applied_everything, 30s), c1.log());
+  // The cache is filed by the new total: each guild under its shard of 8, each shard's set holding its guilds.
+  auto guilds = hash_of(c, "g:g:cache:guilds");
+  REQUIRE(!guilds.empty());
+  for (auto& [gid, shard] : guilds) {
+    CHECK(shard == std::to_string(g::discord::shard_for_guild(std::stoull(gid), 8)));
+    CHECK(c.command({"SISMEMBER", "g:g:cache:shard:" + shard + ":guilds", gid}).number == 1);
+  }
+  for (int s = 0; s < 8; ++s) {
+    auto session = c.command({"HGET", "g:g:session:8:" + std::to_string(s), "session_id"}).text;
+    CHECK(c.command({"HGET", "g:g:cache:applied", std::to_string(s)}).text.rfind(session + ":", 0) == 0);
+  }
+  cache_check result;
+  w.wait_for([&] { return (result = compare_cache(w, c, w.shards * 10)).mismatches.empty(); }, 30s);
+  for (std::size_t i = 0; i < std::min<std::size_t>(result.mismatches.size(), 10); ++i) MESSAGE(result.mismatches[i]);
+  if (!result.mismatches.empty()) {  // DEBUG
+    auto r = c.command({"XRANGE", "g:g:events", "-", "+"});
+    std::string dump;
+    for (auto& e : r.elements) {
+      std::map<std::string, std::string> f;
+      auto& kv = e.elements[1].elements;
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].text] = kv[i + 1].text;
+      if (f["d"].find("72839961038815233") == std::string::npos && f["t"] != "G_RESHARD") continue;
+      dump += e.elements[0].text + " " + f["shard"] + " " + f["seq"] + " " + f["t"] + " " + f["ts"] + " " + f["d"].substr(0, 200) + "\n";
+    }
+    MESSAGE(dump);
+  }
+  CHECK(result.mismatches.empty());
+  CHECK(result.objects > 300);
+  n1.signal(SIGTERM);
+  CHECK(n1.wait(20s) == 0);
+  c1.signal(SIGTERM);
+  c1.wait(10s);
 }

@@ -86,6 +86,12 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
   CHECK(read_stream(c, "g:t:events").size() == 3);  // m1..m3: the new set's events are held
   CHECK(read_stream(c, "g:t:reshard:held").size() == 3);
 
+  // Every new shard must run its stored session live: one that is starting a new session would miss events.
+  reshard.set_live(0, new0);
+  CHECK(reshard.switch_over(2, 7, 5, 0).not_ready == 1);
+  reshard.set_live(1, "an-older-session");
+  CHECK(reshard.switch_over(2, 7, 5, 0).not_ready == 1);
+  reshard.set_live(1, new1);
   // Only the master of the current epoch switches.
   CHECK(reshard_store(c, "t", "node-b").switch_over(2, 7, 5, 0).what == reshard_result::refused);
   CHECK(reshard.switch_over(2, 6, 5, 0).what == reshard_result::refused);
@@ -129,10 +135,12 @@ TEST_CASE("a reshard: old events the new set commits after the switch are skippe
   REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
   REQUIRE(store.commit(1, 0, "old", url, {message(2, "b"), message(3, "c")}, 0, 2).what == commit_result::committed);
   REQUIRE(store.commit(2, 0, "s0", url, {{1, "", "", 1}}, 0, 2).what == commit_result::committed);
+  reshard.set_live(0, "s0");
   auto early = reshard.switch_over(2, 1, 3, 0);
   CHECK(early.what == reshard_result::refused);
   CHECK(early.not_ready == 1);
   REQUIRE(store.commit(2, 1, "s1", url, {{1, "", "", 1}}, 0, 2).what == commit_result::committed);
+  reshard.set_live(1, "s1");
   auto sw = reshard.switch_over(2, 1, 3, 0);
   REQUIRE(sw.what == reshard_result::ok);
   CHECK(sw.left_out == 2);  // b and c: the new set has not committed them yet
@@ -150,4 +158,45 @@ TEST_CASE("a reshard: old events the new set commits after the switch are skippe
   CHECK(reshard.abandon(3).what == reshard_result::ok);
   CHECK(c.command({"GET", "g:t:shard_count"}).text == "2");
   CHECK_FALSE(reshard.current());
+}
+
+TEST_CASE("a reshard: a copy the old set received before the new session had its guild is never matched") {
+  redis_process redis;
+  redis_connection c(at(redis));
+  shard_store store(c, "t", "n");
+  reshard_store reshard(c, "t", "n");
+  const std::string url = "wss://x";
+  auto in_guild = [](std::int64_t seq, const std::string& id, std::int64_t ts) {
+    auto e = message(seq, id);
+    e.ts_ms = ts;
+    e.guild_id = 7;
+    return e;
+  };
+  REQUIRE(c.command({"SET", "g:t:epoch", "1"}).ok());
+  REQUIRE(c.command({"SET", "g:t:master", "n"}).ok());
+  REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).what == commit_result::committed);
+  REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
+  // The old set writes p (at 1002), before the new session's GUILD_CREATE for guild 7 (at 5000), then q (at 5500),
+  // which the new set receives too and holds.
+  REQUIRE(store.commit(1, 0, "old", url, {in_guild(2, "p", 1002)}, 0, 2).what == commit_result::committed);
+  stream_event opens{1, "*", "", 5000, 7};
+  REQUIRE(store.commit(2, 1, "s1", url, {opens}, 0, 5000).what == commit_result::committed);
+  REQUIRE(store.commit(2, 0, "s0", url, {{1, "*", "", 4000}}, 0, 4000).what == commit_result::committed);
+  REQUIRE(store.commit(1, 0, "old", url, {in_guild(3, "q", 5500)}, 0, 5500).what == commit_result::committed);
+  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(2, "q", 5501)}, 0, 5501).what == commit_result::committed);
+  CHECK(c.command({"HGET", "g:t:reshard:present", "7"}).text == "5000");
+  CHECK(c.command({"HGET", "g:t:reshard:present", "0"}).text == "4000");  // shard 0's READY: where DMs go
+  reshard.set_live(0, "s0");
+  reshard.set_live(1, "s1");
+  auto sw = reshard.switch_over(2, 1, 6000, 0);
+  REQUIRE(sw.what == reshard_result::ok);
+  CHECK(sw.skipped == 1);    // q
+  CHECK(sw.appended == 0);
+  CHECK(sw.left_out == 0);   // p was never the new set's to commit
+  // Later the same payload as p comes again (a channel flapping back to what it was): a new event, written.
+  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(3, "p", 7000)}, 0, 7000).what == commit_result::committed);
+  auto s2 = read_stream(c, "g:t:events");
+  CHECK(copies(s2, "p") == 2);
+  CHECK(copies(s2, "q") == 1);
+  CHECK(c.command({"EXISTS", "g:t:reshard:present"}).number == 0);
 }
