@@ -44,6 +44,8 @@ Usage:
   g-actor reshard (--config FILE.toml | --peer HOST:PORT) --shards N|auto
                                  ask the master to reshard with zero downtime: the new set is prepared beside the
                                  one in force, then the stream switches to it once (docs/resharding.md)
+  g-actor reshard (--config FILE.toml | --peer HOST:PORT) --cancel
+                                 give a preparation up (the shards in force stay)
   g-actor --help
 
 The configuration is described in config/node.example.toml; BOT_TOKEN, NODE_NAME, GROUP_NAME, REDIS_HOST,
@@ -66,6 +68,7 @@ int node_command(const std::string& verb, const std::vector<std::string>& args) 
     if (args[i] == "--config" && i + 1 < args.size()) config_path = args[++i];
     else if (args[i] == "--peer" && i + 1 < args.size()) peer = args[++i];
     else if (args[i] == "--json" && verb == "status") o.json = true;
+    else if (args[i] == "--cancel" && verb == "reshard") shards = -1;
     else if (args[i] == "--shards" && verb == "reshard" && i + 1 < args.size()) {
       const std::string& v = args[++i];
       char* end = nullptr;
@@ -78,7 +81,7 @@ int node_command(const std::string& verb, const std::vector<std::string>& args) 
     }
   }
   if (config_path.empty() && peer.empty()) return fail(verb + ": give --config FILE or --peer HOST:PORT", 2);
-  if (verb == "reshard" && !shards) return fail("reshard: give --shards N or --shards auto", 2);
+  if (verb == "reshard" && !shards) return fail("reshard: give --shards N, --shards auto or --cancel", 2);
   if (!config_path.empty()) {
     // The status command needs no bot token: do not make the operator provide one.
     auto env = [base = g::config::process_environment()](const std::string& name) -> std::optional<std::string> {

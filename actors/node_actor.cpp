@@ -475,10 +475,28 @@ void read_gateway_bot(node_actor_t* self, node_env* env) {
   });
 }
 
-// `g-actor reshard` on the master (a count, or 0 for auto), or the auto policy (by_policy).
+// `g-actor reshard --cancel`: the preparation is given up; the set in force stays.
+caf::result<std::string> cancel_reshard(node_actor_t* self, node_env* env) {
+  auto& s = self->state;
+  if (!s.preparing) return std::string("REFUSED: no reshard is in progress");
+  if (s.switching) return std::string("REFUSED: the switch to " + std::to_string(s.preparing) + " shards is under way");
+  if (s.reshard_reply) return std::string("REFUSED: another reshard request is being decided");
+  auto me = caf::actor_cast<caf::actor>(self);
+  const int to = s.preparing;
+  env->redis->post([env, me, to](net::redis_connection& conn) {
+    auto r = net::reshard_store(conn, env->cfg->node.group, env->node_id).abandon(to);
+    caf::anon_send(me, local{}, abandon_atom::value, static_cast<std::int32_t>(to), r.what == net::reshard_result::ok,
+                   r.reason);
+  });
+  s.reshard_reply = self->make_response_promise();
+  return *s.reshard_reply;
+}
+
+// `g-actor reshard` on the master (a count, 0 for auto, -1 to cancel), or the auto policy (by_policy).
 caf::result<std::string> request_reshard(node_actor_t* self, node_env* env, std::int32_t shards, bool by_policy) {
   auto& s = self->state;
   if (!s.election || !s.election->is_master()) return std::string("REFUSED: this node is not the master");
+  if (shards == -1 && !by_policy) return cancel_reshard(self, env);
   if (s.preparing) return "REFUSED: a reshard to " + std::to_string(s.preparing) + " shards is in progress";
   if (s.reshard_asked) return std::string("REFUSED: another reshard request is being decided");
   if (shards < 0) return std::string("REFUSED: the shard count must be a positive number or auto");
@@ -1009,6 +1027,18 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
                                  "; the switch follows once every new shard holds a session");
       },
       [=](switch_msg& m) { finish_switch(self, env, m); },
+      [=](local, abandon_atom, std::int32_t to, bool done, const std::string& reason) {  // --cancel, from Redis
+        auto& s = self->state;
+        if (!done) return answer_reshard(self, "REFUSED: " + reason);
+        const int in_force = s.total;
+        abandon_preparation(self, to);
+        if (s.election->is_master()) {
+          const std::uint64_t epoch = s.election->epoch();
+          tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, to); });
+        }
+        answer_reshard(self, "OK: the preparation of " + std::to_string(to) + " shards was given up; " +
+                                 std::to_string(in_force) + " stay in force");
+      },
       [=](local, resharding_atom, bool ok, std::int32_t in_force, std::int32_t to) {
         auto& s = self->state;
         if (!ok || !s.election->is_master()) return;

@@ -20,7 +20,8 @@ struct status_options {
 // Prints the cluster on stdout; a failure is one line on stderr. Returns the exit code.
 int print_cluster_status(const status_options& o);
 
-// `g-actor reshard`: asks the master (through the node at o.host:o.port) to reshard to `shards` (0: auto); prints
+// `g-actor reshard`: asks the master (through the node at o.host:o.port) to reshard to `shards` (0: auto, -1:
+// cancel the preparation); prints
 // its answer. 0 when it began, 1 when refused or unreachable.
 int request_reshard(const status_options& o, int shards);
 

@@ -151,8 +151,27 @@ TEST_CASE("reshard: 4 → 8 → 6 under load, a node killed while 8 are prepared
       if (sent[i].first - sent[i - 1].first > 40)
         out += std::to_string(sent[i - 1].first) + " -> " + std::to_string(sent[i].first) + " (" +
                std::to_string(sent[i].first - sent[i - 1].first) + " ms) " + sent[i].second + "\n";
-    MESSAGE(out);
+    // Seq gaps per (shard, session) of the entries after each marker (the new set's first entries may skip).
+    std::map<std::string, std::int64_t> last_seq;
+    std::string gaps;
+    int era = 0;
+    for (auto& f : stream_entries(cc)) {
+      if (f["t"] == "G_RESHARD") {
+        ++era;
+        last_seq.clear();
+        continue;
+      }
+      std::string key = std::to_string(era) + ":" + f["shard"];
+      std::int64_t seq = std::stoll(f["seq"]);
+      auto it = last_seq.find(key);
+      if (it != last_seq.end() && seq != it->second + 1)
+        gaps += "era " + std::to_string(era) + " shard " + f["shard"] + ": " + std::to_string(it->second) + " -> " +
+                std::to_string(seq) + " at ts " + f["ts"] + " node " + f["node"] + " t " + f["t"] + "\n";
+      last_seq[key] = seq;
+    }
+    MESSAGE(std::string(out + gaps));
     MESSAGE(a.log());
+    MESSAGE(c.log());
   }
   CHECK(seen.markers.size() == 2);
   CHECK(json_int(seen.markers.at(0), "/from") == 4);
@@ -197,5 +216,35 @@ TEST_CASE("reshard: refused for lack of session budget, a bad count, or nothing 
   REQUIRE(w.wait_for([&] { return w.caught_up(4); }, 10s));
   CHECK(w.check_stream().discontinuities == 0);
   CHECK(census(w).markers.empty());
+  world::stop_all({&a});
+}
+
+TEST_CASE("reshard: --cancel gives a preparation up, the set in force stays; a reshard after it switches as usual") {
+  reshard_world w(2, {"--rate", "100"});
+  auto a = w.extra_node("a");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(2); }, 30s), a.log());
+  const std::string cfg = (w.dir / "a.toml").string();
+  auto none = w.reshard({"--config", cfg, "--cancel"}, "cancel0.log");
+  CHECK(none.first == 1);
+  CHECK(none.second.find("no reshard is in progress") != std::string::npos);
+  auto r4 = w.reshard({"--config", cfg, "--shards", "4"}, "r4.log");
+  REQUIRE_MESSAGE(r4.first == 0, r4.second);
+  REQUIRE(w.wait_for([&] { return w.sessions_of_two_totals(2, 4); }, 20s));
+  auto cancel = w.reshard({"--config", cfg, "--cancel"}, "cancel.log");
+  REQUIRE_MESSAGE(cancel.first == 0, std::string(cancel.second + a.log()));
+  CHECK(cancel.second.find("given up; 2 stay in force") != std::string::npos);
+  CHECK_FALSE(w.preparing());
+  // The prepared sessions close with 1000 (g-fakecord forgets them); the two in force never stopped.
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(2); }, 20s), w.fc.stats());
+  CHECK(w.in_force() == 2);
+  CHECK(census(w).markers.empty());
+  auto again = w.reshard({"--config", cfg, "--shards", "4"}, "again.log");
+  REQUIRE_MESSAGE(again.first == 0, again.second);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 4 && w.only_sessions_of(4); }, 40s), a.log());
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.caught_up(4); }, 15s));
+  CHECK(census(w).markers.size() == 1);
+  auto stats = w.fc.stats();
+  CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
   world::stop_all({&a});
 }
