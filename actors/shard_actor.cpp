@@ -110,7 +110,9 @@ struct shard_state {
   bool leased = false;
   bool stopping = false;
   bool ending = false;  // its set was superseded: the session is closed with 1000 and forgotten
-  std::string live_session;  // prepared: the session Redis knows it runs live (reshard:live)
+  // Prepared: the session Redis knows it runs live (reshard:live). Unknown at first: a shard that takes over from a
+  // dead node must clear what that node left there before it runs the session again.
+  std::string live_session = "?";
   bool announced = false;  // the node was told that this shard is ready
   bool acquiring = false;  // a lease request is on its way to Redis
   std::shared_ptr<bridge> listener;

@@ -43,7 +43,12 @@ http_reply stats(fakecord& fc) {
       .key("generated")
       .begin_object();
   for (auto& [t, n] : fc.generated()) w.field(t, n);
-  w.end_object().key("violations").begin_object();
+  w.end_object().key("undelivered").begin_object();
+  for (auto& [t, n] : fc.undelivered()) w.field(t, n);
+  w.end_object().key("undelivered_recent").begin_array();
+  for (auto& u : fc.undelivered_recent())
+    w.begin_object().field("t", u.t).field("guild_id", std::to_string(u.guild_id)).field("at_us", u.at_us).field("why", u.why).end_object();
+  w.end_array().key("violations").begin_object();
   for (auto& [kind, n] : fc.violations()) w.field(kind, n);
   w.end_object().key("sessions").begin_array();
   for (const session* s : fc.sessions()) {

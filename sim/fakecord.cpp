@@ -140,6 +140,13 @@ int fakecord::dispatch_guild_event(std::uint64_t guild_id, std::string_view t, s
     }
   }
   note_generated(t);
+  if (delivered == 0) {
+    auto it = undelivered_.find(t);
+    if (it == undelivered_.end()) it = undelivered_.emplace(std::string(t), 0).first;
+    ++it->second;
+    undelivered_recent_.push_back({std::string(t), guild_id, wall_clock_us ? wall_clock_us() : 0, why_undelivered(guild_id, intents)});
+    if (undelivered_recent_.size() > 16) undelivered_recent_.pop_front();
+  }
   return delivered;
 }
 

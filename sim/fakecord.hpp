@@ -133,6 +133,15 @@ class fakecord {
   // Unique events the world made (generated load, changes, admin dispatches: the two dispatches above), per event
   // name. READY and the GUILD_CREATEs of a session that identifies are not counted.
   const std::map<std::string, std::uint64_t, std::less<>>& generated() const { return generated_; }
+  // … of those, the ones no session received (no session of the guild's shard, or none with the intent), per type.
+  const std::map<std::string, std::uint64_t, std::less<>>& undelivered() const { return undelivered_; }
+  struct undelivered_event {
+    std::string t;
+    std::uint64_t guild_id;
+    std::int64_t at_us;  // wall clock
+    std::string why;
+  };
+  const std::deque<undelivered_event>& undelivered_recent() const { return undelivered_recent_; }  // the last 16
 
   bool has_sessions_without_message_content() const { return content_blind_sessions_ > 0; }
 
@@ -204,6 +213,8 @@ class fakecord {
   std::unordered_map<std::uint64_t, millis> member_list_slots_;
   std::map<std::string, std::uint64_t> violations_;
   std::map<std::string, std::uint64_t, std::less<>> generated_;
+  std::map<std::string, std::uint64_t, std::less<>> undelivered_;
+  std::deque<undelivered_event> undelivered_recent_;
   std::deque<received_command> received_;
   std::unique_ptr<load_generator> load_;
   rest_fault rest_fault_;
