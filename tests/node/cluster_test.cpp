@@ -204,7 +204,7 @@ TEST_CASE("g-actor status: the cluster as a table and as JSON, for the cookie on
   world::stop_all({&a, &b});
 }
 
-TEST_CASE("cluster: mutual TLS from a private CA; a node with another CA's certificate cannot join") {
+TEST_CASE("cluster: mutual TLS from a private CA, and a node with another CA's certificate cannot join") {
   world w(4, {"--rate", "100"});
   auto make_ca = [&](const std::string& dir, std::vector<std::string> names) {
     std::vector<std::string> args = {"/bin/bash", std::string(G_SOURCE_DIR) + "/scripts/make-cluster-ca", (w.dir / dir).string()};

@@ -153,7 +153,7 @@ TEST_CASE("reshard: 4 → 8 → 6 under load, a node killed while 8 are prepared
   world::stop_all({&a, &c});
 }
 
-TEST_CASE("reshard: refused for lack of session budget, a bad count, or nothing to change; nothing changes") {
+TEST_CASE("reshard: refused for lack of session budget, a bad count, or nothing to change, and nothing changes") {
   // 20 session starts: 4 are spent at start, 16 left, 10 kept in reserve: 6 cannot cover 8 IDENTIFYs.
   reshard_world w(4, {"--rate", "100", "--session-limit", "20"});
   auto a = w.extra_node("a");
@@ -182,7 +182,7 @@ TEST_CASE("reshard: refused for lack of session budget, a bad count, or nothing 
   world::stop_all({&a});
 }
 
-TEST_CASE("reshard: --cancel gives a preparation up, the set in force stays; a reshard after it switches as usual") {
+TEST_CASE("reshard: --cancel gives a preparation up, the set in force stays, and a reshard after it switches as usual") {
   reshard_world w(2, {"--rate", "100"});
   auto a = w.extra_node("a");
   REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(2); }, 30s), a.log());

@@ -123,7 +123,7 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
   CHECK(c.command({"HGET", "g:t:session:2:0", "last_id"}).text == s[3].id);
 }
 
-TEST_CASE("a reshard: old events the new set commits after the switch are skipped; an unprepared switch is refused") {
+TEST_CASE("a reshard: old events the new set commits after the switch are skipped, and an unprepared switch is refused") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store store(c, "t", "n");

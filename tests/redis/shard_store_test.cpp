@@ -237,7 +237,7 @@ TEST_CASE("identify slots: one per bucket per slot length, cluster-wide") {
   CHECK(b.take_identify_slot(0, 300) == 0);
 }
 
-TEST_CASE("Redis down: clear errors, nothing half-written; back up: the connection recovers") {
+TEST_CASE("Redis down: clear errors, nothing half-written, and back up the connection recovers") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");

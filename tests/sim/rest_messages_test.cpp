@@ -161,7 +161,7 @@ TEST_CASE("REST: rate limits as Discord sends them: per-route buckets per channe
   CHECK(r.status == 200);
 }
 
-TEST_CASE("REST: reactions, bulk delete and DMs; a DM reaches shard 0 with DIRECT_MESSAGES; dispatch says why not") {
+TEST_CASE("REST: reactions, bulk delete and DMs, a DM reaches shard 0 with DIRECT_MESSAGES, dispatch says why not") {
   fakecord_process fc({"--guilds", "4", "--shards", "2", "--max-concurrency", "2", "--token", "test-token", "--members", "3"});
   // Shard 0 with DIRECT_MESSAGES and reactions, shard 1 without.
   gateway_test_client s0(fc.port()), s1(fc.port());

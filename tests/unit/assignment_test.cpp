@@ -124,7 +124,7 @@ TEST_CASE("placement: a draining node gets nothing and hands every shard over, w
   CHECK(std::abs(c[2] - c[3]) <= 1);
 }
 
-TEST_CASE("placement: unowned shards never go to a draining node; with everyone draining nothing moves") {
+TEST_CASE("placement: unowned shards never go to a draining node, and with everyone draining nothing moves") {
   placement_input in;
   in.total = 4;
   in.live_nodes = {1, 2};

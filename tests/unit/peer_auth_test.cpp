@@ -19,7 +19,7 @@ TEST_CASE("peer authentication: the right cookie proves itself, nothing else doe
   CHECK_FALSE(verify("the-shared-cookie", challenge, 1, 2, ""));
 }
 
-TEST_CASE("status challenges: a flood of requests cannot push an operator's challenge out; each is good once") {
+TEST_CASE("status challenges: a flood of requests cannot push an operator's challenge out, and each is good once") {
   g::net::status_challenges c;
   const std::string cookie = "0123456789abcdef-cookie";
   std::string mine = c.issue(cookie, 1000);
