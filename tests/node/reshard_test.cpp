@@ -211,3 +211,54 @@ TEST_CASE("reshard: --cancel gives a preparation up, the set in force stays, and
   CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
   world::stop_all({&a});
 }
+
+TEST_CASE("reshard: the master killed during the preparation, and its successor finishes it with every message once") {
+  reshard_world w(4, {"--max-concurrency", "2", "--guilds", "60"});
+  auto a = w.extra_node("a");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.only_sessions_of(4); }, 30s), a.log());
+  auto b = w.extra_node("b");
+  auto c = w.extra_node("c");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners().size() == 3; }, 30s), std::string(a.log() + b.log() + c.log()));
+  w.load(300);
+  auto r8 = w.reshard({"--config", (w.dir / "a.toml").string(), "--shards", "8"}, "reshard8.log");
+  REQUIRE_MESSAGE(r8.first == 0, r8.second);
+  REQUIRE(w.wait_for([&] { return w.sessions_of_two_totals(4, 8); }, 30s));
+  a.kill();  // the master, and its shards of both sets
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 8 && w.only_sessions_of(8); }, 60s),
+                  std::string(w.fc.stats() + b.log() + c.log()));
+  const std::string logs = b.log() + c.log();
+  CHECK(logs.find("going on with the preparation of 8 shards") != std::string::npos);
+  CHECK(logs.find("switched to 8 shards") != std::string::npos);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.caught_up(8); }, 15s), w.fc.stats());
+  std::this_thread::sleep_for(500ms);
+  auto stats = w.fc.stats();
+  auto seen = census(w);
+  std::size_t twice = 0;
+  for (auto& [id, n] : seen.messages) twice += n > 1;
+  CHECK(twice == 0);
+  CHECK(static_cast<std::int64_t>(seen.messages.size()) == json_int(stats, "/generated/MESSAGE_CREATE"));
+  CHECK_MESSAGE(!g::test::json_has(stats, "/undelivered/MESSAGE_CREATE"), stats.substr(stats.find("undelivered_recent")));
+  CHECK(seen.markers.size() == 1);
+  CHECK(json_int(stats, "/identifies") == 4 + 8);
+  CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
+  world::stop_all({&b, &c});
+}
+
+TEST_CASE("reshard: [discord] reshard = auto grows to Discord's recommended count on its own") {
+  // Discord recommends 4; the group was started with 2.
+  reshard_world w(2, {"--shards", "4", "--max-concurrency", "2", "--rate", "100"});
+  auto path = w.write_config("auto.toml", "test-token", w.redis.port());
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  text.replace(text.find("[discord]\n"), 10, "[discord]\nshards = 2\nreshard = \"auto\"\nreshard_check_s = 10\n");
+  std::ofstream(path) << text;
+  auto a = w.node(path, "auto.log");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 4 && w.only_sessions_of(4); }, 40s),
+                  std::string(a.log() + w.fc.stats()));
+  CHECK(a.log().find("OK: preparing 4 shards beside the 2 in force") != std::string::npos);
+  CHECK(census(w).markers.size() == 1);
+  CHECK(w.stat("/identifies") == 2 + 4);
+  world::stop_all({&a});
+}
