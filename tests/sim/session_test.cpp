@@ -188,3 +188,39 @@ TEST_CASE("RESUME on the bootstrap URL works but is counted, as Discord penalise
   CHECK(r.next_dispatch("RESUMED"));
   CHECK(fc.stats().find(R"("resume_not_on_resume_url":1)") != std::string::npos);
 }
+
+TEST_CASE("sessions of two shard totals at once, as during a reshard: each routed by its own total, counted once") {
+  // 8 guilds; shard 1 of 2 beside shards 2 and 3 of 4 (Discord allows sets of different totals side by side; the
+  // identify buckets, shard % max_concurrency, are 1, 2 and 3).
+  fakecord_process fc({"--guilds", "8", "--max-concurrency", "4"});
+  gateway_test_client odd(fc.port()), q2(fc.port()), q3(fc.port());
+  started_session o = start(odd, 1, 2, 4);
+  started_session s2 = start(q2, 2, 4, 2), s3 = start(q3, 3, 4, 2);
+  CHECK(fc.stats().find(R"("shards":2,)") != std::string::npos);
+  CHECK(fc.stats().find(R"("shards":4,)") != std::string::npos);
+  // A guild of shard 3 of 4 is on shard 1 of 2: both sessions get its message, with the same d; shard 2 of 4 not.
+  const std::string gid = s3.guilds.front();
+  fc.post("/_fakecord/dispatch", dispatch_to_guild(gid, "both"));
+  auto a = odd.next_dispatch("MESSAGE_CREATE");
+  auto b = q3.next_dispatch("MESSAGE_CREATE");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(json_int(*a, "/s") == o.last_seq + 1);
+  CHECK(json_int(*b, "/s") == s3.last_seq + 1);
+  CHECK(a->substr(a->find("\"d\":")) == b->substr(b->find("\"d\":")));  // the payload a reshard's switch recognises
+  // A guild of shard 2 of 4 (shard 0 of 2, which nobody runs) reaches only q2.
+  fc.post("/_fakecord/dispatch", dispatch_to_guild(s2.guilds.front(), "two"));
+  auto c = q2.next_dispatch("MESSAGE_CREATE");
+  REQUIRE(c);
+  CHECK(json_str(*c, "/d/content") == "two");
+  fc.post("/_fakecord/dispatch", dispatch_to_guild(gid, "last"));
+  auto d = q3.next_dispatch("MESSAGE_CREATE");
+  REQUIRE(d);
+  CHECK(json_str(*d, "/d/content") == "last");  // q3 never saw "two"
+  auto e = odd.next_dispatch("MESSAGE_CREATE");
+  REQUIRE(e);
+  CHECK(json_str(*e, "/d/content") == "last");
+  // Each event counted once, whatever number of sessions received it; every one reached a session.
+  CHECK(json_int(fc.stats(), "/generated/MESSAGE_CREATE") == 3);
+  CHECK_FALSE(json_has(fc.stats(), "/undelivered/MESSAGE_CREATE"));
+}
