@@ -8,18 +8,13 @@
 #include "net/redis/reshard_store.hpp"
 #include "net/redis/shard_store.hpp"
 #include "sim/harness/redis_process.hpp"
+#include "tests/redis/private_redis.hpp"
 
 using namespace g::net;
 using g::harness::redis_process;
+using g::test::at;
 
 namespace {
-
-redis_endpoint at(const redis_process& r) {
-  redis_endpoint e;
-  e.port = r.port();
-  e.timeout_ms = 1000;
-  return e;
-}
 
 stream_event message(std::int64_t seq, const std::string& id) {
   return {seq, "MESSAGE_CREATE", R"({"id":")" + id + R"(","content":"hi"})", 1000 + seq};
@@ -49,6 +44,29 @@ int copies(const std::vector<entry>& s, const std::string& id) {
     if (e.f.at("d").find("\"" + id + "\"") != std::string::npos) ++n;
   return n;
 }
+
+// Node "n", master of epoch 1, ran one shard (its session "old" committed "a"), and began preparing two.
+struct preparing_world {
+  redis_process redis;
+  redis_connection c{at(redis)};
+  shard_store store{c, "t", "n"};
+  reshard_store reshard{c, "t", "n"};
+  std::string url = "wss://x";
+  struct view {
+    redis_connection& c;
+    shard_store& store;
+    reshard_store& reshard;
+    const std::string& url;
+  } v{c, store, reshard, url};
+
+  preparing_world() {
+    REQUIRE(c.command({"SET", "g:t:epoch", "1"}).ok());
+    REQUIRE(c.command({"SET", "g:t:master", "n"}).ok());
+    REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).what == commit_result::committed);  // sets the count
+    REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
+  }
+  view& parts() { return v; }
+};
 
 }  // namespace
 
@@ -124,15 +142,8 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
 }
 
 TEST_CASE("a reshard: old events the new set commits after the switch are skipped, and an unprepared switch is refused") {
-  redis_process redis;
-  redis_connection c(at(redis));
-  shard_store store(c, "t", "n");
-  reshard_store reshard(c, "t", "n");
-  const std::string url = "wss://x";
-  REQUIRE(c.command({"SET", "g:t:epoch", "1"}).ok());
-  REQUIRE(c.command({"SET", "g:t:master", "n"}).ok());
-  REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).what == commit_result::committed);  // sets the count
-  REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
+  preparing_world pw;
+  auto& [c, store, reshard, url] = pw.parts();
   REQUIRE(store.commit(1, 0, "old", url, {message(2, "b"), message(3, "c")}, 0, 2).what == commit_result::committed);
   REQUIRE(store.commit(2, 0, "s0", url, {{1, "", "", 1}}, 0, 2).what == commit_result::committed);
   reshard.set_live(0, "s0");
@@ -161,21 +172,14 @@ TEST_CASE("a reshard: old events the new set commits after the switch are skippe
 }
 
 TEST_CASE("a reshard: a copy the old set received before the new session had its guild is never matched") {
-  redis_process redis;
-  redis_connection c(at(redis));
-  shard_store store(c, "t", "n");
-  reshard_store reshard(c, "t", "n");
-  const std::string url = "wss://x";
+  preparing_world pw;
+  auto& [c, store, reshard, url] = pw.parts();
   auto in_guild = [](std::int64_t seq, const std::string& id, std::int64_t ts) {
     auto e = message(seq, id);
     e.ts_ms = ts;
     e.guild_id = 7;
     return e;
   };
-  REQUIRE(c.command({"SET", "g:t:epoch", "1"}).ok());
-  REQUIRE(c.command({"SET", "g:t:master", "n"}).ok());
-  REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).what == commit_result::committed);
-  REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
   // The old set writes p (at 1002), before the new session's GUILD_CREATE for guild 7 (at 5000), then q (at 5500),
   // which the new set receives too and holds.
   REQUIRE(store.commit(1, 0, "old", url, {in_guild(2, "p", 1002)}, 0, 2).what == commit_result::committed);

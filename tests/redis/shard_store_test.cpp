@@ -7,18 +7,13 @@
 
 #include "net/redis/shard_store.hpp"
 #include "sim/harness/redis_process.hpp"
+#include "tests/redis/private_redis.hpp"
 
 using namespace g::net;
 using g::harness::redis_process;
+using g::test::at;
 
 namespace {
-
-redis_endpoint at(const redis_process& r) {
-  redis_endpoint e;
-  e.port = r.port();
-  e.timeout_ms = 1000;
-  return e;
-}
 
 std::vector<stream_event> events(std::int64_t from, std::int64_t to) {
   std::vector<stream_event> v;
