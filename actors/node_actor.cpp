@@ -217,16 +217,20 @@ void apply_switch(node_actor_t* self, node_env* env, int to) {
   s.total = to;
   env->shard_total = to;
   env->board.reset(to);
-  for (auto& [total, set] : s.sets) {
+  for (auto it = s.sets.begin(); it != s.sets.end();) {
+    auto& [total, set] = *it;
+    if (total == to) {  // ready shards of the new set stay ready: they take the backend commands from now on
+      ++it;
+      continue;
+    }
     set.ready.clear();
     set.start_when_closed.clear();
-    if (total == to) continue;
     for (auto& [id, a] : set.actors) {
       set.closing.insert(id);
       self->send(a, local{}, end_atom::value);
     }
+    it = set.actors.empty() ? s.sets.erase(it) : std::next(it);
   }
-  // Shards of the new set that were ready before the switch are still ready; each says so again once promoted.
   for (auto& [id, a] : s.sets[to].actors) self->send(a, local{}, promote_atom::value);
   for (auto it = s.placements.begin(); it != s.placements.end();) it = it->first == to ? std::next(it) : s.placements.erase(it);
   if (s.preparing == to) {
@@ -509,11 +513,16 @@ caf::result<std::string> request_reshard(node_actor_t* self, node_env* env, std:
   return *s.reshard_reply;
 }
 
+// The decision's end: the next request may come (a request stays "being decided" until its begin is answered).
+void decided(node_actor_t* self, const std::string& answer) {
+  self->state.reshard_asked = false;
+  if (!answer.empty()) answer_reshard(self, answer);
+}
+
 void decide_reshard(node_actor_t* self, node_env* env, const gateway_msg& m) {
   auto& s = self->state;
-  s.reshard_asked = false;
-  if (!s.election->is_master()) return answer_reshard(self, "REFUSED: this node is no longer the master");
-  if (!m.error.empty()) return answer_reshard(self, "REFUSED: /gateway/bot: " + m.error);
+  if (!s.election->is_master()) return decided(self, "REFUSED: this node is no longer the master");
+  if (!m.error.empty()) return decided(self, "REFUSED: /gateway/bot: " + m.error);
   cluster::reshard_input in;
   in.requested = s.reshard_requested;
   in.current = s.total;
@@ -524,10 +533,10 @@ void decide_reshard(node_actor_t* self, node_env* env, const gateway_msg& m) {
   in.reserve = env->cfg->discord.session_reserve;
   if (s.reshard_by_policy) {
     in.requested = cluster::auto_reshard_target(s.total, m.bot.shards, m.bot.max_concurrency, env->cfg->discord.reshard_margin);
-    if (in.requested == 0) return;  // nothing outgrown
+    if (in.requested == 0) return decided(self, "");  // nothing outgrown
   }
   auto d = cluster::plan_reshard(in);
-  if (!d.to) return answer_reshard(self, "REFUSED: " + d.reason);
+  if (!d.to) return decided(self, "REFUSED: " + d.reason);
   auto me = caf::actor_cast<caf::actor>(self);
   const int from = s.total, to = d.to;
   const std::uint64_t epoch = s.election->epoch();
@@ -593,6 +602,8 @@ void tell_peers(node_actor_t* self, const std::function<void(const caf::actor&)>
   for (auto& [id, p] : self->state.peers) send(p.handle);
 }
 
+void read_reshard(node_actor_t* self, node_env* env);
+
 void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
   auto& s = self->state;
   s.switching = false;
@@ -612,14 +623,10 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
     return;
   }
   if (r.what == net::reshard_result::refused && r.not_ready < 0) {
-    // Gone from Redis (a restart without persistence, say) or no longer this node's to do.
+    // The record is gone: this switch's own earlier try may have gone through with its answer lost (a Redis
+    // timeout), or Redis lost the preparation. Redis says which: read it again (read_reshard's answer applies it).
     std::fprintf(stderr, "g-actor: reshard: switch refused: %s\n", r.reason.c_str());
-    if (r.reason.rfind("no reshard", 0) == 0) {
-      const std::uint64_t epoch = s.election->epoch();
-      const int to = m.to;
-      abandon_preparation(self, to);
-      tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, static_cast<std::int32_t>(to)); });
-    }
+    if (r.reason.rfind("no reshard", 0) == 0) read_reshard(self, env);
   }
   // Not ready yet, or Redis did not answer: tried again on a later tick.
 }
@@ -1017,16 +1024,17 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       [=](gateway_msg& m) { decide_reshard(self, env, m); },
       [=](local, begun_atom, std::int32_t to, std::int32_t outcome, const std::string& reason) {
         auto& s = self->state;
-        if (outcome != net::reshard_result::ok) return answer_reshard(self, "REFUSED: " + reason);
-        if (!s.election->is_master()) {  // deposed meanwhile: the next master finds the record and goes on
-          return answer_reshard(self, "OK: preparing " + std::to_string(to) + " shards (the master changed; it goes on)");
+        if (outcome != net::reshard_result::ok) return decided(self, "REFUSED: " + reason);
+        if (!s.election->is_master()) {  // deposed meanwhile: the begin was refused unless this was still the master
+          return decided(self, "OK: preparing " + std::to_string(to) + " shards (the master changed; it goes on)");
         }
         begin_preparing(self, env, to);
-        answer_reshard(self, "OK: preparing " + std::to_string(to) + " shards beside the " + std::to_string(s.total) +
-                                 " in force" + (reason.empty() ? "" : " (" + reason + ")") +
-                                 "; the switch follows once every new shard holds a session");
+        decided(self, "OK: preparing " + std::to_string(to) + " shards beside the " + std::to_string(s.total) +
+                          " in force" + (reason.empty() ? "" : " (" + reason + ")") +
+                          "; the switch follows once every new shard runs its session");
       },
       [=](switch_msg& m) { finish_switch(self, env, m); },
+      [=](local, resharding_atom) { read_reshard(self, env); },
       [=](local, abandon_atom, std::int32_t to, bool done, const std::string& reason) {  // --cancel, from Redis
         auto& s = self->state;
         if (!done) return answer_reshard(self, "REFUSED: " + reason);
@@ -1041,11 +1049,21 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](local, resharding_atom, bool ok, std::int32_t in_force, std::int32_t to) {
         auto& s = self->state;
-        if (!ok || !s.election->is_master()) return;
+        if (!s.election->is_master()) return;
+        if (!ok) {  // Redis did not answer: asked again shortly (an unread preparation could be neither finished nor cancelled)
+          self->delayed_send(self, std::chrono::seconds(1), local{}, resharding_atom::value);
+          return;
+        }
         if (in_force > 0 && in_force != s.total) {
           apply_switch(self, env, in_force);
           const std::uint64_t epoch = s.election->epoch();
           tell_peers(self, [&](const caf::actor& h) { self->send(h, switch_atom::value, epoch, in_force); });
+        }
+        if (to == 0 && s.preparing && s.preparing != s.total) {  // Redis lost the preparation: the new set is retired
+          const std::uint64_t epoch = s.election->epoch();
+          const int gone = s.preparing;
+          abandon_preparation(self, gone);
+          tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, static_cast<std::int32_t>(gone)); });
         }
         if (to > 0 && to != s.total && s.preparing != to) {
           std::fprintf(stderr, "g-actor: reshard: going on with the preparation of %d shards\n", to);

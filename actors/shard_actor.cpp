@@ -51,8 +51,10 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
     // A prepared set's READY and initial GUILD_CREATEs move the seq and are not held: the stream has every change
     // since through the set in force, and this older picture written after them would undo some. They tell Redis
     // from when the new session has each guild ("*"), which the switch's matching needs.
+    bool opened_now = false;
     if (prepared_ && snapshot_.opens_session(f.t, f.d, f.guild_id)) {
       e.t = "*";
+      opened_now = snapshot_.opened();
     } else if (filter_.passes(f.t)) {  // filtered events still move the committed seq
       e.t.assign(f.t);
       e.d.assign(f.d);
@@ -61,6 +63,10 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
     if (!flush_posted_) {  // runs after the reads already queued on the io loop
       flush_posted_ = true;
       boost::asio::post(io_, [self = shared_from_this()] { self->flush(); });
+    }
+    if (opened_now && tag_) {  // every guild READY listed has come: the session may carry the stream
+      flush();
+      caf::anon_send(shard_, local{}, opened_atom::value, tag_->session_id);
     }
     if (chunking_ && !prepared_ && f.t == "GUILD_CREATE")
       if (auto gid = net::guild_needing_members(f.d)) {
@@ -113,6 +119,7 @@ struct shard_state {
   // Prepared: the session Redis knows it runs live (reshard:live). Unknown at first: a shard that takes over from a
   // dead node must clear what that node left there before it runs the session again.
   std::string live_session = "?";
+  std::string opened_session;  // prepared: the session whose guilds have all come (or 15 s passed)
   bool announced = false;  // the node was told that this shard is ready
   bool acquiring = false;  // a lease request is on its way to Redis
   std::shared_ptr<bridge> listener;
@@ -209,6 +216,24 @@ void publish_status(shard_actor_t* self) {
   int id = s.id;
   env->redis->post([env, id, json = std::move(json)](net::redis_connection& conn) {
     net::shard_store(conn, env->cfg->node.group, env->node_id).set_status(id, json);
+  });
+}
+
+// Prepared: Redis learns whether the shard runs its session live, with all its guilds (reshard:live). The switch
+// waits for every new shard: one between sessions (op 9), or whose guilds are still coming, would miss events
+// that the old set no longer writes after the switch.
+void update_live(shard_actor_t* self) {
+  auto& s = self->state;
+  if (s.in_force) return;
+  const std::string& session = s.last.session.session_id;
+  std::string live = s.last.phase == net::session_phase::ready && !session.empty() && s.opened_session == session
+                         ? session : std::string();
+  if (live == s.live_session) return;
+  s.live_session = live;
+  node_env* env = s.env;
+  int id = s.id;
+  env->redis->post([env, id, live](net::redis_connection& conn) {
+    net::reshard_store(conn, env->cfg->node.group, env->node_id).set_live(id, live);
   });
 }
 
@@ -401,17 +426,11 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           st.fatal = m.report.fatal;
         });
         if (phase_changed) publish_status(self);
-        if (!s.in_force) {
-          // The switch waits for every new shard to run its session live: one starting a new session (op 9)
-          // would miss the events in between, which the old set would no longer write.
-          std::string live = m.report.phase == net::session_phase::ready ? m.report.session.session_id : std::string();
-          if (live != s.live_session) {
-            s.live_session = live;
-            env->redis->post([env, id, live](net::redis_connection& conn) {
-              net::reshard_store(conn, env->cfg->node.group, env->node_id).set_live(id, live);
-            });
-          }
+        if (!s.in_force && m.report.phase == net::session_phase::ready && phase_changed) {
+          // A resumed session gets no READY to count its guilds by: 15 s in ready, as clients wait for guilds.
+          self->delayed_send(self, std::chrono::seconds(15), local{}, opened_atom::value, m.report.session.session_id);
         }
+        update_live(self);
         if (!s.announced && m.report.phase == net::session_phase::ready) {
           s.announced = true;
           self->send(node, local{}, ready_atom::value, static_cast<std::int32_t>(total), static_cast<std::int32_t>(id));
@@ -468,6 +487,12 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         }
         s.conn->stop();  // closes with a resumable code; the report (stopped) finishes the shard
         self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
+      },
+      [=](local, opened_atom, const std::string& session) {  // prepared: all its guilds came, or 15 s passed
+        auto& s = self->state;
+        if (session.empty() || session != s.last.session.session_id) return;
+        s.opened_session = session;
+        update_live(self);
       },
       [=](local, promote_atom) {  // the reshard switched to this shard's set
         auto& s = self->state;

@@ -9,6 +9,7 @@ namespace g::net {
 bool session_snapshot::opens_session(std::string_view t, std::string_view d, std::uint64_t guild_id) {
   if (t == "READY") {
     awaited_.clear();
+    ready_seen_ = true;
     static thread_local simdjson::dom::parser p;
     simdjson::dom::element doc;
     simdjson::dom::array guilds;

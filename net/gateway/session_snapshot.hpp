@@ -12,9 +12,12 @@ class session_snapshot {
  public:
   // True for READY and for the first GUILD_CREATE of each guild READY listed. `guild_id` is the frame scanner's.
   bool opens_session(std::string_view t, std::string_view d, std::uint64_t guild_id);
+  // Since READY, every guild it listed has had its GUILD_CREATE: the session is complete.
+  bool opened() const { return ready_seen_ && awaited_.empty(); }
 
  private:
   std::unordered_set<std::uint64_t> awaited_;  // listed in READY, GUILD_CREATE not seen yet
+  bool ready_seen_ = false;
 };
 
 }  // namespace g::net

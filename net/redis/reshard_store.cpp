@@ -6,8 +6,11 @@ namespace g::net {
 
 namespace {
 
-// KEYS: reshard, shard_count, reshard:held, reshard:seen, reshard:present. ARGV: from, to, started, epoch, key prefix.
+// KEYS: reshard, shard_count, reshard:held, reshard:seen, reshard:present, master, epoch. ARGV: from, to, started,
+// epoch, key prefix, node. Only the master of the current epoch begins one: a deposed master's late begin would leave
+// a preparation its successor never read.
 const lua_script begin_script{R"lua(
+if redis.call('GET', KEYS[6]) ~= ARGV[6] or redis.call('GET', KEYS[7]) ~= ARGV[4] then return redis.error_reply('NOT_MASTER') end
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('BUSY ' .. (redis.call('HGET', KEYS[1], 'to') or '?')) end
 local in_force = redis.call('GET', KEYS[2])
 if in_force and in_force ~= ARGV[1] then return redis.error_reply('STALE ' .. in_force) end
@@ -164,13 +167,15 @@ reshard_store::reshard_store(redis_connection& redis, const std::string& group, 
 
 reshard_result reshard_store::begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms) {
   auto r = redis_.eval(begin_script.text, begin_script.sha,
-                       {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen(), keys_.reshard_present()},
-                       {std::to_string(from), std::to_string(to), std::to_string(now_ms), std::to_string(epoch), keys_.prefix});
+                       {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen(), keys_.reshard_present(),
+                        keys_.master(), keys_.epoch()},
+                       {std::to_string(from), std::to_string(to), std::to_string(now_ms), std::to_string(epoch), keys_.prefix, node_});
   if (r.ok()) return outcome(reshard_result::ok, "");
   if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
   std::string e = error_text(r);
   if (e.rfind("BUSY ", 0) == 0) return outcome(reshard_result::refused, "a reshard to " + e.substr(5) + " shards is in progress");
   if (e.rfind("STALE ", 0) == 0) return outcome(reshard_result::refused, "the cluster runs " + e.substr(6) + " shards, not " + std::to_string(from));
+  if (e == "NOT_MASTER") return outcome(reshard_result::refused, "this node is no longer the master of epoch " + std::to_string(epoch));
   return outcome(reshard_result::unavailable, e);
 }
 

@@ -43,8 +43,8 @@ class reshard_store {
  public:
   reshard_store(redis_connection& redis, const std::string& group, std::string node_id);
 
-  // Starts preparing `to` shards while `from` are in force (refused if another reshard runs or `from` is not in
-  // force). Session records and leases left over from an earlier set of `to` shards are removed.
+  // Starts preparing `to` shards while `from` are in force (refused if another reshard runs, `from` is not in
+  // force, or this node is not the master of `epoch`). Session records and leases left over from an earlier set of `to` shards are removed.
   reshard_result begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms);
   // The preparation under way, if any (nullopt also when Redis did not answer: see `ok`).
   std::optional<reshard_record> current(bool* ok = nullptr);

@@ -9,7 +9,8 @@ namespace g::net {
 namespace {
 
 // KEYS: owner, session, events, shard_count, reshard, reshard:held, reshard:seen, reshard:present. ARGV: node,
-// session_id, resume_url, now_ms, maxlen, shard, lease_ms, total, then (seq, t, d, ts, guild)…
+// session_id, resume_url, now_ms, maxlen, shard, lease_ms, total, in force ('1': the node's set in force), then
+// (seq, t, d, ts, guild)…
 //
 // Which stream: the shard set in force (`shard_count`; while unset, the set of the first commit) writes to `events`; the set a
 // reshard is preparing (`reshard`.to) writes to `reshard:held`; any other set was superseded and is refused
@@ -31,7 +32,9 @@ local stream = KEYS[3]
 local in_force = redis.call('GET', KEYS[4])
 local count_seen, skip_seen = false, false
 if not in_force then
-  -- Unset (a Redis restart without persistence, say): the first set to commit is the one in force.
+  -- Unset (a Redis restart without persistence, say): the set a node runs as in force sets it; a prepared set waits
+  -- (its preparation is gone with the rest, and the master gives it up).
+  if ARGV[9] ~= '1' then return redis.error_reply('NO_COUNT') end
   redis.call('SET', KEYS[4], ARGV[8])
   in_force = ARGV[8]
 end
@@ -55,14 +58,19 @@ local committed = 0
 if stored[1] == ARGV[2] and stored[2] then committed = tonumber(stored[2]) end
 local last = stored[3] or '0-0'
 local appended = 0
-for i = 9, #ARGV, 5 do
+for i = 10, #ARGV, 5 do
   local seq = tonumber(ARGV[i])
   if seq > committed + 1 then return redis.error_reply('GAP ' .. committed) end
   if seq == committed + 1 then
     -- An event filtered out by the node's [events] settings comes with an empty t: it moves the seq, writes nothing.
     -- So does one that opens a prepared session ("*"), noting when its guild ("0": DMs, on shard 0) came.
-    local write = ARGV[i + 1] ~= '' and ARGV[i + 1] ~= '*'
-    if ARGV[i + 1] == '*' and stream == KEYS[6] and (ARGV[i + 4] ~= '0' or ARGV[6] == '0') then
+    local t = ARGV[i + 1]
+    -- A prepared set's GUILD_CREATE for a guild its session does not have yet opens it too: after a takeover the
+    -- new owner's RESUME replays initial GUILD_CREATEs that its node cannot tell apart (a guild the bot joins
+    -- during the preparation: the set in force writes it).
+    if t == 'GUILD_CREATE' and stream == KEYS[6] and redis.call('HEXISTS', KEYS[8], ARGV[i + 4]) == 0 then t = '*' end
+    local write = t ~= '' and t ~= '*'
+    if t == '*' and stream == KEYS[6] and (ARGV[i + 4] ~= '0' or ARGV[6] == '0') then
       redis.call('HSETNX', KEYS[8], ARGV[i + 4], ARGV[i + 3])
     end
     if write and (count_seen or skip_seen) then
@@ -282,7 +290,7 @@ commit_call make_commit_call(const redis_keys& keys, const std::string& node, co
             text(keys.events()), text(keys.shard_count()), text(keys.reshard()), text(keys.reshard_held()),
             text(keys.reshard_seen()), text(keys.reshard_present()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
             text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms)),
-            text(std::to_string(r.total))};
+            text(std::to_string(r.total)), r.in_force ? "1" : "0"};
   c.argv.reserve(c.argv.size() + events.size() * 5);
   for (const auto& e : events) {
     std::string_view seq = text(std::to_string(e.seq));

@@ -99,6 +99,7 @@ class shard_store {
     const std::vector<stream_event>* events = nullptr;
     std::uint64_t stream_maxlen = 0;
     std::int64_t now_ms = 0, lease_ms = 5000;
+    bool in_force = true;  // the node runs this set as the one in force (not one a reshard prepares)
   };
   std::vector<commit_result> commit_many(const std::vector<commit_request>& requests);
 

@@ -260,5 +260,12 @@ TEST_CASE("reshard: [discord] reshard = auto grows to Discord's recommended coun
   CHECK(a.log().find("OK: preparing 4 shards beside the 2 in force") != std::string::npos);
   CHECK(census(w).markers.size() == 1);
   CHECK(w.stat("/identifies") == 2 + 4);
+  // Backend commands go to the new set: shard 3 exists only there.
+  auto c = w.redis_conn();
+  c.command({"XADD", "g:g:commands:3", "*", "op", "3", "d", R"({"since":null,"activities":[],"status":"dnd","afk":false})"});
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    auto got = w.fc.get("/_fakecord/received?op=3");
+    return got.find("dnd") != std::string::npos && got.find(R"("shard":3,"shards":4)") != std::string::npos;
+  }, 10s), std::string(a.log() + w.fc.get("/_fakecord/received?op=3")));
   world::stop_all({&a});
 }

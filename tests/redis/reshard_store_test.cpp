@@ -83,6 +83,8 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
   REQUIRE(store.commit(1, 0, old_session, url, {message(1, "m1")}, 0, 1).what == commit_result::committed);
 
   CHECK(reshard.begin(2, 3, 7, 1).what == reshard_result::refused);  // 2 is not in force
+  CHECK(reshard.begin(1, 2, 6, 1).what == reshard_result::refused);  // not the master of the current epoch
+  CHECK(reshard_store(c, "t", "node-b").begin(1, 2, 7, 1).what == reshard_result::refused);
   REQUIRE(reshard.begin(1, 2, 7, 1).what == reshard_result::ok);
   auto busy = reshard.begin(1, 3, 7, 1);
   CHECK(busy.what == reshard_result::refused);
