@@ -5,6 +5,8 @@
 #include "net/clock.hpp"
 #include "net/redis/redis_worker.hpp"
 
+#include <cstdio>
+
 namespace g::actors {
 
 void commit_pipeline::submit(const caf::actor& shard, int total, int shard_id, cluster::event_batch batch) {
@@ -31,8 +33,26 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
                         &p.batch.events, env_.cfg->events.stream_maxlen, now, env_.cfg->cluster.lease_ms,
                         p.total == env_.shard_total});
   auto results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
+  note_outcome(results);
   for (std::size_t i = 0; i < work.size(); ++i)
     caf::anon_send(work[i].shard, commit_msg{std::move(results[i]), std::move(work[i].batch)});
+}
+
+void commit_pipeline::note_outcome(const std::vector<net::commit_result>& results) {
+  const net::commit_result* failed = nullptr;
+  for (auto& r : results)
+    if (r.what == net::commit_result::redis_error) failed = &r;
+  const std::string where = env_.cfg->redis.host + ":" + std::to_string(env_.cfg->redis.port);
+  if (failed && !failing_since_) {
+    failing_since_ = net::steady_ms();
+    ++env_.counters.commit_outages;
+    std::fprintf(stderr, "g-actor: ERROR: Redis at %s does not take commits (%s): events are buffered and the shards are "
+                         "not ready until it does\n", where.c_str(), failed->error.c_str());
+  } else if (!failed && failing_since_ && !results.empty()) {
+    std::fprintf(stderr, "g-actor: Redis at %s takes commits again after %.1f s\n", where.c_str(),
+                 static_cast<double>(net::steady_ms() - failing_since_) / 1000.0);
+    failing_since_ = 0;
+  }
 }
 
 }  // namespace g::actors

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cluster/commit_batch.hpp"
+#include "net/redis/shard_store.hpp"
 
 namespace g::net {
 class redis_connection;
@@ -32,6 +33,11 @@ class commit_pipeline {
     cluster::event_batch batch;
   };
   void drain(net::redis_connection& conn);
+
+  // An episode of failed commits (Redis down, read-only, refusing), logged once when it starts and once when it ends.
+  // Only the Redis thread touches these.
+  void note_outcome(const std::vector<net::commit_result>& results);
+  std::int64_t failing_since_ = 0;
 
   node_env& env_;
   std::mutex mu_;

@@ -28,6 +28,7 @@ namespace g::actors {
 struct node_counters {
   std::atomic<std::uint64_t> events{0}, commits{0}, redis_errors{0}, identifies{0}, resumes{0},
       rejected_commands{0}, fenced{0}, identify_refused{0};
+  std::atomic<std::uint64_t> commit_outages{0};  // episodes of Redis refusing or not answering commits
 };
 
 // Each shard's latest state, written by its actor, read by the HTTP endpoints.
@@ -39,8 +40,11 @@ struct shard_status {
   std::uint64_t events = 0;    // committed to the stream
   std::uint64_t commits = 0;
   std::size_t buffered = 0;    // waiting for Redis
+  bool committing = true;      // its last commit went through (false: Redis refuses or does not answer)
   std::string error;
   bool fatal = false;
+  // Ready means the session is up and its events reach the stream: a shard that cannot commit is not ready.
+  bool ready() const { return state == "ready" && committing; }
 };
 
 class shard_board {

@@ -347,6 +347,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
             s.batch.committed();
             s.committed_seq = m.result.committed_seq;
             s.update_board([&](shard_status& st) {
+              st.committing = true;
               st.seq = m.result.committed_seq;
               st.events += static_cast<std::uint64_t>(m.result.appended);
               ++st.commits;
@@ -369,6 +370,10 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
             return;
           case net::commit_result::redis_error:
             ++env->counters.redis_errors;
+            s.update_board([&](shard_status& st) {
+              st.committing = false;
+              st.buffered = s.batch.size() + m.batch.events.size();
+            });
             s.batch.failed(std::move(m.batch));
             self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
             return;

@@ -49,8 +49,10 @@ net::http_answer metrics_page(const node_env& env) {
   a.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::string& o = a.body;
   auto shards = env.board.snapshot();
-  per_shard(o, "g_shard_ready", "gauge", "1 when the shard's gateway session is ready", shards,
-            [](const shard_status& s) { return static_cast<int>(s.state == "ready"); });
+  per_shard(o, "g_shard_ready", "gauge", "1 when the shard's session is ready and its events reach the stream", shards,
+            [](const shard_status& s) { return static_cast<int>(s.ready()); });
+  per_shard(o, "g_shard_committing", "gauge", "0 while Redis refuses or does not answer the shard's commits", shards,
+            [](const shard_status& s) { return static_cast<int>(s.committing); });
   per_shard(o, "g_shard_latency_ms", "gauge", "last heartbeat round trip (-1 unknown)", shards,
             [](const shard_status& s) { return s.latency_ms; });
   per_shard(o, "g_shard_seq", "gauge", "last committed sequence number", shards, [](const shard_status& s) { return s.seq; });
@@ -67,6 +69,7 @@ net::http_answer metrics_page(const node_env& env) {
   counter(o, "g_node_identifies_total", "sessions started (READY)", c.identifies);
   counter(o, "g_node_resumes_total", "sessions resumed (RESUMED)", c.resumes);
   counter(o, "g_node_redis_errors_total", "Redis operations that failed", c.redis_errors);
+  counter(o, "g_node_commit_outages_total", "episodes of Redis refusing or not answering commits: alert on it", c.commit_outages);
   counter(o, "g_node_rejected_commands_total", "backend commands refused (invalid, queue full)", c.rejected_commands);
   counter(o, "g_node_fenced_total", "shards stopped because another node holds their lease", c.fenced);
   counter(o, "g_node_identify_refused_total", "IDENTIFYs refused to keep the session start reserve: alert on it", c.identify_refused);
@@ -76,17 +79,19 @@ net::http_answer metrics_page(const node_env& env) {
 net::http_answer health_page(const node_env& env) {
   net::http_answer a;
   auto shards = env.board.snapshot();
-  std::size_t ready = 0, fatal = 0, here = 0;
+  std::size_t ready = 0, fatal = 0, here = 0, stuck = 0;
   for (auto& s : shards) {
     if (!s.here) continue;
     ++here;
-    ready += s.state == "ready";
+    ready += s.ready();
     fatal += s.fatal;
+    stuck += !s.committing;
   }
   bool ok = fatal == 0 && ready == here;
   a.status = ok ? 200 : 503;
   a.body = (ok ? "ok: " : "degraded: ") + std::to_string(ready) + "/" + std::to_string(here) + " shards of this node ready" +
-           (fatal ? ", " + std::to_string(fatal) + " stopped for good" : "") + "\n";
+           (fatal ? ", " + std::to_string(fatal) + " stopped for good" : "") +
+           (stuck ? ", " + std::to_string(stuck) + " cannot commit to Redis" : "") + "\n";
   return a;
 }
 
@@ -113,7 +118,8 @@ net::http_answer node_json(const node_env& env) {
         .field("seq", s.seq)
         .field("latency_ms", s.latency_ms)
         .field("events", s.events)
-        .field("buffered", static_cast<std::uint64_t>(s.buffered));
+        .field("buffered", static_cast<std::uint64_t>(s.buffered))
+        .field("committing", s.committing);
     if (!s.error.empty()) w.field("error", s.error);
     w.end_object();
   }

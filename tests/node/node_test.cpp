@@ -318,3 +318,48 @@ TEST_CASE("configuration and dependency errors: one clear line and a non-zero ex
   CHECK(no_api.second.find("GET http://127.0.0.1:" + std::to_string(w.fc.port()) + "/v10/gateway/bot answered 404") != std::string::npos);
   CHECK(no_api.second.find("must be the API base ending in /api") != std::string::npos);
 }
+
+TEST_CASE("a read-only Redis (a replica after a failover): shards are not ready, one log line each way, nothing lost") {
+  world w(2, {"--rate", "200"});
+  auto node = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  int status = 0;
+  REQUIRE(w.wait_for([&] {
+    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
+    return status == 200;
+  }));
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  // Replica of a master that does not exist: it keeps its data and refuses every write with READONLY.
+  REQUIRE(c.command({"REPLICAOF", "127.0.0.1", std::to_string(g::harness::free_tcp_port())}).ok());
+  std::string health, metrics;
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    health = g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
+    metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+    return metrics.find("g_shard_ready{shard=\"0\"} 0") != std::string::npos &&
+           metrics.find("g_shard_ready{shard=\"1\"} 0") != std::string::npos;
+  }, 10s), std::string(metrics + node.log()));
+  g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
+  CHECK(status == 503);
+  CHECK(health.find("cannot commit to Redis") != std::string::npos);
+  CHECK(metrics.find("g_shard_committing{shard=\"0\"} 0") != std::string::npos);
+  CHECK(metrics.find("g_node_commit_outages_total 1") != std::string::npos);
+  std::this_thread::sleep_for(2s);  // many failed commits: still one line
+  auto log = node.log();
+  const std::string line = "does not take commits (READONLY";
+  CHECK(log.find(line) != std::string::npos);
+  CHECK(log.find(line) == log.rfind(line));
+  CHECK(log.find("127.0.0.1:" + std::to_string(w.redis.port())) != std::string::npos);
+  // A master again: the buffered events commit, in order, and the shards are ready.
+  REQUIRE(c.command({"REPLICAOF", "NO", "ONE"}).ok());
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
+    return status == 200;
+  }, 15s), node.log());
+  CHECK(node.log().find("takes commits again after") != std::string::npos);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.stream_caught_up(); }, 20s), node.log());
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/identifies") == 2);
+  node.signal(SIGTERM);
+  CHECK(node.wait(10s) == 0);
+}
