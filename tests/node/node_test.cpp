@@ -194,10 +194,7 @@ TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
   auto node = w.node();
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
   int status = 0;
-  REQUIRE(w.wait_for([&] {
-    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
-    return status == 200;
-  }));
+  REQUIRE(w.wait_for([&] { return w.healthz() == 200; }));
   std::string metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
   CHECK(status == 200);
   CHECK(metrics.find("# TYPE g_shard_ready gauge") != std::string::npos);
@@ -324,22 +321,17 @@ TEST_CASE("a read-only Redis (a replica after a failover): shards are not ready,
   auto node = w.node();
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
   int status = 0;
-  REQUIRE(w.wait_for([&] {
-    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
-    return status == 200;
-  }));
+  REQUIRE(w.wait_for([&] { return w.healthz() == 200; }));
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
   // Replica of a master that does not exist: it keeps its data and refuses every write with READONLY.
   REQUIRE(c.command({"REPLICAOF", "127.0.0.1", std::to_string(g::harness::free_tcp_port())}).ok());
   std::string health, metrics;
   REQUIRE_MESSAGE(w.wait_for([&] {
-    health = g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
     metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
     return metrics.find("g_shard_ready{shard=\"0\"} 0") != std::string::npos &&
            metrics.find("g_shard_ready{shard=\"1\"} 0") != std::string::npos;
   }, 10s), std::string(metrics + node.log()));
-  g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
-  CHECK(status == 503);
+  CHECK(w.healthz(&health) == 503);
   CHECK(health.find("cannot commit to Redis") != std::string::npos);
   CHECK(metrics.find("g_shard_committing{shard=\"0\"} 0") != std::string::npos);
   CHECK(metrics.find("g_node_commit_outages_total 1") != std::string::npos);
@@ -351,10 +343,7 @@ TEST_CASE("a read-only Redis (a replica after a failover): shards are not ready,
   CHECK(log.find("127.0.0.1:" + std::to_string(w.redis.port())) != std::string::npos);
   // A master again: the buffered events commit, in order, and the shards are ready.
   REQUIRE(c.command({"REPLICAOF", "NO", "ONE"}).ok());
-  REQUIRE_MESSAGE(w.wait_for([&] {
-    g::test::http_request(w.http_port, "GET", "/healthz", "", "", status);
-    return status == 200;
-  }, 15s), node.log());
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.healthz() == 200; }, 15s), node.log());
   CHECK(node.log().find("takes commits again after") != std::string::npos);
   w.load(0);
   REQUIRE_MESSAGE(w.wait_for([&] { return w.stream_caught_up(); }, 20s), node.log());

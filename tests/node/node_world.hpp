@@ -177,6 +177,13 @@ struct world {
     return true;
   }
   void load(int rate) { fc.post("/_fakecord/load", "{\"rate\":" + std::to_string(rate) + "}"); }
+  // The node's /healthz: its status, and its one line in `body`.
+  int healthz(std::string* body = nullptr) {
+    int status = 0;
+    std::string b = g::test::http_request(http_port, "GET", "/healthz", "", "", status);
+    if (body) *body = std::move(b);
+    return status;
+  }
 };
 
 
