@@ -42,13 +42,14 @@ void commit_pipeline::note_outcome(const std::vector<net::commit_result>& result
   const net::commit_result* failed = nullptr;
   for (auto& r : results)
     if (r.what == net::commit_result::redis_error) failed = &r;
+  if (!failed == !failing_since_ || results.empty()) return;  // no change: the usual case costs nothing more
   const std::string where = env_.cfg->redis.host + ":" + std::to_string(env_.cfg->redis.port);
-  if (failed && !failing_since_) {
+  if (failed) {
     failing_since_ = net::steady_ms();
     ++env_.counters.commit_outages;
     std::fprintf(stderr, "g-actor: ERROR: Redis at %s does not take commits (%s): events are buffered and the shards are "
                          "not ready until it does\n", where.c_str(), failed->error.c_str());
-  } else if (!failed && failing_since_ && !results.empty()) {
+  } else {
     std::fprintf(stderr, "g-actor: Redis at %s takes commits again after %.1f s\n", where.c_str(),
                  static_cast<double>(net::steady_ms() - failing_since_) / 1000.0);
     failing_since_ = 0;

@@ -206,6 +206,16 @@ void stop_shard(node_actor_t* self, int total, int shard) {
   }
 }
 
+// A superseded or given-up set: its shards end their sessions (close 1000) and are not started again.
+void end_shards(node_actor_t* self, shard_set& set) {
+  set.ready.clear();
+  set.start_when_closed.clear();
+  for (auto& [id, a] : set.actors) {
+    set.closing.insert(id);
+    self->send(a, local{}, end_atom::value);
+  }
+}
+
 // A reshard switched the cluster to `to` shards (this node's master did, or another's, or this node read it in
 // Redis): the prepared set is in force and takes the backend commands; the superseded set closes its sessions
 // with 1000 (its commits are refused in Redis from the switch on, so it could not write anyway).
@@ -223,12 +233,7 @@ void apply_switch(node_actor_t* self, node_env* env, int to) {
       ++it;
       continue;
     }
-    set.ready.clear();
-    set.start_when_closed.clear();
-    for (auto& [id, a] : set.actors) {
-      set.closing.insert(id);
-      self->send(a, local{}, end_atom::value);
-    }
+    end_shards(self, set);
     it = set.actors.empty() ? s.sets.erase(it) : std::next(it);
   }
   for (auto& [id, a] : s.sets[to].actors) self->send(a, local{}, promote_atom::value);
@@ -243,11 +248,7 @@ void apply_switch(node_actor_t* self, node_env* env, int to) {
 void abandon_preparation(node_actor_t* self, int total) {
   auto& s = self->state;
   if (total == s.total) return;
-  if (auto it = s.sets.find(total); it != s.sets.end())
-    for (auto& [id, a] : it->second.actors) {
-      it->second.closing.insert(id);
-      self->send(a, local{}, end_atom::value);
-    }
+  if (auto it = s.sets.find(total); it != s.sets.end()) end_shards(self, it->second);
   s.placements.erase(total);
   if (s.preparing == total) {
     std::fprintf(stderr, "g-actor: the reshard to %d shards was given up; %d stay in force\n", total, s.total);
@@ -598,8 +599,21 @@ void step_reshard(node_actor_t* self, node_env* env, std::int64_t now) {
   });
 }
 
-void tell_peers(node_actor_t* self, const std::function<void(const caf::actor&)>& send) {
-  for (auto& [id, p] : self->state.peers) send(p.handle);
+// The master tells every node what it did to a shard set (switch, abandon), under its epoch.
+template <class Atom>
+void tell_peers(node_actor_t* self, Atom what, int total) {
+  const std::uint64_t epoch = self->state.election->epoch();
+  for (auto& [id, p] : self->state.peers) self->send(p.handle, what, epoch, static_cast<std::int32_t>(total));
+}
+
+void switch_everywhere(node_actor_t* self, node_env* env, int to) {
+  apply_switch(self, env, to);
+  tell_peers(self, switch_atom::value, to);
+}
+
+void abandon_everywhere(node_actor_t* self, int total) {
+  abandon_preparation(self, total);
+  tell_peers(self, abandon_atom::value, total);
 }
 
 void read_reshard(node_actor_t* self, node_env* env);
@@ -617,9 +631,7 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
                  m.to, static_cast<double>(m.took_us) / 1000.0, static_cast<double>(prepared_ms) / 1000.0,
                  r.marker_id.c_str(), static_cast<long long>(r.appended), static_cast<long long>(r.skipped),
                  static_cast<long long>(r.left_out));
-    const std::uint64_t epoch = s.election->epoch();
-    apply_switch(self, env, m.to);
-    tell_peers(self, [&](const caf::actor& h) { self->send(h, switch_atom::value, epoch, static_cast<std::int32_t>(m.to)); });
+    switch_everywhere(self, env, m.to);
     return;
   }
   if (r.what == net::reshard_result::refused && r.not_ready < 0) {
@@ -1039,11 +1051,8 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         if (!done) return answer_reshard(self, "REFUSED: " + reason);
         const int in_force = s.total;
-        abandon_preparation(self, to);
-        if (s.election->is_master()) {
-          const std::uint64_t epoch = s.election->epoch();
-          tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, to); });
-        }
+        if (s.election->is_master()) abandon_everywhere(self, to);
+        else abandon_preparation(self, to);
         answer_reshard(self, "OK: the preparation of " + std::to_string(to) + " shards was given up; " +
                                  std::to_string(in_force) + " stay in force");
       },
@@ -1054,17 +1063,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           self->delayed_send(self, std::chrono::seconds(1), local{}, resharding_atom::value);
           return;
         }
-        if (in_force > 0 && in_force != s.total) {
-          apply_switch(self, env, in_force);
-          const std::uint64_t epoch = s.election->epoch();
-          tell_peers(self, [&](const caf::actor& h) { self->send(h, switch_atom::value, epoch, in_force); });
-        }
-        if (to == 0 && s.preparing && s.preparing != s.total) {  // Redis lost the preparation: the new set is retired
-          const std::uint64_t epoch = s.election->epoch();
-          const int gone = s.preparing;
-          abandon_preparation(self, gone);
-          tell_peers(self, [&](const caf::actor& h) { self->send(h, abandon_atom::value, epoch, static_cast<std::int32_t>(gone)); });
-        }
+        if (in_force > 0 && in_force != s.total) switch_everywhere(self, env, in_force);
+        if (to == 0 && s.preparing && s.preparing != s.total)  // Redis lost the preparation: the new set is retired
+          abandon_everywhere(self, s.preparing);
         if (to > 0 && to != s.total && s.preparing != to) {
           std::fprintf(stderr, "g-actor: reshard: going on with the preparation of %d shards\n", to);
           s.preparing = to;

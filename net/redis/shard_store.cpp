@@ -1,6 +1,7 @@
 #include "net/redis/shard_store.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "net/redis/lua_script.hpp"
 
@@ -275,16 +276,19 @@ std::optional<session_record> shard_store::load_session(int total, int id) {
 
 namespace {
 
-// The EVALSHA of one commit: its argument texts (owned) and the views hiredis is given.
+// The EVALSHA of one commit: its argument texts (owned), the events' numbers in one buffer (a guild id is too long
+// for a string's inline storage: one allocation per call, not one per event), and the views hiredis is given.
 struct commit_call {
   std::vector<std::string> texts;
+  std::string digits;
   std::vector<std::string_view> argv;
 };
 
 commit_call make_commit_call(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
   commit_call c;
   const auto& events = *r.events;
-  c.texts.reserve(13 + events.size() * 3);  // views into `texts` are taken below: no reallocation after reserve
+  c.texts.reserve(13);  // views into `texts` and `digits` are taken below: no reallocation after reserve
+  c.digits.reserve(events.size() * 3 * 20);  // three numbers of at most 20 digits per event
   auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
   c.argv = {"EVALSHA", commit_script.sha, "8", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
             text(keys.events()), text(keys.shard_count()), text(keys.reshard()), text(keys.reshard_held()),
@@ -292,10 +296,15 @@ commit_call make_commit_call(const redis_keys& keys, const std::string& node, co
             text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms)),
             text(std::to_string(r.total)), r.in_force ? "1" : "0"};
   c.argv.reserve(c.argv.size() + events.size() * 5);
+  auto number = [&](auto n) -> std::string_view {
+    char buf[20];
+    auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+    const std::size_t at = c.digits.size();
+    c.digits.append(buf, end);
+    return std::string_view(c.digits).substr(at);
+  };
   for (const auto& e : events) {
-    std::string_view seq = text(std::to_string(e.seq));
-    std::string_view ts = text(std::to_string(e.ts_ms));
-    std::string_view guild = text(std::to_string(e.guild_id));
+    std::string_view seq = number(e.seq), ts = number(e.ts_ms), guild = number(e.guild_id);
     c.argv.insert(c.argv.end(), {seq, e.t, e.d, ts, guild});
   }
   return c;

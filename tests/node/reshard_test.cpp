@@ -76,6 +76,23 @@ stream_census census(reshard_world& w) {
   return out;
 }
 
+// Load stopped, the set of `total` shards caught up: every MESSAGE_CREATE g-fakecord generated is in the stream
+// exactly once, and each had a session to go to (G never left a shard with no session in either total). Returns
+// g-fakecord's stats and the stream's census for further checks.
+std::pair<std::string, stream_census> check_every_message_once(reshard_world& w, int total) {
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.caught_up(total); }, 15s), w.fc.stats());
+  std::this_thread::sleep_for(500ms);
+  auto stats = w.fc.stats();
+  auto seen = census(w);
+  std::size_t twice = 0;
+  for (auto& [id, n] : seen.messages) twice += n > 1;
+  CHECK(twice == 0);
+  CHECK(static_cast<std::int64_t>(seen.messages.size()) == json_int(stats, "/generated/MESSAGE_CREATE"));  // none lost
+  CHECK_MESSAGE(!g::test::json_has(stats, "/undelivered/MESSAGE_CREATE"), stats.substr(stats.find("undelivered_recent")));
+  return {stats, seen};
+}
+
 }  // namespace
 
 TEST_CASE("reshard: 4 → 8 → 6 under load, a node killed while 8 are prepared: every message once, one marker each") {
@@ -123,19 +140,8 @@ TEST_CASE("reshard: 4 → 8 → 6 under load, a node killed while 8 are prepared
   REQUIRE_MESSAGE(w.wait_for([&] { return w.in_force() == 6 && w.only_sessions_of(6); }, 60s),
                   std::string(w.fc.stats() + a.log() + c.log()));
 
-  w.load(0);
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.caught_up(6); }, 15s), w.fc.stats());
-  std::this_thread::sleep_for(500ms);
-  auto stats = w.fc.stats();
-  auto seen = census(w);
-  const std::int64_t generated = json_int(stats, "/generated/MESSAGE_CREATE");
-  CHECK(generated > 1000);
-  std::size_t twice = 0;
-  for (auto& [id, n] : seen.messages) twice += n > 1;
-  CHECK(twice == 0);
-  CHECK(static_cast<std::int64_t>(seen.messages.size()) == generated);  // none lost
-  // g-fakecord had a session to deliver every one to: G never left a shard with no session in either total.
-  CHECK_MESSAGE(!g::test::json_has(stats, "/undelivered/MESSAGE_CREATE"), stats.substr(stats.find("undelivered_recent")));
+  auto [stats, seen] = check_every_message_once(w, 6);
+  CHECK(json_int(stats, "/generated/MESSAGE_CREATE") > 1000);
   CHECK(seen.markers.size() == 2);
   CHECK(json_int(seen.markers.at(0), "/from") == 4);
   CHECK(json_int(seen.markers.at(0), "/to") == 8);
@@ -229,16 +235,7 @@ TEST_CASE("reshard: the master killed during the preparation, and its successor 
   const std::string logs = b.log() + c.log();
   CHECK(logs.find("going on with the preparation of 8 shards") != std::string::npos);
   CHECK(logs.find("switched to 8 shards") != std::string::npos);
-  w.load(0);
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.caught_up(8); }, 15s), w.fc.stats());
-  std::this_thread::sleep_for(500ms);
-  auto stats = w.fc.stats();
-  auto seen = census(w);
-  std::size_t twice = 0;
-  for (auto& [id, n] : seen.messages) twice += n > 1;
-  CHECK(twice == 0);
-  CHECK(static_cast<std::int64_t>(seen.messages.size()) == json_int(stats, "/generated/MESSAGE_CREATE"));
-  CHECK_MESSAGE(!g::test::json_has(stats, "/undelivered/MESSAGE_CREATE"), stats.substr(stats.find("undelivered_recent")));
+  auto [stats, seen] = check_every_message_once(w, 8);
   CHECK(seen.markers.size() == 1);
   CHECK(json_int(stats, "/identifies") == 4 + 8);
   CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);

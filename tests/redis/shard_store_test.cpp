@@ -33,12 +33,16 @@ std::vector<std::int64_t> stream_seqs(redis_connection& c, const redis_keys& k) 
   return out;
 }
 
+// Two nodes' stores on one private Redis (group "t").
+struct two_nodes {
+  redis_process redis;
+  redis_connection ca{at(redis)}, cb{at(redis)};
+  shard_store a{ca, "t", "node-a"}, b{cb, "t", "node-b"};
+};
+
 }  // namespace
 
-TEST_CASE("leases: one holder at a time, renewal, release, expiry") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "leases: one holder at a time, renewal, release, expiry") {
   CHECK(a.acquire_lease(4, 1, 1000) == 0);
   CHECK(a.acquire_lease(4, 1, 1000) == 0);  // ours: renewed
   std::int64_t wait = b.acquire_lease(4, 1, 1000);
@@ -122,10 +126,7 @@ TEST_CASE("an expired lease nobody took is taken back by the next commit") {
   CHECK(s.lease_holder(1, 0) == "node-a");
 }
 
-TEST_CASE("a lease its node gave up is not taken back by that node's commit still in flight") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "a lease its node gave up is not taken back by that node's commit still in flight") {
   REQUIRE(a.acquire_lease(1, 0, 5000) == 0);
   REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
   a.release_lease(1, 0);  // a migration: a hands the shard over
@@ -156,10 +157,7 @@ TEST_CASE("filtered events move the committed seq without being written") {
   CHECK(stream_seqs(c, s.keys()) == std::vector<std::int64_t>{1, 4});
 }
 
-TEST_CASE("fencing: a node that lost the lease writes nothing") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "fencing: a node that lost the lease writes nothing") {
   REQUIRE(a.acquire_lease(1, 0, 100) == 0);
   REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a froze; its lease ran out
@@ -172,10 +170,7 @@ TEST_CASE("fencing: a node that lost the lease writes nothing") {
   CHECK(a.load_session(1, 0)->node == "node-b");
 }
 
-TEST_CASE("session stealing: a lease taken over at once fences the previous owner") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "session stealing: a lease taken over at once fences the previous owner") {
   REQUIRE(a.acquire_lease(1, 0, 60000) == 0);
   REQUIRE(a.commit(1, 0, "s", "u", events(1, 3), 1000, 1).what == commit_result::committed);
   REQUIRE(b.take_over_lease(1, 0, 60000));  // no wait for a 60 s lease
@@ -187,10 +182,7 @@ TEST_CASE("session stealing: a lease taken over at once fences the previous owne
   CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
 
-TEST_CASE("the master lease: one holder, a new epoch per claim, kept while held, free after resigning") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "the master lease: one holder, a new epoch per claim, kept while held, free after resigning") {
   auto first = a.claim_master(60000);
   REQUIRE(first);
   CHECK_FALSE(b.claim_master(60000));
@@ -219,10 +211,7 @@ TEST_CASE("the master lease of a departed node is taken once unrenewed for 750 m
   CHECK_FALSE(c.claim_master(60000, {"node-a"}));  // b holds it now
 }
 
-TEST_CASE("identify slots: one per bucket per slot length, cluster-wide") {
-  redis_process redis;
-  redis_connection ca(at(redis)), cb(at(redis));
-  shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b");
+TEST_CASE_FIXTURE(two_nodes, "identify slots: one per bucket per slot length, cluster-wide") {
   CHECK(a.take_identify_slot(0, 300) == 0);
   std::int64_t wait = b.take_identify_slot(0, 300);
   CHECK(wait > 0);
