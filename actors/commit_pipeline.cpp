@@ -33,17 +33,25 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
                         &p.batch.events, env_.cfg->events.stream_maxlen, now, env_.cfg->cluster.lease_ms,
                         p.total == env_.shard_total});
   auto results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
-  note_outcome(results);
+  note_outcome(conn, results);
   for (std::size_t i = 0; i < work.size(); ++i)
     caf::anon_send(work[i].shard, commit_msg{std::move(results[i]), std::move(work[i].batch)});
 }
 
-void commit_pipeline::note_outcome(const std::vector<net::commit_result>& results) {
+void commit_pipeline::note_outcome(const net::redis_connection& conn, const std::vector<net::commit_result>& results) {
   const net::commit_result* failed = nullptr;
   for (auto& r : results)
     if (r.what == net::commit_result::redis_error) failed = &r;
+  if (conn.connections() != connections_) {  // a reconnect: name the server if it is another (a failover)
+    connections_ = conn.connections();
+    if (conn.address() != address_) {
+      if (!address_.empty())
+        std::fprintf(stderr, "g-actor: WARN: commits go to Redis at %s now (before: %s)\n", conn.address().c_str(), address_.c_str());
+      address_ = conn.address();
+    }
+  }
   if (!failed == !failing_since_ || results.empty()) return;  // no change: the usual case costs nothing more
-  const std::string where = env_.cfg->redis.host + ":" + std::to_string(env_.cfg->redis.port);
+  const std::string where = conn.address();
   if (failed) {
     failing_since_ = net::steady_ms();
     ++env_.counters.commit_outages;

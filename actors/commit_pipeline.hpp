@@ -6,6 +6,7 @@
 #include <caf/actor.hpp>
 
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "cluster/commit_batch.hpp"
@@ -36,8 +37,10 @@ class commit_pipeline {
 
   // An episode of failed commits (Redis down, read-only, refusing), logged once when it starts and once when it ends.
   // Only the Redis thread touches these.
-  void note_outcome(const std::vector<net::commit_result>& results);
+  void note_outcome(const net::redis_connection& conn, const std::vector<net::commit_result>& results);
   std::int64_t failing_since_ = 0;
+  std::uint64_t connections_ = 0;
+  std::string address_;
 
   node_env& env_;
   std::mutex mu_;

@@ -25,6 +25,7 @@
 #include "proxy/gateway_proxy.hpp"
 #include "cluster/snowflake.hpp"
 #include "config/node_config.hpp"
+#include "config/redis_endpoint.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_identify_gate.hpp"
 #include "net/redis/redis_worker.hpp"
@@ -97,11 +98,11 @@ int node_command(const std::string& verb, const std::vector<std::string>& args) 
     o.heartbeat_ms = cfg.cluster.heartbeat_ms;
     o.connection_timeout_ms = cfg.cluster.connection_timeout_ms;
     if (peer.empty()) {
-      g::net::redis_connection conn({cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000});
+      g::net::redis_connection conn(g::config::redis_endpoint_of(cfg, 2000));
       g::net::redis_keys keys(cfg.node.group);
       auto nodes = conn.command({"HGETALL", keys.nodes()});
       if (nodes.type != g::net::redis_reply::array)
-        return fail(verb + ": Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " +
+        return fail(verb + ": Redis at " + conn.address() + ": " +
                     (nodes.text.empty() ? conn.last_error() : nodes.text));
       auto master = conn.command({"GET", keys.master()});
       std::optional<std::pair<std::string, std::uint16_t>> at;
@@ -150,13 +151,13 @@ int main(int argc, char** argv) {
   const g::config::node_config cfg = *loaded.config;
 
   // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
-  g::net::redis_endpoint redis_ep{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 2000};
+  g::net::redis_endpoint redis_ep = g::config::redis_endpoint_of(cfg, 2000);
   int in_force = 0;  // the group's shard total in Redis: after a reshard it, not the config, says how many
   {
     g::net::redis_connection probe(redis_ep);
     if (!probe.ensure_connected()) return fail(probe.last_error());
     auto pong = probe.command({"PING"});
-    if (pong.is_error()) return fail("Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " + pong.text);
+    if (pong.is_error()) return fail("Redis at " + probe.address() + ": " + pong.text);
     auto count = probe.command({"GET", g::net::redis_keys(cfg.node.group).shard_count()});
     if (count.type == g::net::redis_reply::string) in_force = std::atoi(count.text.c_str());
   }

@@ -12,6 +12,7 @@
 #include "cache/cache_worker.hpp"
 #include "cache/event_plan.hpp"
 #include "config/node_config.hpp"
+#include "config/redis_endpoint.hpp"
 #include "net/redis/redis_connection.hpp"
 
 namespace {
@@ -59,9 +60,9 @@ int main(int argc, char** argv) {
     consumer = std::string(host) + "-" + std::to_string(::getpid());
   }
 
-  g::net::redis_connection redis({cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 5000});
+  g::net::redis_connection redis(g::config::redis_endpoint_of(cfg, 5000));
   if (!redis.ensure_connected())
-    return fail("cannot reach Redis at " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": " + redis.last_error(), 1);
+    return fail("cannot reach Redis: " + redis.last_error(), 1);
 
   g::cache::cache_keys keys(cfg.node.group);
   g::cache::cache_store store(redis, keys, cfg.cache.consumer_group, consumer);
@@ -84,8 +85,8 @@ int main(int argc, char** argv) {
   auto last_report = std::chrono::steady_clock::now();
   while (!stopping) {
     bool ok = worker.step();
-    if (!ok && !failing) std::fprintf(stderr, "g-cache %s: Redis at %s:%u unusable; retrying every 500 ms\n", consumer.c_str(),
-                                      cfg.redis.host.c_str(), cfg.redis.port);
+    if (!ok && !failing) std::fprintf(stderr, "g-cache %s: Redis at %s unusable; retrying every 500 ms\n", consumer.c_str(),
+                                      redis.address().c_str());
     if (ok && failing) std::fprintf(stderr, "g-cache %s: Redis usable again\n", consumer.c_str());
     failing = !ok;
     if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(500));

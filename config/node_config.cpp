@@ -190,6 +190,12 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
   c.redis.password = env_or("REDIS_PASS", redis.get<std::string>("password")).value_or("");
   c.redis.db = redis.get<int>("db").value_or(0);
   if (c.redis.db < 0) throw config_error("[redis] db must be >= 0");
+  if (auto sentinels = redis.strings("sentinels"))
+    for (auto& s : *sentinels) c.redis.sentinels.push_back(address(redis, "sentinels", s, {}));
+  c.redis.sentinel_master = redis.get<std::string>("sentinel_master").value_or("");
+  if (c.redis.sentinels.empty() != c.redis.sentinel_master.empty())
+    throw config_error("[redis] sentinels and sentinel_master go together: the sentinels' addresses and the name they "
+                       "monitor the master by");
   redis.check_unknown();
 
   section events(root, "events");

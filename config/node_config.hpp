@@ -42,8 +42,10 @@ struct node_config {
   struct redis_section {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
-    std::string password;
+    std::string password;  // also for the sentinels
     int db = 0;
+    std::vector<host_port> sentinels;  // Redis Sentinel: the master is found through these (host and port unused)
+    std::string sentinel_master;       // … under this name
   } redis;
   struct events_section {
     std::vector<std::string> include, exclude;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "config/node_config.hpp"
+#include "config/redis_endpoint.hpp"
 #include "net/clock.hpp"
 #include "net/http/gateway_sessions.hpp"
 #include "net/http/listen_on.hpp"
@@ -44,7 +45,7 @@ bool is_gateway_route(std::string_view path, bool& bot) {
 struct gateway_proxy::impl {
   impl(const config::node_config& cfg)
       : token(cfg.discord.token),
-        hub(net::redis_endpoint{cfg.redis.host, cfg.redis.port, cfg.redis.password, cfg.redis.db, 5000},
+        hub(config::redis_endpoint_of(cfg, 5000),
             cfg.node.group, cfg.proxy.resume_window_ms,
             [this](std::function<void()> f) { asio::post(io, std::move(f)); }, [] { return net::steady_ms(); }),
         acceptor(io),

@@ -1,8 +1,13 @@
 #include "net/redis/redis_connection.hpp"
 
+#include "net/clock.hpp"
 #include "net/hex.hpp"
 
 #include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <exception>
+#include <string>
 #include <openssl/evp.h>
 
 
@@ -39,10 +44,84 @@ timeval to_timeval(std::int64_t ms) { return timeval{static_cast<time_t>(ms / 10
 
 }  // namespace
 
-redis_connection::redis_connection(redis_endpoint endpoint) : ep_(std::move(endpoint)) {}
+std::string redis_endpoint::describe() const {
+  if (sentinels.empty()) return redis_address{host, port}.text();
+  return "master \"" + sentinel_master + "\" of sentinels " + [this] {
+    std::string all;
+    for (auto& s : sentinels) all += (all.empty() ? "" : ",") + s.text();
+    return all;
+  }();
+}
+
+redis_connection::redis_connection(redis_endpoint endpoint) : ep_(std::move(endpoint)), at_{ep_.host, ep_.port} {}
 
 redis_connection::~redis_connection() {
   if (ctx_) redisFree(ctx_);
+  drop_sentinel();
+}
+
+std::string redis_connection::address() const {
+  if (ep_.sentinels.empty()) return at_.text();
+  return at_.text() + " (master \"" + ep_.sentinel_master + "\")";
+}
+
+void redis_connection::drop_sentinel() {
+  if (sentinel_) redisFree(sentinel_);
+  sentinel_ = nullptr;
+}
+
+std::optional<redis_address> redis_connection::ask_sentinels() {
+  asked_ms_ = steady_ms();
+  std::string errors;
+  // A sentinel answers at once or not at all: a short timeout keeps a dead one from stalling the Redis thread.
+  const std::int64_t timeout = std::min<std::int64_t>(ep_.timeout_ms, 500);
+  for (std::size_t tried = 0; tried < ep_.sentinels.size(); ++tried) {
+    const redis_address& s = ep_.sentinels[sentinel_index_];
+    if (!sentinel_) {
+      sentinel_ = redisConnectWithTimeout(s.host.c_str(), s.port, to_timeval(timeout));
+      if (sentinel_ && !sentinel_->err) {
+        redisSetTimeout(sentinel_, to_timeval(timeout));
+        // Sentinels share Redis's password; one without a password refuses AUTH, which is no error here (a
+        // sentinel that needs one refuses the question below instead).
+        if (!ep_.password.empty())
+          if (void* r = redisCommand(sentinel_, "AUTH %b", ep_.password.data(), ep_.password.size())) freeReplyObject(r);
+      }
+    }
+    std::string why;
+    if (!sentinel_ || sentinel_->err) {
+      why = sentinel_ ? sentinel_->errstr : "out of memory";
+    } else if (auto* r = static_cast<redisReply*>(redisCommand(sentinel_, "SENTINEL get-master-addr-by-name %b",
+                                                                ep_.sentinel_master.data(), ep_.sentinel_master.size()))) {
+      redis_reply reply = convert(r);
+      freeReplyObject(r);
+      if (reply.type == redis_reply::array && reply.elements.size() == 2) {
+        std::uint16_t port = 0;
+        try {
+          port = static_cast<std::uint16_t>(std::stoi(reply.elements[1].text));
+        } catch (const std::exception&) {
+        }
+        if (port != 0) return redis_address{reply.elements[0].text, port};
+        why = "answered a port that is none: " + reply.elements[1].text;
+      } else if (reply.type == redis_reply::nil) {
+        why = "knows no master \"" + ep_.sentinel_master + "\"";
+      } else {
+        why = reply.is_error() ? reply.text : "answered neither an address nor nil";
+      }
+    } else {
+      why = sentinel_->errstr[0] ? sentinel_->errstr : "no answer";
+    }
+    errors += (errors.empty() ? "" : "; ") + s.text() + ": " + why;
+    drop_sentinel();
+    sentinel_index_ = (sentinel_index_ + 1) % ep_.sentinels.size();
+  }
+  error_ = "no sentinel named a master for \"" + ep_.sentinel_master + "\" (" + errors + ")";
+  return std::nullopt;
+}
+
+bool redis_connection::moved_by_sentinels() {
+  if (ep_.sentinels.empty() || steady_ms() - asked_ms_ < 1000) return false;
+  auto named = ask_sentinels();
+  return named && !(*named == at_);  // no answer: keep the master in hand; it fails on its own if it is gone
 }
 
 void redis_connection::drop(const std::string& why) {
@@ -52,10 +131,16 @@ void redis_connection::drop(const std::string& why) {
 }
 
 bool redis_connection::ensure_connected() {
+  if (ctx_ && moved_by_sentinels()) drop("the sentinels moved master \"" + ep_.sentinel_master + "\" away from " + at_.text());
   if (ctx_) return true;
-  redisContext* c = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, to_timeval(ep_.timeout_ms));
+  if (!ep_.sentinels.empty()) {
+    auto named = ask_sentinels();
+    if (!named) return false;
+    at_ = *named;
+  }
+  redisContext* c = redisConnectWithTimeout(at_.host.c_str(), at_.port, to_timeval(ep_.timeout_ms));
   if (!c || c->err) {
-    error_ = "cannot connect to Redis at " + ep_.host + ":" + std::to_string(ep_.port) + ": " + (c ? c->errstr : "out of memory");
+    error_ = "cannot connect to Redis at " + address() + ": " + (c ? c->errstr : "out of memory");
     if (c) redisFree(c);
     return false;
   }
@@ -76,6 +161,16 @@ bool redis_connection::ensure_connected() {
       return false;
     }
   }
+  if (!ep_.sentinels.empty()) {
+    // During a failover the sentinels may still name the old master, now a replica: wait for the promotion.
+    auto role = command({"ROLE"});
+    if (role.type != redis_reply::array || role.elements.empty() || role.elements[0].text != "master") {
+      drop("Redis at " + address() + " is not a master (yet): " +
+           (role.is_error() ? role.text : role.elements.empty() ? "no ROLE" : role.elements[0].text));
+      return false;
+    }
+  }
+  ++connections_;
   return true;
 }
 
@@ -117,6 +212,13 @@ std::vector<redis_reply> redis_connection::pipeline(const std::vector<std::vecto
     out.push_back(convert(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
+  // A master turned replica by a failover refuses writes: with sentinels, find the new master on the next call.
+  if (!ep_.sentinels.empty())
+    for (auto& r : out)
+      if (r.is_error() && r.text.rfind("READONLY", 0) == 0) {
+        drop("Redis at " + address() + " is read-only now: " + r.text);
+        break;
+      }
   return out;
 }
 

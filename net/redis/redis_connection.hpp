@@ -1,8 +1,13 @@
 #pragma once
 // A blocking Redis connection (hiredis) with timeouts, AUTH/SELECT, pipelining and reconnect on demand. It is
 // meant for a dedicated thread (redis_worker): nothing here may run on an actor or an io thread.
+//
+// With sentinels the master is found through them (SENTINEL get-master-addr-by-name) and followed: a connection to
+// a server that is not (or no longer) the master is dropped when it answers READONLY, when the sentinels name
+// another master (asked at most once a second, on use), or when it fails; the next call finds the master again.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -12,12 +17,27 @@ struct redisContext;
 
 namespace g::net {
 
+struct redis_address {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+  bool operator==(const redis_address& o) const { return host == o.host && port == o.port; }
+};
+
 struct redis_endpoint {
+  redis_endpoint() = default;
+  redis_endpoint(std::string host_, std::uint16_t port_, std::string password_ = "", int db_ = 0, std::int64_t timeout = 2000)
+      : host(std::move(host_)), port(port_), password(std::move(password_)), db(db_), timeout_ms(timeout) {}
+
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
-  std::string password;
+  std::string password;  // for Redis and the sentinels alike
   int db = 0;
   std::int64_t timeout_ms = 2000;
+  std::vector<redis_address> sentinels;  // non-empty: host/port are ignored, the sentinels name the master
+  std::string sentinel_master;
+  // What logs and errors name: the server, or the sentinels' master name.
+  std::string describe() const;
 };
 
 // A reply, flattened: nil, integer, string (also status), error, or array.
@@ -42,6 +62,10 @@ class redis_connection {
   bool ensure_connected();
   bool connected() const { return ctx_ != nullptr; }
   const std::string& last_error() const { return error_; }
+  // The server in use (or last tried): for log lines.
+  std::string address() const;
+  // Counts successful connections: a caller that saw another number before knows the server may have changed.
+  std::uint64_t connections() const { return connections_; }
 
   // One command; nullopt-like: a reply of type error with the transport's message when the connection failed
   // (the connection is then dropped and the next call reconnects).
@@ -58,9 +82,19 @@ class redis_connection {
 
  private:
   void drop(const std::string& why);
+  // Sentinel mode: the master the sentinels name now, trying each in turn from the last one that answered.
+  std::optional<redis_address> ask_sentinels();
+  void drop_sentinel();
+  bool moved_by_sentinels();  // the sentinels name another master than the one connected (asked once a second)
+
   redis_endpoint ep_;
   redisContext* ctx_ = nullptr;
   std::string error_;
+  redis_address at_;                 // the server ctx_ is (or was last) connected to
+  redisContext* sentinel_ = nullptr; // kept open between questions
+  std::size_t sentinel_index_ = 0;
+  std::int64_t asked_ms_ = 0;        // when the sentinels were last asked (steady clock)
+  std::uint64_t connections_ = 0;
 };
 
 }  // namespace g::net

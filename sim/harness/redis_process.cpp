@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -40,22 +41,40 @@ bool port_open(std::uint16_t port) {
   return ok;
 }
 
+void wait_for_port(std::uint16_t port, const char* what) {
+  for (int i = 0; i < 500; ++i) {
+    if (port_open(port)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error(std::string(what) + " did not open port " + std::to_string(port));
+}
+
 }  // namespace
 
-redis_process::redis_process() : port_(free_tcp_port()) { start(); }
+redis_process::redis_process(std::vector<std::string> extra) : extra_(std::move(extra)), port_(free_tcp_port()) { start(); }
 
 redis_process::~redis_process() { kill(); }
 
 void redis_process::start() {
-  server_ = child_process({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                           "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"},
-                          "/dev/null");
-  for (int i = 0; i < 500; ++i) {
-    if (port_open(port_)) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  throw std::runtime_error("redis-server did not open port " + std::to_string(port_));
+  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  server_ = child_process(argv, "/dev/null");
+  wait_for_port(port_, "redis-server");
 }
+
+sentinel_process::sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir)
+    : port_(free_tcp_port()) {
+  const std::string conf = dir + "/sentinel-" + std::to_string(port_) + ".conf";
+  std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndaemonize no\n"
+                      << "sentinel monitor " << name << " 127.0.0.1 " << master_port << " 1\n"
+                      << "sentinel down-after-milliseconds " << name << " 1000\n"
+                      << "sentinel failover-timeout " << name << " 10000\n";
+  server_ = child_process({"redis-server", conf, "--sentinel"}, dir + "/sentinel-" + std::to_string(port_) + ".log");
+  wait_for_port(port_, "redis-sentinel");
+}
+
+sentinel_process::~sentinel_process() { server_.kill(); }
 
 void redis_process::stop() {
   server_.signal(SIGTERM);

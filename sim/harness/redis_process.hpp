@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/harness/child_process.hpp"
 
@@ -12,7 +13,8 @@ namespace g::harness {
 
 class redis_process {
  public:
-  redis_process();
+  // `extra`: more redis-server options (e.g. {"--replicaof", "127.0.0.1", "6379"}).
+  explicit redis_process(std::vector<std::string> extra = {});
   ~redis_process();
   redis_process(const redis_process&) = delete;
   redis_process& operator=(const redis_process&) = delete;
@@ -24,8 +26,22 @@ class redis_process {
   pid_t pid() const { return server_.pid(); }
 
  private:
+  std::vector<std::string> extra_;
   child_process server_;
   std::uint16_t port_ = 0;
+};
+
+// A private Redis Sentinel monitoring one master under `name` (quorum 1, down after 1 s), with its config file
+// (Sentinel rewrites it) in `dir`.
+class sentinel_process {
+ public:
+  sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir);
+  ~sentinel_process();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_ = 0;
+  child_process server_;
 };
 
 std::uint16_t free_tcp_port();
