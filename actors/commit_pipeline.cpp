@@ -30,7 +30,7 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
   requests.reserve(work.size());
   for (auto& p : work)
     requests.push_back({p.total, p.id, &p.batch.session->session_id, &p.batch.session->resume_url,
-                        &p.batch.events, env_.cfg->events.stream_maxlen, now, env_.cfg->cluster.lease_ms,
+                        &p.batch.events, 0, now, env_.cfg->cluster.lease_ms,
                         p.total == env_.shard_total});
   auto results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
   note_outcome(conn, results);

@@ -16,6 +16,7 @@
 #include "actors/cluster_link_config.hpp"
 #include "actors/cluster_view.hpp"
 #include "actors/commit_pipeline.hpp"
+#include "actors/stream_trimmer.hpp"
 #include "actors/messages.hpp"
 #include "actors/status_client.hpp"
 #include "actors/node_actor.hpp"
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<g::net::identify_gate> gate;  // outlives the Redis thread, whose jobs refer to it
   g::actors::commit_pipeline commits(env);      // so does this
+  g::actors::stream_trimmer trimmer(cfg, g::net::redis_keys(cfg.node.group).events());  // and this
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
@@ -250,6 +252,7 @@ int main(int argc, char** argv) {
     env.io = &io;
     env.redis = &redis;
     env.commits = &commits;
+    env.trimmer = &trimmer;
     env.gate = gate.get();
 
     try {

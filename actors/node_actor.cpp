@@ -15,6 +15,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "actors/shard_actor.hpp"
+#include "actors/stream_trimmer.hpp"
 #include "actors/status_protocol.hpp"
 #include "cluster/assignment.hpp"
 #include "cluster/election.hpp"
@@ -593,7 +594,7 @@ void step_reshard(node_actor_t* self, node_env* env, std::int64_t now) {
     m.to = to;
     const auto t0 = std::chrono::steady_clock::now();
     m.result = net::reshard_store(conn, env->cfg->node.group, env->node_id)
-                   .switch_over(to, epoch, net::wall_ms(), env->cfg->events.stream_maxlen);
+                   .switch_over(to, epoch, net::wall_ms(), 0);
     m.took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     caf::anon_send(me, std::move(m));
   });
@@ -989,6 +990,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](local, view_atom) {
         refresh_view(self, env);
+        env->redis->post([env](net::redis_connection& conn) { env->trimmer->run(conn); });
         // Commands for shards that do not exist are answered by the master, every few seconds.
         if (self->state.election && self->state.election->is_master() && ++self->state.view_rounds % 3 == 0)
           env->redis->post([env](net::redis_connection& conn) {

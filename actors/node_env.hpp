@@ -16,6 +16,7 @@ class io_context;
 
 namespace g::actors {
 class commit_pipeline;
+class stream_trimmer;
 }
 
 namespace g::net {
@@ -100,6 +101,7 @@ struct node_env {
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;
   commit_pipeline* commits = nullptr;  // shards' commits, pipelined on the Redis thread
+  stream_trimmer* trimmer = nullptr;   // trims the stream once a second, keeps the consumer groups' figures
   net::identify_gate* gate = nullptr;
   cluster::event_filter filter;
   node_counters counters;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "actors/node_env.hpp"
+#include "actors/stream_trimmer.hpp"
 #include "net/json/json_writer.hpp"
 #include "status_page_html.hpp"  // generated from status_page/index.html
 
@@ -73,6 +74,7 @@ net::http_answer metrics_page(const node_env& env) {
   counter(o, "g_node_rejected_commands_total", "backend commands refused (invalid, queue full)", c.rejected_commands);
   counter(o, "g_node_fenced_total", "shards stopped because another node holds their lease", c.fenced);
   counter(o, "g_node_identify_refused_total", "IDENTIFYs refused to keep the session start reserve: alert on it", c.identify_refused);
+  if (env.trimmer) env.trimmer->append_metrics(o);
   return a;
 }
 

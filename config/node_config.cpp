@@ -202,6 +202,11 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
   c.events.include = events.strings("include").value_or(std::vector<std::string>{});
   c.events.exclude = events.strings("exclude").value_or(std::vector<std::string>{});
   c.events.stream_maxlen = events.get<std::uint64_t>("stream_maxlen").value_or(c.events.stream_maxlen);
+  if (c.events.stream_maxlen == 0) throw config_error("[events] stream_maxlen must be greater than 0");
+  c.events.protect_groups = events.strings("protect_groups");
+  c.events.stream_maxlen_hard = events.get<std::uint64_t>("stream_maxlen_hard").value_or(2 * c.events.stream_maxlen);
+  if (c.events.stream_maxlen_hard < c.events.stream_maxlen)
+    throw config_error("[events] stream_maxlen_hard must be at least stream_maxlen");
   if (!c.events.include.empty() && !c.events.exclude.empty())
     throw config_error("[events] set include or exclude, not both");
   events.check_unknown();

@@ -50,6 +50,9 @@ struct node_config {
   struct events_section {
     std::vector<std::string> include, exclude;
     std::uint64_t stream_maxlen = 1'000'000;
+    // Trimming waits for these consumer groups (unset: every group; empty: none) up to stream_maxlen_hard.
+    std::optional<std::vector<std::string>> protect_groups;
+    std::uint64_t stream_maxlen_hard = 2'000'000;  // default: twice stream_maxlen
   } events;
   struct chunking_section {
     bool enabled = false;

@@ -99,3 +99,56 @@ TEST_CASE("Sentinel settings: a name without sentinels, or no sentinel that know
   CHECK_MESSAGE(std::count(log.begin(), log.end(), '\n') == 1, log);
   CHECK_MESSAGE(log.find("no sentinel named a master for \"g-test\"") != std::string::npos, log);
 }
+
+namespace {
+
+std::int64_t metric_value(world& w, const std::string& sample) {
+  int status = 0;
+  auto m = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+  auto at = m.find("\n" + sample + " ");
+  return at == std::string::npos ? INT64_MIN : std::stoll(m.substr(at + sample.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("a slow consumer group holds trimming back (logged, measured), and past stream_maxlen_hard trimming goes on, loudly") {
+  world w(2, {"--rate", "400"});
+  redis_connection c({"127.0.0.1", w.redis.port()});
+  REQUIRE(c.command({"XGROUP", "CREATE", "g:g:events", "slow", "$", "MKSTREAM"}).ok());
+  auto cfg = w.write_config("protect.toml", "test-token", w.redis.port(), "[events]\nstream_maxlen = 300\nstream_maxlen_hard = 1500\n");
+  auto node = w.node(cfg);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
+  // The group has read nothing: the stream grows past stream_maxlen, every entry kept.
+  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("consumer group 'slow' holds the stream") != std::string::npos; }, 20s),
+                  node.log());
+  CHECK(metric_value(w, "g_stream_trim_held") == 1);
+  CHECK(metric_value(w, "g_stream_group_protected{group=\"slow\"}") == 1);
+  CHECK(metric_value(w, "g_stream_group_lag{group=\"slow\"}") > 300);
+  auto first = c.command({"XRANGE", "g:g:events", "-", "+", "COUNT", "1"}).elements.at(0).elements.at(0).text;
+  auto read = c.command({"XREADGROUP", "GROUP", "slow", "w", "COUNT", "1", "STREAMS", "g:g:events", ">"});
+  CHECK(read.elements.at(0).elements.at(1).elements.at(0).elements.at(0).text == first);  // its first entry is still there
+  CHECK(metric_value(w, "g_stream_group_pending{group=\"slow\"}") >= 0);
+
+  // Past the hard cap the stream is cut, and the loss is logged and counted.
+  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("had not read") != std::string::npos; }, 20s), node.log());
+  auto log = node.log();
+  CHECK_MESSAGE(log.find("ERROR: the stream reached stream_maxlen_hard 1500: trimmed") != std::string::npos, log);
+  CHECK(metric_value(w, "g_stream_trimmed_unread_total{group=\"slow\"}") > 0);
+  CHECK(c.command({"XLEN", "g:g:events"}).number <= 1500 + 400);  // one second's worth of events at most
+
+  // The load stops and the group catches up: the stream goes back to stream_maxlen.
+  w.load(0);
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.command({"XREADGROUP", "GROUP", "slow", "w", "COUNT", "100000", "STREAMS", "g:g:events", "0"});
+    auto fresh = c.command({"XREADGROUP", "GROUP", "slow", "w", "COUNT", "100000", "STREAMS", "g:g:events", ">"});
+    for (auto* batch : {&r, &fresh})
+      if (batch->type == g::net::redis_reply::array)
+        for (auto& e : batch->elements.at(0).elements.at(1).elements) c.command({"XACK", "g:g:events", "slow", e.elements.at(0).text});
+    if (w.wait_for([&] { return metric_value(w, "g_stream_trim_held") == 0; }, 1500ms)) break;
+  }
+  CHECK(metric_value(w, "g_stream_trim_held") == 0);
+  CHECK_MESSAGE(w.wait_for([&] { return node.log().find("trimmed to stream_maxlen again") != std::string::npos; }, 5s), node.log());
+  CHECK(c.command({"XLEN", "g:g:events"}).number <= 300 + 200);
+  node.signal(SIGTERM);
+  CHECK(node.wait(15s) == 0);
+}

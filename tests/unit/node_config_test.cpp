@@ -41,6 +41,9 @@ TEST_CASE("config: defaults, values and environment overrides") {
   CHECK(c.discord.compress == "zlib-stream");
   CHECK(c.redis.port == 6379);
   CHECK(c.events.stream_maxlen == 1000000);
+  CHECK(c.events.stream_maxlen_hard == 2000000);
+  CHECK_FALSE(c.events.protect_groups.has_value());  // every group protected
+  CHECK(c.redis.sentinels.empty());
   CHECK(c.http.listen.port == 7480);
 
   r = parse_node_config(std::string(minimal) + R"(
@@ -52,6 +55,11 @@ priority = 3
 [redis]
 host = "redis.internal"
 port = 6380
+sentinels = ["10.0.0.5:26379", "s2:26380"]
+sentinel_master = "g-prod"
+[events]
+stream_maxlen = 5000
+protect_groups = []
 )", "node.toml", env_of({{"BOT_TOKEN", "env-token"}, {"NODE_NAME", "b"}, {"GROUP_NAME", "prod"},
                           {"REDIS_HOST", "r2"}, {"REDIS_PORT", "7000"}, {"REDIS_PASS", "pw"},
                           {"NODE_COOKIE", "cookie-from-the-environment"}, {"RAINDROP_URL", "http://ids:8000"}}));
@@ -67,6 +75,12 @@ port = 6380
   CHECK(r.config->redis.password == "pw");
   CHECK(r.config->security.cookie == "cookie-from-the-environment");
   CHECK(r.config->ids.raindrop_url == "http://ids:8000");
+  REQUIRE(r.config->redis.sentinels.size() == 2);
+  CHECK(r.config->redis.sentinels[1].text() == "s2:26380");
+  CHECK(r.config->redis.sentinel_master == "g-prod");
+  CHECK(r.config->events.stream_maxlen_hard == 10000);  // twice stream_maxlen
+  REQUIRE(r.config->events.protect_groups.has_value());
+  CHECK(r.config->events.protect_groups->empty());
 }
 
 TEST_CASE("config: presence becomes JSON, shards take a number") {
@@ -94,6 +108,13 @@ TEST_CASE("config: every mistake is one clear line") {
   CHECK(error_of("") == "node.toml: no bot token: set [discord] token or BOT_TOKEN");
   CHECK(error_of("[discord]\ntoken='t'\n").find("no usable cookie") != std::string::npos);
   CHECK(error_of(std::string(minimal) + "[redis]\nport = 99999\n") == "node.toml: [redis] port must be a port number");
+  CHECK(error_of(std::string(minimal) + "[redis]\nsentinels = [\"s:1\"]\n").find("sentinels and sentinel_master go together") != std::string::npos);
+  CHECK(error_of(std::string(minimal) + "[redis]\nsentinels = [\"s\"]\nsentinel_master = \"m\"\n") ==
+        "node.toml: [redis] sentinels = 's' is not HOST:PORT");
+  CHECK(error_of(std::string(minimal) + "[events]\nstream_maxlen = 10\nstream_maxlen_hard = 5\n") ==
+        "node.toml: [events] stream_maxlen_hard must be at least stream_maxlen");
+  CHECK(error_of(std::string(minimal) + "[events]\nprotect_groups = \"cache\"\n") ==
+        "node.toml: [events] protect_groups must be an array of strings");
   CHECK(error_of(minimal, {{"REDIS_PORT", "abc"}}) == "node.toml: REDIS_PORT must be a port number");
   CHECK(error_of(std::string(minimal) + "[node]\nlisten = \"nowhere\"\n") ==
         "node.toml: [node] listen = 'nowhere' is not HOST:PORT");
