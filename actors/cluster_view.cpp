@@ -31,6 +31,7 @@ cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& gr
     s.reshard_started_ms = std::strtoll(r[6].elements[1].text.c_str(), nullptr, 10);
   }
   s.owners = std::move(*holders);
+  s.connected = net::shard_store(conn, group, "").connected_nodes();
   s.ok = true;
   return s;
 }

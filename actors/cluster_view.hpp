@@ -26,6 +26,7 @@ struct cluster_snapshot {
   int shard_count = 0;                       // the set in force (`shard_count`; 0 when unset)
   int reshard_to = 0;                        // a reshard prepares this many shards (0: none)
   std::int64_t reshard_started_ms = 0;
+  std::optional<std::vector<std::string>> connected;  // nodes with a connection to Redis (unknown: no CLIENT LIST)
 };
 
 cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& group, int shard_total);

@@ -235,6 +235,8 @@ int main(int argc, char** argv) {
     }
   }
   {
+    // Named, so that Redis witnesses that this node lives (the master tells a dead node from a partitioned one by it).
+    redis_ep.client_name = g::net::redis_keys(cfg.node.group).client_name(env.node_id);
     g::net::redis_worker redis(redis_ep);
     g::net::identify_budget budget;
     budget.total = bot.session_total;

@@ -25,6 +25,7 @@ using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
 using promote_atom = caf::atom_constant<caf::atom("promote")>;  // node → shard: a reshard switched to its set
 using end_atom = caf::atom_constant<caf::atom("end")>;          // node → shard: its set was superseded: close 1000
+using drop_atom = caf::atom_constant<caf::atom("drop")>;  // master → node → shard: give the shard up, uncommitted
 using opened_atom = caf::atom_constant<caf::atom("opened")>;    // io thread → shard: a prepared session has its guilds
 
 // The first element of every message an actor of a node sends to the node actor itself (ticks, Redis answers,

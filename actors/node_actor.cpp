@@ -62,6 +62,9 @@ using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using witness_atom = caf::atom_constant<caf::atom("witness")>;  // Redis → master: lease kept?, who is connected
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using redis_atom = caf::atom_constant<caf::atom("redis")>;  // node → master: whether it can reach Redis
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using inbox_atom = caf::atom_constant<caf::atom("inbox")>;
 using trim_atom = caf::atom_constant<caf::atom("trim")>;
@@ -124,6 +127,14 @@ struct node_state {
   bool inbox_reading = false;
   std::uint64_t view_rounds = 0;  // view refreshes (every second): paces the unknown-shard sweep
   std::deque<std::string> departed;  // peers whose link went down: their master lease may be taken at once
+  // Membership. Redis witnesses which nodes live: those with a named connection (shard_store::connected_nodes),
+  // read by every node each second and by the master each tick. With the links this node sees, it gives the
+  // majority rule, and tells a node behind a partition (connected, link down) from a dead one (connection closed).
+  std::set<std::uint64_t> connected;
+  int minority_ticks = 0;               // the master's ticks in a row seeing less than half of the members
+  std::set<std::uint64_t> cut_off;      // the master's: nodes that report they cannot reach Redis
+  bool redis_reachable = true;          // what this node last told its master
+  bool claim_refusal_logged = false;
   // The master's view: the set in force and, during a reshard, the set being prepared.
   std::map<int, set_placement> placements;
   std::set<std::uint64_t> draining;    // nodes handing their shards over before they stop
@@ -298,6 +309,37 @@ std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
   return live;
 }
 
+void note_connected(node_state& s, const std::vector<std::string>& ids) {
+  s.connected.clear();
+  for (auto& id : ids) s.connected.insert(std::strtoull(id.c_str(), nullptr, 10));
+}
+
+// The cluster's members: every node Redis sees connected, and every node this one is linked to.
+std::size_t member_count(node_actor_t* self, node_env* env) {
+  auto members = live_nodes(self, env);
+  members.insert(self->state.connected.begin(), self->state.connected.end());
+  return members.size();
+}
+
+// At least half of the members, this node included. A tie keeps the master it has (two nodes whose link broke:
+// the one holding the Redis master lease stays master, the other cannot take the lease from it).
+bool sees_majority(node_actor_t* self, node_env* env) {
+  return 2 * (self->state.peers.size() + 1) >= member_count(self, env);
+}
+
+// Nodes that keep the shards they own and get nothing more: linked nodes that cannot reach Redis, and nodes whose
+// link is down but whose Redis connection lives (a partition between nodes: they still renew their leases, and a
+// master that merely lost its link to them must not take their shards).
+std::set<std::uint64_t> holding_nodes(node_actor_t* self, const std::set<std::uint64_t>& live) {
+  auto& s = self->state;
+  std::set<std::uint64_t> out;
+  for (auto n : s.cut_off)
+    if (live.count(n)) out.insert(n);
+  for (auto n : s.connected)
+    if (!live.count(n)) out.insert(n);
+  return out;
+}
+
 // The master's placement round for one shard set: every shard owned by a live node, leaving nodes emptied, then
 // rebalanced. During a reshard the prepared set is placed by the same rules, beside the set in force.
 void place_set(node_actor_t* self, node_env* env, int total, set_placement& p, const std::set<std::uint64_t>& live,
@@ -316,6 +358,7 @@ void place_set(node_actor_t* self, node_env* env, int total, set_placement& p, c
     if (live.count(n)) in.draining.insert(n);
   if (s.stopping) in.draining.insert(self_id(env));
   in.owners = p.owners;
+  in.holding = holding_nodes(self, live);
   for (auto& [shard, until] : p.moving) in.moving.insert(shard);
   in.rebalance = env->cfg->cluster.rebalance;
   in.max_moves = env->cfg->cluster.max_moves;
@@ -366,6 +409,7 @@ void place_set(node_actor_t* self, node_env* env, int total, set_placement& p, c
 void place(node_actor_t* self, node_env* env) {
   auto& s = self->state;
   if (!s.election || !s.election->is_master()) return;
+  if (!sees_majority(self, env)) return;  // about to give mastership up: assign nothing meanwhile
   const std::int64_t now = net::steady_ms();
   const auto live = live_nodes(self, env);
   for (auto& [total, p] : s.placements)
@@ -393,6 +437,7 @@ void load_owners(node_actor_t* self, node_env* env, int total) {
 void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placement& p,
                       const std::vector<std::uint64_t>& holders) {
   const auto live = live_nodes(self, env);
+  const auto holding = holding_nodes(self, live);
   for (std::size_t i = 0; i < holders.size(); ++i) {
     const int shard = static_cast<int>(i);
     if (p.moving.count(shard)) {
@@ -404,7 +449,21 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
       if (live.count(holders[i])) p.owners[shard] = holders[i];
       continue;
     }
-    if (!p.owners.count(shard)) continue;  // unowned already: placement assigns it
+    auto owner = p.owners.find(shard);
+    if (owner == p.owners.end()) continue;  // unowned already: placement assigns it
+    if (holding.count(owner->second)) {
+      // Its owner cannot renew (cut off from Redis, or behind a partition and frozen): the lease expired, so the
+      // shard is placed now. A linked owner is told to let it go; one behind a partition is fenced if it returns.
+      std::fprintf(stderr, "g-actor: shard %d of %d: the lease of node %llu expired while it could not renew it: "
+                           "moving the shard\n", shard, total, static_cast<unsigned long long>(owner->second));
+      if (live.count(owner->second) && owner->second != self_id(env))
+        self->send(self->state.peers[owner->second].handle, drop_atom::value, self->state.election->epoch(),
+                   static_cast<std::int32_t>(total), static_cast<std::int32_t>(shard));
+      p.owners.erase(owner);
+      p.leaseless.erase(shard);
+      p.ready.erase(shard);
+      continue;
+    }
     if (++p.leaseless[shard] < 3) continue;
     std::fprintf(stderr, "g-actor: shard %d of %d has had no lease holder for 15 s: assigning it again\n", shard, total);
     p.owners.erase(shard);
@@ -425,10 +484,24 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         auto me = caf::actor_cast<caf::actor>(self);
         std::vector<std::string> departed(s.departed.begin(), s.departed.end());
         const std::uint64_t known = s.epoch_seen;
-        env->redis->post([env, me, departed, known](net::redis_connection& conn) {
-          auto epoch = net::shard_store(conn, env->cfg->node.group, env->node_id)
-                           .claim_master(env->cfg->cluster.lease_ms, departed, known);
-          caf::anon_send(me, local{}, claimed_atom::value, epoch.has_value(), epoch.value_or(0));
+        std::set<std::string> visible{env->node_id};
+        for (auto& [id, p] : s.peers) visible.insert(std::to_string(id));
+        env->redis->post([env, me, departed, known, visible](net::redis_connection& conn) {
+          net::shard_store store(conn, env->cfg->node.group, env->node_id);
+          auto ids = store.connected_nodes();
+          std::set<std::string> members = visible;
+          std::vector<std::string> gone;  // departed, and Redis saw their connection close: dead, not partitioned
+          if (ids) {
+            members.insert(ids->begin(), ids->end());
+            for (auto& d : departed)
+              if (!std::binary_search(ids->begin(), ids->end(), d)) gone.push_back(d);
+          }
+          std::optional<std::uint64_t> epoch;
+          const bool majority = 2 * visible.size() >= members.size();
+          if (majority) epoch = store.claim_master(env->cfg->cluster.lease_ms, departed, known, gone);
+          caf::anon_send(me, local{}, claimed_atom::value, epoch.has_value(), epoch.value_or(0), majority,
+                         static_cast<std::int32_t>(visible.size()), static_cast<std::int32_t>(members.size()),
+                         ids.value_or(std::vector<std::string>{}), ids.has_value());
         });
         break;
       }
@@ -687,6 +760,24 @@ void refresh_view(node_actor_t* self, node_env* env) {
   });
 }
 
+// A node that cannot reach Redis tells its master (again each second while it lasts, and to a new master), so that
+// nothing new is placed here and the shards move once their leases expire. "Cannot reach": no answer for as long
+// as a lease lasts, or 1.5 s (a node renews its leases three times per lease).
+void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
+  auto& s = self->state;
+  const std::int64_t answered = env->redis->answered_ms();
+  const bool reachable = answered == 0 || now - answered < std::min<std::int64_t>(env->cfg->cluster.lease_ms, 1500);
+  if (reachable != s.redis_reachable)
+    std::fprintf(stderr, reachable ? "g-actor: Redis answers again\n"
+                                   : "g-actor: WARN: Redis has not answered for %.1f s: telling the master\n",
+                 static_cast<double>(now - answered) / 1000.0);
+  const bool changed = reachable != s.redis_reachable;
+  s.redis_reachable = reachable;
+  if (s.election->is_master() || (!changed && (reachable || now % 1000 >= 250))) return;
+  if (auto m = s.election->master(); m && s.peers.count(*m))
+    self->send(s.peers[*m].handle, redis_atom::value, self_id(env), reachable);
+}
+
 caf::behavior node_behavior(node_actor_t* self, node_env* env) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
@@ -712,15 +803,25 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       s.peers.erase(it);
       std::fprintf(stderr, "g-actor: node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
       s.draining.erase(id);
+      s.cut_off.erase(id);
       s.departed.push_back(std::to_string(id));
       if (s.departed.size() > departed_kept) s.departed.pop_front();
       if (s.leaving_told == id) s.leaving_told = 0;
       apply_election(self, env, s.election->peer_down(id, net::steady_ms()));
-      if (s.election->is_master())  // a node that died cannot unregister itself
-        env->redis->post([env, id](net::redis_connection& conn) {
-          net::shard_store(conn, env->cfg->node.group, env->node_id).unregister_node(std::to_string(id));
+      if (s.election->is_master()) {
+        // Dead, or behind a partition? Redis saw a dead process's connection close: its shards go to the living at
+        // once (session stealing). A node still connected keeps its shards while it renews their leases.
+        auto me = caf::actor_cast<caf::actor>(self);
+        env->redis->post([env, me, id](net::redis_connection& conn) {
+          net::shard_store store(conn, env->cfg->node.group, env->node_id);
+          auto ids = store.connected_nodes();
+          const bool alive = ids && std::binary_search(ids->begin(), ids->end(), std::to_string(id));
+          if (!alive) store.unregister_node(std::to_string(id));  // a node that died cannot unregister itself
+          else std::fprintf(stderr, "g-actor: node %llu lost its link but is still connected to Redis: its shards stay "
+                                    "with it while it renews their leases\n", static_cast<unsigned long long>(id));
+          caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
         });
-      place(self, env);  // a dead worker's shards go to the living at once
+      }
       return;
     }
   });
@@ -840,8 +941,17 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (authenticated_sender(self) != from) return;  // unauthenticated, or posing as another node
         apply_election(self, env, s.election->receive(from, static_cast<cluster::election_message>(m), epoch, net::steady_ms()));
       },
-      [=](local, claimed_atom, bool granted, std::uint64_t epoch) {
+      [=](local, claimed_atom, bool granted, std::uint64_t epoch, bool majority, std::int32_t seen, std::int32_t members,
+          const std::vector<std::string>& connected, bool witnessed) {
         auto& s = self->state;
+        if (witnessed) note_connected(s, connected);
+        if (!majority) {
+          if (!s.claim_refusal_logged)
+            std::fprintf(stderr, "g-actor: WARN: sees %d of %d nodes: not claiming mastership without a majority\n", seen, members);
+          s.claim_refusal_logged = true;
+        } else {
+          s.claim_refusal_logged = false;
+        }
         const bool was_master = s.election->is_master();
         apply_election(self, env, s.election->claim_result(granted, epoch, net::steady_ms()));
         if (s.election->is_master() && !was_master) {
@@ -895,18 +1005,23 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           // Keep the master lease; losing it means another node may act as master.
           auto me = caf::actor_cast<caf::actor>(self);
           env->redis->post([env, me](net::redis_connection& conn) {
-            if (!net::shard_store(conn, env->cfg->node.group, env->node_id).keep_master(env->cfg->cluster.lease_ms))
-              caf::anon_send(me, local{}, lost_atom::value);
+            net::shard_store store(conn, env->cfg->node.group, env->node_id);
+            if (!store.keep_master(env->cfg->cluster.lease_ms)) return caf::anon_send(me, local{}, lost_atom::value);
+            auto ids = store.connected_nodes();
+            caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
           });
-          // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid.
+          // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid; every tick
+          // while a node holds shards it cannot renew (their leases expiring is the signal to move them).
           s.placements[s.total];
-          const bool again = ++s.ticks_since_owners >= 20;
+          const bool again = ++s.ticks_since_owners >= 20 || !holding_nodes(self, live_nodes(self, env)).empty();
           if (again) s.ticks_since_owners = 0;
           for (auto& [total, p] : s.placements)
             if (!p.loaded || again) load_owners(self, env, total);
           place(self, env);
           step_reshard(self, env, now);
         }
+        env->minority = !sees_majority(self, env);
+        report_redis_reach(self, env, now);
         if (s.stopping && runs_no_shard(s)) leave_when_settled(self, env);  // waiting for the last moves
         if (s.stopping && s.drain_deadline) {
           if (now > s.drain_deadline) {
@@ -917,6 +1032,47 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           }
         }
         self->delayed_send(self, std::chrono::milliseconds(250), local{}, tick_atom::value);
+      },
+      [=](local, connected_atom, const std::vector<std::string>& ids, bool witnessed) {
+        auto& s = self->state;
+        if (!s.election->is_master()) return;
+        if (witnessed) note_connected(s, ids);
+        if (sees_majority(self, env)) {
+          s.minority_ticks = 0;
+          place(self, env);  // a node whose connection closed is dead: its shards go to the living now
+          return;
+        }
+        // Cut off from most of the cluster (but not from Redis): give mastership up after a second (a node that just
+        // started may be connected to Redis before it is linked), so that the majority elects a master.
+        if (++s.minority_ticks < 4) return;
+        std::fprintf(stderr, "g-actor: WARN: sees %zu of %zu nodes: giving mastership up for the majority to elect one\n",
+                     s.peers.size() + 1, member_count(self, env));
+        s.minority_ticks = 0;
+        env->redis->post([env](net::redis_connection& conn) {
+          net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
+        });
+        apply_election(self, env, s.election->lease_lost(net::steady_ms()));
+      },
+      [=](redis_atom, std::uint64_t from, bool reachable) {
+        auto& s = self->state;
+        if (authenticated_sender(self) != from || !s.election->is_master()) return;
+        if (reachable ? s.cut_off.erase(from) == 0 : !s.cut_off.insert(from).second) return;
+        if (reachable)
+          std::fprintf(stderr, "g-actor: node %llu reaches Redis again\n", static_cast<unsigned long long>(from));
+        else
+          std::fprintf(stderr, "g-actor: node %llu cannot reach Redis: nothing new goes to it, and its shards move as their "
+                               "leases expire\n", static_cast<unsigned long long>(from));
+        place(self, env);
+      },
+      [=](drop_atom, std::uint64_t epoch, std::int32_t total, std::int32_t shard) {
+        auto& s = self->state;
+        if (!from_master(self, epoch)) return;
+        auto set = s.sets.find(total);
+        if (set == s.sets.end()) return;
+        auto it = set->second.actors.find(shard);
+        if (it == set->second.actors.end()) return;
+        set->second.ready.erase(shard);
+        self->send(it->second, local{}, drop_atom::value);
       },
       [=](local, lost_atom) {
         std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
@@ -1000,6 +1156,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](local, view_atom, const cluster_snapshot& snap) {
         auto& s = self->state;
+        if (snap.ok && snap.connected && !s.election->is_master()) note_connected(s, *snap.connected);
         std::int64_t now = net::wall_ms();
         if (snap.entries_added >= 0) {
           if (s.last_added >= 0 && now > s.last_added_ms)

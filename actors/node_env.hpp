@@ -30,6 +30,7 @@ struct node_counters {
   std::atomic<std::uint64_t> events{0}, commits{0}, redis_errors{0}, identifies{0}, resumes{0},
       rejected_commands{0}, fenced{0}, identify_refused{0};
   std::atomic<std::uint64_t> commit_outages{0};  // episodes of Redis refusing or not answering commits
+  std::atomic<std::uint64_t> given_up{0};  // shards let go while cut off from Redis (their leases expired)
 };
 
 // Each shard's latest state, written by its actor, read by the HTTP endpoints.
@@ -96,7 +97,10 @@ struct node_env {
   const config::node_config* cfg = nullptr;
   std::string node_id;
   std::string gateway_url;
-  std::atomic<int> shard_total{1};  // the set in force: set by the node actor (a reshard's switch), read anywhere
+  std::atomic<int> shard_total{1};
+  // This node sees fewer than half of the cluster's nodes (links, and Redis's witness): a shard that cannot renew
+  // its lease lets it go once expired, for the majority's master to place it elsewhere.
+  std::atomic<bool> minority{false};  // the set in force: set by the node actor (a reshard's switch), read anywhere
   int max_concurrency = 1;
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;

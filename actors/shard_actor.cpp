@@ -114,6 +114,7 @@ struct shard_state {
   int id = 0;
   bool in_force = true;  // false while a reshard prepares its set: no board, no status, events held in Redis
   bool leased = false;
+  std::int64_t renewed_ms = 0;  // when Redis last confirmed the lease (steady)
   bool stopping = false;
   bool ending = false;  // its set was superseded: the session is closed with 1000 and forgotten
   // Prepared: the session Redis knows it runs live (reshard:live). Unknown at first: a shard that takes over from a
@@ -276,14 +277,23 @@ void end_session(shard_actor_t* self, const std::string& why) {
   self->quit();
 }
 
-void fenced(shard_actor_t* self, const std::string& why) {
+// The shard stops here at once, without committing or closing its session: another node runs (or is about to run)
+// it and resumes the session from the committed seq.
+void let_go(shard_actor_t* self, std::atomic<std::uint64_t>& counter, const std::string& why) {
   auto& s = self->state;
-  ++s.env->counters.fenced;
-  log(s, "fenced, stopping: " + why);
+  ++counter;
+  log(s, why);
   s.leased = false;
   s.batch.clear();
   s.drop_connection();  // no graceful close: the new owner resumes the session
   self->quit();
+}
+
+void fenced(shard_actor_t* self, const std::string& why) { let_go(self, self->state.env->counters.fenced, "fenced, stopping: " + why); }
+
+// Cut off from Redis past its lease: whatever it buffered is Discord's to replay to the next owner.
+void give_up(shard_actor_t* self, const std::string& why) {
+  let_go(self, self->state.env->counters.given_up, "giving the shard up (" + why + "): its next owner resumes the session");
 }
 
 caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int id, bool take_over, caf::actor node) {
@@ -324,6 +334,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           return;
         }
         s.leased = true;
+        s.renewed_ms = net::steady_ms();
         net::session_state session;
         if (m.session) {
           session = {m.session->session_id, m.session->seq, m.session->resume_url};
@@ -463,12 +474,19 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
       },
       [=](renew_msg m) {
+        auto& s = self->state;
         if (m.redis_down) {
           ++env->counters.redis_errors;
-          return;  // nobody can take the lease while Redis is down either; keep the session
+          // Redis down for everyone: nobody can take the lease either, so the session stays. But a node that sees
+          // less than half of the cluster is the one cut off: once its lease expired, the majority places the shard.
+          if (env->minority && net::steady_ms() - s.renewed_ms >= lease_ms)
+            give_up(self, "its lease expired while this node could reach neither Redis nor most of the cluster");
+          return;
         }
-        if (!m.held) fenced(self, "the lease is held by another node");
+        if (!m.held) return fenced(self, "the lease is held by another node");
+        s.renewed_ms = net::steady_ms();
       },
+      [=](local, drop_atom) { give_up(self, "the master moved it: its lease expired while this node could not reach Redis"); },
       [=](commands_msg& m) {
         auto& s = self->state;
         for (auto& c : m.commands) {

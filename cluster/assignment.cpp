@@ -21,10 +21,12 @@ placement_plan plan_placement(const placement_input& in) {
   if (in.live_nodes.empty() || in.total <= 0) return plan;
   load_map load;     // nodes that may receive shards
   load_map leaving;  // draining nodes and what they still own
-  for (auto n : in.live_nodes) (in.draining.count(n) ? leaving : load)[n];
+  for (auto n : in.live_nodes)
+    if (!in.holding.count(n)) (in.draining.count(n) ? leaving : load)[n];
   std::vector<int> unowned;
   for (int s = 0; s < in.total; ++s) {
     auto it = in.owners.find(s);
+    if (it != in.owners.end() && in.holding.count(it->second)) continue;  // kept, not movable
     if (it != in.owners.end() && load.count(it->second)) load[it->second].push_back(s);
     else if (it != in.owners.end() && leaving.count(it->second)) leaving[it->second].push_back(s);
     else unowned.push_back(s);

@@ -15,6 +15,9 @@ struct placement_input {
   int max_concurrency = 1;
   std::vector<std::uint64_t> live_nodes;    // nodes that may own shards
   std::set<std::uint64_t> draining;         // live nodes that are leaving: they get nothing and give everything
+  // Nodes that keep what they own and get nothing more: one whose link is down but that still holds its leases
+  // (a partition between nodes), or one that cannot reach Redis (its shards move once their leases expire).
+  std::set<std::uint64_t> holding;
   std::map<int, std::uint64_t> owners;      // shard → node (owners not live count as unowned)
   std::set<int> moving;                     // shards being migrated now
   int max_moves = 1;

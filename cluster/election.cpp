@@ -37,7 +37,7 @@ election_outputs election::peer_up(const node_rank& peer, std::int64_t now_ms) {
   peers_[peer.id] = peer;
   election_outputs out;
   if (state_ == state::master) {
-    if (peer.outranks(self_)) {
+    if (peer.priority > self_.priority) {
       // A higher-priority node joined: step down so that it can take the lease.
       state_ = state::waiting_coordinator;
       deadline_ = now_ms + coordinator_timeout_ms;
@@ -90,8 +90,8 @@ election_outputs election::receive(std::uint64_t from, election_message m, std::
       break;
     case election_message::coordinator:
       if (epoch < epoch_) break;  // a stale master
-      if (self_.outranks(peer)) {
-        // A lower-ranked node leads: it has not seen us yet, or is about to resign. Contend.
+      if (self_.priority > peer.priority) {
+        // A node of lower priority leads: it has not seen us yet, or is about to resign. Contend.
         if (state_ != state::master && state_ != state::claiming && state_ != state::electing) {
           auto more = start_election(now_ms);
           out.insert(out.end(), more.begin(), more.end());

@@ -2,8 +2,9 @@
 // Bully election as a pure state machine. Nodes are ranked by (priority, older start, smaller id): the
 // highest-ranked live node is master. A node that sees no master challenges every higher-ranked peer (ELECTION);
 // if none answers (ALIVE) in time it claims mastership, which the shell confirms by taking the Redis master lease
-// and a new epoch, then announces it (COORDINATOR). A joining node of equal priority is younger, so it never
-// deposes a healthy master. Messages and peer liveness come in; messages and role changes go out.
+// and a new epoch, then announces it (COORDINATOR). Only a node of higher priority deposes a healthy master: one of
+// equal priority that joins or returns (an older node thawed after a freeze, say) follows it, whatever its age, so
+// a returning node costs no new epoch and no moves. Messages and peer liveness come in; messages and role changes go out.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -52,7 +53,8 @@ class election {
   election_outputs tick(std::int64_t now_ms);
   // The shell's answer to claim_master: the Redis lease and the new epoch, or refused (someone else holds it).
   election_outputs claim_result(bool granted, std::uint64_t epoch, std::int64_t now_ms);
-  // The master lost its Redis lease (partitioned from Redis): it must stop acting as master.
+  // The master lost its Redis lease (partitioned from Redis), or gave it up (it sees no majority): it must stop
+  // acting as master.
   election_outputs lease_lost(std::int64_t now_ms);
 
   bool is_master() const { return state_ == state::master; }

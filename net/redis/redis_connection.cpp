@@ -133,6 +133,8 @@ void redis_connection::drop(const std::string& why) {
 bool redis_connection::ensure_connected() {
   if (ctx_ && moved_by_sentinels()) drop("the sentinels moved master \"" + ep_.sentinel_master + "\" away from " + at_.text());
   if (ctx_) return true;
+  if (steady_ms() < retry_after_ms_) return false;  // error_ still says why
+  retry_after_ms_ = steady_ms() + 200;  // cleared below once connected
   if (!ep_.sentinels.empty()) {
     auto named = ask_sentinels();
     if (!named) return false;
@@ -170,7 +172,15 @@ bool redis_connection::ensure_connected() {
       return false;
     }
   }
+  if (!ep_.client_name.empty()) {
+    auto r = command({"CLIENT", "SETNAME", ep_.client_name});
+    if (r.is_error()) {
+      drop("Redis refused CLIENT SETNAME: " + r.text);
+      return false;
+    }
+  }
   ++connections_;
+  retry_after_ms_ = 0;
   return true;
 }
 
@@ -212,6 +222,7 @@ std::vector<redis_reply> redis_connection::pipeline(const std::vector<std::vecto
     out.push_back(convert(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
+  answered_ms_ = steady_ms();
   // A master turned replica by a failover refuses writes: with sentinels, find the new master on the next call.
   if (!ep_.sentinels.empty())
     for (auto& r : out)

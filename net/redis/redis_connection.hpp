@@ -5,6 +5,7 @@
 // With sentinels the master is found through them (SENTINEL get-master-addr-by-name) and followed: a connection to
 // a server that is not (or no longer) the master is dropped when it answers READONLY, when the sentinels name
 // another master (asked at most once a second, on use), or when it fails; the next call finds the master again.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +37,7 @@ struct redis_endpoint {
   std::int64_t timeout_ms = 2000;
   std::vector<redis_address> sentinels;  // non-empty: host/port are ignored, the sentinels name the master
   std::string sentinel_master;
+  std::string client_name;  // CLIENT SETNAME on every connect (a node's: Redis then witnesses that it lives)
   // What logs and errors name: the server, or the sentinels' master name.
   std::string describe() const;
 };
@@ -66,6 +68,8 @@ class redis_connection {
   std::string address() const;
   // Counts successful connections: a caller that saw another number before knows the server may have changed.
   std::uint64_t connections() const { return connections_; }
+  // When Redis last answered a round trip (steady ms; 0: never). Any thread may read it.
+  std::int64_t answered_ms() const { return answered_ms_; }
 
   // One command; nullopt-like: a reply of type error with the transport's message when the connection failed
   // (the connection is then dropped and the next call reconnects).
@@ -95,6 +99,10 @@ class redis_connection {
   std::size_t sentinel_index_ = 0;
   std::int64_t asked_ms_ = 0;        // when the sentinels were last asked (steady clock)
   std::uint64_t connections_ = 0;
+  std::atomic<std::int64_t> answered_ms_{0};
+  // After a failed connect, calls fail at once for a moment instead of each waiting out the timeout: a queue of
+  // jobs behind an unreachable Redis drains in milliseconds, so the ones that matter (lease renewals) learn soon.
+  std::int64_t retry_after_ms_ = 0;
 };
 
 }  // namespace g::net

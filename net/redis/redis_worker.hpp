@@ -20,6 +20,7 @@ class redis_worker {
 
   void post(job j);
   std::size_t queued() const;
+  std::int64_t answered_ms() const { return conn_.answered_ms(); }  // when Redis last answered (steady ms)
 
  private:
   void run();

@@ -209,15 +209,16 @@ void shard_store::forget_session(int total, int id, const std::string& session_i
 }
 
 std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,
-                                                       std::uint64_t known_epoch) {
+                                                       std::uint64_t known_epoch, const std::vector<std::string>& gone) {
   if (acquire(keys_.master(), lease_ms) != 0) {
     auto holder = redis_.command({"GET", keys_.master()});
-    bool dead = holder.type == redis_reply::string &&
-                std::find(departed.begin(), departed.end(), holder.text) != departed.end();
-    if (!dead) return std::nullopt;
+    auto in = [&](const std::vector<std::string>& ids) {
+      return holder.type == redis_reply::string && std::find(ids.begin(), ids.end(), holder.text) != ids.end();
+    };
+    if (!in(departed) && !in(gone)) return std::nullopt;
     // The master renews every 250 ms: a lease unrenewed for three renewals belongs to a master that is gone or
-    // frozen.
-    std::string most_left = std::to_string(std::max<std::int64_t>(0, lease_ms - 750));
+    // frozen. One whose process is gone (Redis closed its connection) need not be waited for at all.
+    std::string most_left = std::to_string(in(gone) ? lease_ms : std::max<std::int64_t>(0, lease_ms - 750));
     auto r = redis_.eval(steal_script.text, steal_script.sha, {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
     if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
   }
@@ -236,6 +237,21 @@ void shard_store::register_node(const std::string& entry, int shard_total) {
 }
 
 void shard_store::unregister_node(const std::string& id) { redis_.command({"HDEL", keys_.nodes(), id}); }
+
+std::optional<std::vector<std::string>> shard_store::connected_nodes() {
+  auto r = redis_.command({"CLIENT", "LIST", "TYPE", "normal"});
+  if (r.type != redis_reply::string) return std::nullopt;
+  // One line per connection: "id=7 addr=… name=g-node:<group>:<node id> …".
+  const std::string mark = " name=" + keys_.client_name("");
+  std::vector<std::string> out;
+  for (std::size_t at = r.text.find(mark); at != std::string::npos; at = r.text.find(mark, at + 1)) {
+    std::size_t from = at + mark.size(), to = r.text.find_first_of(" \n", from);
+    out.push_back(r.text.substr(from, to == std::string::npos ? std::string::npos : to - from));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 std::optional<std::vector<std::string>> shard_store::lease_holders(int total) {
   std::vector<std::string> keys;

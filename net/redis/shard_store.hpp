@@ -31,6 +31,9 @@ struct redis_keys {
   std::string reshard_seen() const { return prefix + "reshard:seen"; }
   std::string reshard_present() const { return prefix + "reshard:present"; }
   std::string reshard_live() const { return prefix + "reshard:live"; }
+  // Not a key: the name a node gives its Redis connection (CLIENT SETNAME), so that Redis witnesses which nodes
+  // live (connected_nodes).
+  std::string client_name(const std::string& node) const { return "g-node:" + prefix.substr(2) + node; }
 };
 
 struct stream_event {
@@ -112,8 +115,10 @@ class shard_store {
   // than waited out; a master that lives on behind a partition keeps renewing, so its lease is never taken.
   // The new epoch is above `known_epoch` too: after a Redis restart without persistence the counter starts again
   // at 0, and followers would refuse a master whose epoch went backwards.
+  // A holder in `gone` (its link is down and Redis saw its connection close: the process is dead) loses the lease
+  // at once, without the 750 ms.
   std::optional<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {},
-                                            std::uint64_t known_epoch = 0);
+                                            std::uint64_t known_epoch = 0, const std::vector<std::string>& gone = {});
   bool keep_master(std::int64_t lease_ms);
   void resign_master();
 
@@ -122,6 +127,11 @@ class shard_store {
   void unregister_node() { unregister_node(node_); }
   void unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
   void set_status(int id, const std::string& json);
+
+  // The nodes of this group with a connection to Redis now (named with redis_keys::client_name), by id: Redis
+  // sees a killed process's connections close at once, while a node behind a partition stays connected. Nothing
+  // when Redis did not answer or refuses CLIENT LIST (an ACL without it).
+  std::optional<std::vector<std::string>> connected_nodes();
 
  private:
   std::int64_t acquire(const std::string& key, std::int64_t lease_ms);

@@ -2,6 +2,7 @@
 // even when the promoted replica lacks the last commits.
 #include "tests/node/node_world.hpp"
 
+#include "net/clock.hpp"
 #include "sim/harness/tcp_relay.hpp"
 
 using g::harness::sentinel_process;
@@ -151,4 +152,114 @@ TEST_CASE("a slow consumer group holds trimming back (logged, measured), and pas
   CHECK(c.command({"XLEN", "g:g:events"}).number <= 300 + 200);
   node.signal(SIGTERM);
   CHECK(node.wait(15s) == 0);
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void replace_in_file(const std::string& path, const std::string& what, const std::string& with) {
+  auto text = read_file(path);
+  auto at = text.find(what);
+  REQUIRE(at != std::string::npos);
+  std::ofstream(path) << text.replace(at, what.size(), with);
+}
+
+std::string id_of(world& w, const child_process& p) {
+  std::string id;
+  w.wait_for([&] { return !(id = world::node_id(p)).empty(); });
+  return id;
+}
+
+}  // namespace
+
+TEST_CASE("partition: a node cut from Redis gives its shards up once their leases expire, the master moves them, the cut node writes nothing") {
+  world w(4, {"--rate", "200"});
+  auto a = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  const std::string a_id = id_of(w, a);
+  tcp_relay to_redis(w.redis.port());
+  auto b_cfg = w.write_config("b.toml", "test-token", to_redis.port(), "", 33281, g::harness::free_tcp_port(),
+                              "0123456789abcdef-test", "b");
+  auto b = w.node(b_cfg, "b.log");
+  const std::string b_id = id_of(w, b);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners()[b_id] == 2 && w.owners()[a_id] == 2; }, 20s), std::string(a.log() + b.log()));
+  const auto resumes = w.stat("/resumes");
+
+  to_redis.hold(true);  // b can reach neither Redis nor its leases; a and Redis are fine
+  const auto cut = std::chrono::steady_clock::now();
+  const auto cut_wall = g::net::wall_ms();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.owners()[a_id] == 4 && w.all_connected(); }, 20s), std::string(a.log() + b.log()));
+  const double moved_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+  MESSAGE("shards of the node cut from Redis ready elsewhere after " << moved_s << " s (lease 1.5 s)");
+  CHECK(moved_s < 10);
+  CHECK_MESSAGE(a.log().find("node " + b_id + " cannot reach Redis") != std::string::npos, a.log());
+  CHECK_MESSAGE(b.log().find("giving the shard up") != std::string::npos, b.log());
+  CHECK(w.stat("/resumes") >= resumes + 2);  // session stealing: resumed, not identified again
+  CHECK(w.stat("/identifies") == 4);
+
+  const auto heal_wall = g::net::wall_ms();
+  to_redis.hold(false);  // what b sent meanwhile reaches Redis now: fenced, nothing written
+  REQUIRE_MESSAGE(w.wait_for([&] { return b.log().find("Redis answers again") != std::string::npos; }, 10s), b.log());
+  std::this_thread::sleep_for(2s);
+  // (b may get shards back by rebalancing now: only what it received while cut off must never appear.)
+  redis_connection c({"127.0.0.1", w.redis.port()});
+  std::size_t from_the_cut = 0;
+  for (auto& e : stream_entries(c))
+    if (e["node"] == b_id && std::stoll(e["ts"]) >= cut_wall && std::stoll(e["ts"]) <= heal_wall) ++from_the_cut;
+  CHECK(from_the_cut == 0);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 20s), std::string(a.log() + b.log()));
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/identifies") == 4);
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  world::stop_all({&b, &a});
+}
+
+TEST_CASE("partition: a master cut from the other nodes (not from Redis) gives mastership up, the majority elects one, no shard moves") {
+  world w(6, {"--rate", "200"});
+  auto b = w.extra_node("b");
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), b.log());
+  auto c = w.extra_node("c");
+  // a is the newest, so b and c dial it: at the relay it advertises, which the test cuts. Priority 1 makes it master.
+  const std::uint16_t a_port = g::harness::free_tcp_port();
+  tcp_relay to_a(a_port);
+  world::node_options o;
+  auto a_cfg = w.node_config("a", o);
+  replace_in_file(a_cfg, "[node]\nname = \"a\"\nlisten = \"127.0.0.1:0\"\n",
+                  "[node]\nname = \"a\"\nlisten = \"127.0.0.1:" + std::to_string(a_port) + "\"\nadvertise = \"127.0.0.1:" +
+                      std::to_string(to_a.port()) + "\"\npriority = 1\n");
+  auto a = w.node(a_cfg, "a.log");
+  const std::string a_id = id_of(w, a), b_id = id_of(w, b), c_id = id_of(w, c);
+  auto logs = [&] { return a.log() + "--- b\n" + b.log() + "--- c\n" + c.log(); };
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    auto own = w.owners();
+    return a.log().find("master of group") != std::string::npos && own[a_id] == 2 && own[b_id] == 2 && own[c_id] == 2;
+  }, 30s), logs());
+  const auto resumes = w.stat("/resumes");
+
+  to_a.hold(true);
+  REQUIRE_MESSAGE(w.wait_for([&] { return a.log().find("giving mastership up") != std::string::npos; }, 15s), logs());
+  REQUIRE_MESSAGE(w.wait_for([&] { return b.log().find("master of group") != std::string::npos; }, 15s), logs());
+  std::this_thread::sleep_for(3s);
+  // Nobody took a's shards: a still renews their leases and commits. No resume, no identify anywhere.
+  auto own = w.owners();
+  CHECK(own[a_id] == 2);
+  CHECK(own[b_id] == 2);
+  CHECK(own[c_id] == 2);
+  CHECK(w.stat("/resumes") == resumes);
+  CHECK(w.stat("/identifies") == 6);
+  CHECK_MESSAGE(a.log().find("not claiming mastership without a majority") != std::string::npos, logs());
+  CHECK_MESSAGE(a.log().find("node " + b_id + " lost its link but is still connected to Redis") != std::string::npos, logs());
+
+  to_a.hold(false);
+  w.load(0);
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 30s), logs());
+  CHECK(w.check_stream().discontinuities == 0);
+  CHECK(w.stat("/identifies") == 6);
+  CHECK(w.fc.stats().find(R"("violations":{})") != std::string::npos);
+  world::stop_all({&a, &b, &c});
 }

@@ -138,3 +138,23 @@ TEST_CASE("placement: unowned shards never go to a draining node, and with every
   CHECK(q.assigns.empty());
   CHECK(q.moves.empty());
 }
+
+TEST_CASE("placement: a holding node keeps its shards (live or behind a partition), gets nothing, and nothing moves off it") {
+  placement_input in;
+  in.total = 6;
+  in.max_concurrency = 1;
+  in.max_moves = 4;
+  in.live_nodes = {1, 2};  // 3 is behind a partition: not live, yet it still renews its leases
+  in.owners = {{0, 3}, {1, 3}, {2, 3}, {3, 3}, {4, 1}, {5, 2}};
+  in.holding = {3};
+  auto p = plan_placement(in);
+  CHECK(p.assigns.empty());  // its shards are not unowned
+  CHECK(p.moves.empty());    // and 1 and 2 are balanced between themselves
+  // A live node that cannot reach Redis: nothing new goes to it, even with shards to place.
+  in.live_nodes = {1, 2, 3};
+  in.owners = {{0, 3}, {1, 3}};
+  p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 4);
+  for (auto& a : p.assigns) CHECK(a.node != 3);
+  for (auto& m : p.moves) CHECK(m.from != 3);
+}

@@ -188,3 +188,32 @@ TEST_CASE("election: a master that loses its Redis lease stops being master") {
   CHECK_FALSE(e.is_master());
   CHECK(out.front().what == election_output::master_lost);
 }
+
+TEST_CASE("election: a returning older node of equal priority (thawed after a freeze) follows the master that took over") {
+  // B became master while A, older, was frozen; A comes back still believing it leads, loses its lease.
+  election b({2, 0, 200}, 0);
+  b.tick(0);
+  b.claim_result(true, 7, 0);
+  REQUIRE(b.is_master());
+  election a({1, 0, 100}, 0);
+  a.tick(0);
+  a.claim_result(true, 6, 0);
+  REQUIRE(a.is_master());
+  a.lease_lost(10);  // its lease went to B
+  auto out = b.peer_up({1, 0, 100}, 20);
+  CHECK(b.is_master());  // not deposed by an older node of equal priority
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].what == election_output::send);
+  CHECK(out[0].message == election_message::coordinator);
+  CHECK(out[0].epoch == 7);
+  a.peer_up({2, 0, 200}, 20);
+  auto follow = a.receive(2, election_message::coordinator, 7, 30);
+  REQUIRE(follow.size() == 1);
+  CHECK(follow[0].what == election_output::became_follower);
+  CHECK(a.master() == std::optional<std::uint64_t>(2));
+  CHECK(a.epoch() == 7);
+  // A higher priority still takes over.
+  auto up = b.peer_up({3, 1, 900}, 40);
+  CHECK_FALSE(b.is_master());
+  CHECK(std::any_of(up.begin(), up.end(), [](auto& o) { return o.what == election_output::resign; }));
+}
