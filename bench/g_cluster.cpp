@@ -113,8 +113,12 @@ bool g_cluster::balanced() {
 
 std::int64_t g_cluster::fakecord_stat(const char* pointer) { return json_int(fc_->stats(), pointer); }
 
-g_cluster::stream_check g_cluster::check_stream() {
+stream_check g_cluster::check_stream() {
   net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 10000});
+  return g::bench::check_stream(c);
+}
+
+stream_check check_stream(net::redis_connection& c) {
   stream_check out;
   std::map<std::string, std::int64_t> last;  // shard → seq
   std::string from = "-";

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "net/redis/redis_connection.hpp"
 #include "sim/harness/child_process.hpp"
 #include "sim/harness/fakecord_process.hpp"
 #include "sim/harness/redis_process.hpp"
@@ -23,6 +24,12 @@ struct g_cluster_options {
   int max_concurrency = 12;
   int rate = 500;  // dispatches/s from g-fakecord
 };
+
+// Per (shard, session) in the stream: entries, and breaks in 1, 2, 3 … (gaps or duplicates).
+struct stream_check {
+  std::size_t entries = 0, breaks = 0;
+};
+stream_check check_stream(net::redis_connection& c);
 
 class g_cluster {
  public:
@@ -41,10 +48,6 @@ class g_cluster {
   // Every shard ready, on every running node, counts differing by at most one.
   bool balanced();
   std::int64_t fakecord_stat(const char* pointer);
-  // Per (shard, session) in the stream: entries, and breaks in 1, 2, 3 … (gaps or duplicates).
-  struct stream_check {
-    std::size_t entries = 0, breaks = 0;
-  };
   stream_check check_stream();
   bool caught_up();  // every live session's seq is in the stream
   bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

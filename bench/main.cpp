@@ -11,6 +11,7 @@
 #include "bench/decode_throughput.hpp"
 #include "bench/all_scenarios.hpp"
 #include "bench/failover.hpp"
+#include "bench/nemesis.hpp"
 #include "bench/side_by_side.hpp"
 #include "bench/fakecord_throughput.hpp"
 #include "bench/session_memory.hpp"
@@ -37,6 +38,11 @@ Scenarios:
                --sessions N (1000) --compress zlib-stream|zstd-stream|none (zlib-stream)
   failover     kill -9 of a node of a 3-node cluster under load, repeated: time to the last shard RESUMED
                --kills N (10) --shards N (12) --rate N (500)
+  nemesis      three nodes in network namespaces (root) under load, a random schedule of faults (kill -9,
+               SIGSTOP, link cut, node-node cut, node-Redis cut, Redis restart, Sentinel failover, g-fakecord
+               op 7 / op 9 / zombie / drop), each printed with its recovery time; then the oracle (no gap, no
+               duplicate, tail complete, identifies only for op 9, no violation). Exit 0 pass, 1 fail, 77 no root
+               --minutes N (10) --seconds N --seed N (1) --shards N (12) --rate N (800) --bound S (30)
   compare      G beside @discordjs/ws and discord.py (bench/peers/) on the same load: throughput (highest rate
                sustained, events per CPU-second, latency), memory per idle shard, cold start; plus the floor
                --systems g,discord.js,discord.py --shards N (16) --rates 2000,5000,... --window N (5)
@@ -174,6 +180,31 @@ int main(int argc, char** argv) {
     }
   }
   if (scenario == "all") return g::bench::run_all(sibling_binary("g-bench"), G_SOURCE_DIR, {args.begin() + 1, args.end()});
+  if (scenario == "nemesis") {
+    try {
+      g::bench::nemesis_options n;
+      n.g_actor = sibling_binary("g-actor");
+      n.fakecord = sibling_binary("g-fakecord");
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        const std::string& v = args[++i];
+        if (a == "--minutes") n.seconds = std::stod(v) * 60;
+        else if (a == "--seconds") n.seconds = std::stod(v);
+        else if (a == "--seed") n.seed = static_cast<unsigned>(std::stoul(v));
+        else if (a == "--shards") n.shards = std::stoi(v);
+        else if (a == "--rate") n.rate = std::stoi(v);
+        else if (a == "--bound") n.recovery_bound_s = std::stod(v);
+        else throw std::invalid_argument("unknown option " + a + " for nemesis");
+      }
+      if (n.seconds <= 0 || n.shards < n.nodes || n.recovery_bound_s <= 0)
+        throw std::invalid_argument("need a positive duration and bound, and --shards >= 3");
+      return g::bench::run_nemesis(n);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (scenario == "failover") {
     try {
       g::bench::failover_options f;

@@ -45,12 +45,13 @@ fakecord_process::fakecord_process(const std::string& binary, std::vector<std::s
   while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
   close(out[0]);
   std::smatch m;
-  if (!std::regex_search(line, m, std::regex(R"(:(\d+)/$)"))) {
+  if (!std::regex_search(line, m, std::regex(R"(//([^/]+):(\d+)/$)"))) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     throw std::runtime_error("g-fakecord did not start: '" + line + "'");
   }
-  port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+  host_ = m[1];
+  port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
 }
 
 fakecord_process::~fakecord_process() {
@@ -70,11 +71,17 @@ bool fakecord_process::running() const { return pid_ > 0 && kill(pid_, 0) == 0 &
 std::string http_request(std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, const std::string& authorization, int& status,
                          std::string* content_type, std::map<std::string, std::string>* headers) {
+  return http_request("127.0.0.1", port, method, target, body, authorization, status, content_type, headers);
+}
+
+std::string http_request(const std::string& host, std::uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& authorization, int& status,
+                         std::string* content_type, std::map<std::string, std::string>* headers) {
   asio::io_context io;
   beast::tcp_stream stream(io);
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(host), port));
   http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, host);
   if (!authorization.empty()) req.set(http::field::authorization, authorization);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = body;
@@ -100,7 +107,7 @@ std::string fakecord_process::stats() const { return get("/_fakecord/stats"); }
 
 std::string fakecord_process::post(const std::string& path, const std::string& body, int* status) const {
   int st = 0;
-  std::string r = http_request(port_, "POST", path, body, {}, st);
+  std::string r = http_request(host_, port_, "POST", path, body, {}, st);
   if (status) *status = st;
   else if (st / 100 != 2) throw std::runtime_error("POST " + path + " -> " + std::to_string(st) + " " + r);
   return r;
@@ -108,7 +115,7 @@ std::string fakecord_process::post(const std::string& path, const std::string& b
 
 std::string fakecord_process::get(const std::string& path, int* status, const std::string& authorization) const {
   int st = 0;
-  std::string r = http_request(port_, "GET", path, {}, authorization, st);
+  std::string r = http_request(host_, port_, "GET", path, {}, authorization, st);
   if (status) *status = st;
   else if (st / 100 != 2) throw std::runtime_error("GET " + path + " -> " + std::to_string(st) + " " + r);
   return r;

@@ -17,6 +17,7 @@ class fakecord_process {
   fakecord_process& operator=(const fakecord_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  const std::string& host() const { return host_; }  // what it listens on (a later --listen in args chooses)
   bool running() const;
   pid_t pid() const { return pid_; }
 
@@ -28,11 +29,15 @@ class fakecord_process {
  private:
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::string host_ = "127.0.0.1";
 };
 
 // One HTTP/1.1 request to 127.0.0.1:port; returns the body and sets *status (and the headers, when asked, by
 // lowercase name).
 std::string http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& authorization, int& status,
+                         std::string* content_type = nullptr, std::map<std::string, std::string>* headers = nullptr);
+std::string http_request(const std::string& host, std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, const std::string& authorization, int& status,
                          std::string* content_type = nullptr, std::map<std::string, std::string>* headers = nullptr);
 

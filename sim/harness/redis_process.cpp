@@ -63,11 +63,12 @@ void redis_process::start() {
   wait_for_port(port_, "redis-server");
 }
 
-sentinel_process::sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir)
+sentinel_process::sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir,
+                                   const std::string& host)
     : port_(free_tcp_port()) {
   const std::string conf = dir + "/sentinel-" + std::to_string(port_) + ".conf";
-  std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndaemonize no\n"
-                      << "sentinel monitor " << name << " 127.0.0.1 " << master_port << " 1\n"
+  std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1" << (host == "127.0.0.1" ? "" : " " + host) << "\ndaemonize no\n" << (host == "127.0.0.1" ? "" : "protected-mode no\n")
+                      << "sentinel monitor " << name << " " << host << " " << master_port << " 1\n"
                       << "sentinel down-after-milliseconds " << name << " 1000\n"
                       << "sentinel failover-timeout " << name << " 10000\n";
   server_ = child_process({"redis-server", conf, "--sentinel"}, dir + "/sentinel-" + std::to_string(port_) + ".log");

@@ -35,9 +35,12 @@ class redis_process {
 // (Sentinel rewrites it) in `dir`.
 class sentinel_process {
  public:
-  sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir);
+  // `host`: where the master is, and where the sentinel listens besides loopback.
+  sentinel_process(const std::string& name, std::uint16_t master_port, const std::string& dir,
+                   const std::string& host = "127.0.0.1");
   ~sentinel_process();
   std::uint16_t port() const { return port_; }
+  void kill() { server_.kill(); }
 
  private:
   std::uint16_t port_ = 0;
