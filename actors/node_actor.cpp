@@ -773,6 +773,7 @@ void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
                  static_cast<double>(now - answered) / 1000.0);
   const bool changed = reachable != s.redis_reachable;
   s.redis_reachable = reachable;
+  env->redis_reachable = reachable;
   if (s.election->is_master() || (!changed && (reachable || now % 1000 >= 250))) return;
   if (auto m = s.election->master(); m && s.peers.count(*m))
     self->send(s.peers[*m].handle, redis_atom::value, self_id(env), reachable);

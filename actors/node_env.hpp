@@ -100,7 +100,8 @@ struct node_env {
   std::atomic<int> shard_total{1};
   // This node sees fewer than half of the cluster's nodes (links, and Redis's witness): a shard that cannot renew
   // its lease lets it go once expired, for the majority's master to place it elsewhere.
-  std::atomic<bool> minority{false};  // the set in force: set by the node actor (a reshard's switch), read anywhere
+  std::atomic<bool> minority{false};
+  std::atomic<bool> redis_reachable{true};  // Redis answered within the last lease (or 1.5 s)  // the set in force: set by the node actor (a reshard's switch), read anywhere
   int max_concurrency = 1;
   boost::asio::io_context* io = nullptr;
   net::redis_worker* redis = nullptr;

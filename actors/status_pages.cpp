@@ -74,6 +74,11 @@ net::http_answer metrics_page(const node_env& env) {
   counter(o, "g_node_rejected_commands_total", "backend commands refused (invalid, queue full)", c.rejected_commands);
   counter(o, "g_node_fenced_total", "shards stopped because another node holds their lease", c.fenced);
   counter(o, "g_node_identify_refused_total", "IDENTIFYs refused to keep the session start reserve: alert on it", c.identify_refused);
+  metric(o, "g_node_redis_reachable", "gauge", "0 while Redis has not answered this node for a lease (or 1.5 s): alert on it");
+  o += std::string("g_node_redis_reachable ") + (env.redis_reachable ? "1" : "0") + "\n";
+  metric(o, "g_node_minority", "gauge", "1 while this node sees fewer than half of the cluster's nodes");
+  o += std::string("g_node_minority ") + (env.minority ? "1" : "0") + "\n";
+  counter(o, "g_node_shards_given_up_total", "shards let go because their lease expired while Redis was unreachable", c.given_up);
   if (env.trimmer) env.trimmer->append_metrics(o);
   return a;
 }

@@ -84,7 +84,7 @@ int run_failover(const failover_options& o) {
             << fmt(all.empty() ? 0 : *std::max_element(all.begin(), all.end())) << " | " << fmt(percentile(of_master, 0.5))
             << " / " << fmt(percentile(of_worker, 0.5)) << " | " << failures << " | " << identifies
             << " (" << o.shards << ") | " << st.entries << " | " << st.breaks << " |\n\n"
-            << "Time from `kill -9` to the last of that node's shards RESUMED at g-fakecord. Aim: p99 <= 2 s, no gap, no\n"
+            << "Time from `kill -9` to the last of that node's shards RESUMED at g-fakecord. Aim: p99 <= 250 ms, no gap, no\n"
             << "duplicate, identifies = shards (every failover is a resume).\n";
   return failures == 0 && st.breaks == 0 ? 0 : 1;
 }

@@ -208,6 +208,11 @@ reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int6
     out.appended = r.elements[1].number;
     out.skipped = r.elements[2].number;
     out.left_out = r.elements[3].number;
+    // With replicas (Sentinel), the switch is on one of them before the nodes act on it: a failover right after
+    // must not bring back the old count while the old sessions close. Without a replica WAIT would only wait.
+    auto role = redis_.command({"ROLE"});
+    if (role.type == redis_reply::array && role.elements.size() >= 3 && !role.elements[2].elements.empty())
+      redis_.command({"WAIT", "1", "2000"});
     return out;
   }
   if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);

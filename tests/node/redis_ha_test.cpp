@@ -182,8 +182,8 @@ TEST_CASE("partition: a node cut from Redis gives its shards up once their lease
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
   const std::string a_id = id_of(w, a);
   tcp_relay to_redis(w.redis.port());
-  auto b_cfg = w.write_config("b.toml", "test-token", to_redis.port(), "", 33281, g::harness::free_tcp_port(),
-                              "0123456789abcdef-test", "b");
+  const std::uint16_t b_http = g::harness::free_tcp_port();
+  auto b_cfg = w.write_config("b.toml", "test-token", to_redis.port(), "", 33281, b_http, "0123456789abcdef-test", "b");
   auto b = w.node(b_cfg, "b.log");
   const std::string b_id = id_of(w, b);
   REQUIRE_MESSAGE(w.wait_for([&] { return w.owners()[b_id] == 2 && w.owners()[a_id] == 2; }, 20s), std::string(a.log() + b.log()));
@@ -198,6 +198,10 @@ TEST_CASE("partition: a node cut from Redis gives its shards up once their lease
   CHECK(moved_s < 10);
   CHECK_MESSAGE(a.log().find("node " + b_id + " cannot reach Redis") != std::string::npos, a.log());
   CHECK_MESSAGE(b.log().find("giving the shard up") != std::string::npos, b.log());
+  int status = 0;
+  auto b_metrics = g::test::http_request(b_http, "GET", "/metrics", "", "", status);
+  CHECK(b_metrics.find("\ng_node_redis_reachable 0\n") != std::string::npos);
+  CHECK(b_metrics.find("\ng_node_shards_given_up_total 2\n") != std::string::npos);
   CHECK(w.stat("/resumes") >= resumes + 2);  // session stealing: resumed, not identified again
   CHECK(w.stat("/identifies") == 4);
 
@@ -224,6 +228,7 @@ TEST_CASE("partition: a master cut from the other nodes (not from Redis) gives m
   auto b = w.extra_node("b");
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), b.log());
   auto c = w.extra_node("c");
+  const std::string c_id = id_of(w, c);  // c's id (its start) before a's: ids order the dialing
   // a is the newest, so b and c dial it: at the relay it advertises, which the test cuts. Priority 1 makes it master.
   const std::uint16_t a_port = g::harness::free_tcp_port();
   tcp_relay to_a(a_port);
@@ -233,7 +238,8 @@ TEST_CASE("partition: a master cut from the other nodes (not from Redis) gives m
                   "[node]\nname = \"a\"\nlisten = \"127.0.0.1:" + std::to_string(a_port) + "\"\nadvertise = \"127.0.0.1:" +
                       std::to_string(to_a.port()) + "\"\npriority = 1\n");
   auto a = w.node(a_cfg, "a.log");
-  const std::string a_id = id_of(w, a), b_id = id_of(w, b), c_id = id_of(w, c);
+  const std::string a_id = id_of(w, a), b_id = id_of(w, b);
+  REQUIRE(a_id > c_id);
   auto logs = [&] { return a.log() + "--- b\n" + b.log() + "--- c\n" + c.log(); };
   REQUIRE_MESSAGE(w.wait_for([&] {
     auto own = w.owners();
