@@ -16,6 +16,7 @@
 #include "actors/node_env.hpp"
 #include "actors/shard_actor.hpp"
 #include "actors/stream_trimmer.hpp"
+#include "config/redis_endpoint.hpp"
 #include "actors/status_protocol.hpp"
 #include "cluster/assignment.hpp"
 #include "cluster/election.hpp"
@@ -133,6 +134,7 @@ struct node_state {
   std::set<std::uint64_t> connected;
   int minority_ticks = 0;               // the master's ticks in a row seeing less than half of the members
   std::set<std::uint64_t> cut_off;      // the master's: nodes that report they cannot reach Redis
+  std::set<std::uint64_t> unlisted;     // the master's: links down, still in `nodes` until Redis shows them gone
   bool redis_reachable = true;          // what this node last told its master
   bool claim_refusal_logged = false;
   // The master's view: the set in force and, during a reshard, the set being prepared.
@@ -768,9 +770,9 @@ void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
   const std::int64_t answered = env->redis->answered_ms();
   const bool reachable = answered == 0 || now - answered < std::min<std::int64_t>(env->cfg->cluster.lease_ms, 1500);
   if (reachable != s.redis_reachable)
-    std::fprintf(stderr, reachable ? "g-actor: Redis answers again\n"
-                                   : "g-actor: WARN: Redis has not answered for %.1f s: telling the master\n",
-                 static_cast<double>(now - answered) / 1000.0);
+    std::fprintf(stderr, reachable ? "g-actor: Redis (%s) answers again\n"
+                                   : "g-actor: WARN: Redis (%s) has not answered for %.1f s: telling the master\n",
+                 config::redis_endpoint_of(*env->cfg, 0).describe().c_str(), static_cast<double>(now - answered) / 1000.0);
   const bool changed = reachable != s.redis_reachable;
   s.redis_reachable = reachable;
   env->redis_reachable = reachable;
@@ -805,6 +807,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       std::fprintf(stderr, "g-actor: node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
       s.draining.erase(id);
       s.cut_off.erase(id);
+      s.unlisted.insert(id);
       s.departed.push_back(std::to_string(id));
       if (s.departed.size() > departed_kept) s.departed.pop_front();
       if (s.leaving_told == id) s.leaving_told = 0;
@@ -817,8 +820,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           auto ids = store.connected_nodes();
           const bool alive = ids && std::binary_search(ids->begin(), ids->end(), std::to_string(id));
-          if (!alive) store.unregister_node(std::to_string(id));  // a node that died cannot unregister itself
-          else std::fprintf(stderr, "g-actor: node %llu lost its link but is still connected to Redis: its shards stay "
+          if (alive) std::fprintf(stderr, "g-actor: node %llu lost its link but is still connected to Redis: its shards stay "
                                     "with it while it renews their leases\n", static_cast<unsigned long long>(id));
           caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
         });
@@ -1038,6 +1040,17 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         if (!s.election->is_master()) return;
         if (witnessed) note_connected(s, ids);
+        // A node that died cannot unregister itself: once Redis shows it gone (or cannot tell), the master does.
+        for (auto it = s.unlisted.begin(); it != s.unlisted.end();) {
+          if (s.peers.count(*it) || (witnessed && s.connected.count(*it))) {
+            it = s.peers.count(*it) ? s.unlisted.erase(it) : std::next(it);
+            continue;
+          }
+          env->redis->post([env, id = *it](net::redis_connection& conn) {
+            net::shard_store(conn, env->cfg->node.group, env->node_id).unregister_node(std::to_string(id));
+          });
+          it = s.unlisted.erase(it);
+        }
         if (sees_majority(self, env)) {
           s.minority_ticks = 0;
           place(self, env);  // a node whose connection closed is dead: its shards go to the living now
@@ -1076,6 +1089,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         self->send(it->second, local{}, drop_atom::value);
       },
       [=](local, lost_atom) {
+        if (!self->state.election->is_master()) return;  // one answer of several queued while Redis was away
         std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
         apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +37,13 @@ bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").
 // Network namespaces on a private bridge: the bridge holds .1 (g-fakecord) and .2 (Redis and the sentinels); node
 // i lives at .(10 + i) in its own namespace, its veth's host end on the bridge. Faults are link states and
 // blackhole routes inside the namespaces.
+std::string teardown_commands;  // for a signal: the namespaces must not outlive the run
+
+void on_signal(int) {
+  if (std::system(teardown_commands.c_str()) != 0) {}
+  std::_Exit(1);
+}
+
 class lab {
  public:
   explicit lab(int nodes) : tag_(std::to_string(::getpid() % 100000)), nodes_(nodes) {
@@ -59,6 +67,10 @@ class lab {
         return;
       }
     ok_ = true;
+    for (int i = 0; i < nodes; ++i) teardown_commands += "ip netns del " + name(i) + " 2>/dev/null; ";
+    teardown_commands += "ip link del " + bridge() + " 2>/dev/null; pkill -f '" + std::string("g-nemesis-") + std::to_string(::getpid()) + "'";
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
   }
   ~lab() {
     for (int i = 0; i < nodes_; ++i) sh("ip netns del " + name(i));
@@ -104,7 +116,9 @@ std::map<int, session_state> fakecord_sessions(const harness::fakecord_process& 
     session_state st;
     if (s["shard"].get(shard) || s["session_id"].get(id) || s["seq"].get(st.seq) || s["connected"].get(st.connected)) continue;
     st.id = std::string(id);
-    out[static_cast<int>(shard)] = st;
+    // A shard that identified again leaves its old session behind (resumable, disconnected): the connected one counts.
+    auto it = out.find(static_cast<int>(shard));
+    if (it == out.end() || (st.connected && !it->second.connected)) out[static_cast<int>(shard)] = st;
   }
   return out;
 }
@@ -121,14 +135,28 @@ int run_nemesis(const nemesis_options& o) {
   std::filesystem::create_directories(dir / "a");
   std::filesystem::create_directories(dir / "b");
   auto redis_args = [&](const char* sub) {
-    return std::vector<std::string>{"--bind", "127.0.0.1", net.redis_ip(), "--protected-mode", "no", "--replica-announce-ip", net.redis_ip(), "--appendonly", "yes",
+    return std::vector<std::string>{"--bind", "127.0.0.1", net.redis_ip(), "--protected-mode", "no", "--replica-announce-ip", net.redis_ip(),
+                                    "--repl-diskless-sync-delay", "0", "--appendonly", "yes",
                                     "--dir", (dir / sub).string()};
   };
   // A restart keeps the data (AOF, flushed on SIGTERM); the sentinels fail over when the master is gone for a second.
   std::vector<std::unique_ptr<harness::redis_process>> redis;
   redis.push_back(std::make_unique<harness::redis_process>(redis_args("a")));
   redis.push_back(std::make_unique<harness::redis_process>(redis_args("b")));
-  net::redis_connection({"127.0.0.1", redis[1]->port()}).command({"REPLICAOF", net.redis_ip(), std::to_string(redis[0]->port())});
+  {
+    net::redis_connection replica({"127.0.0.1", redis[1]->port()});
+    replica.command({"REPLICAOF", net.redis_ip(), std::to_string(redis[0]->port())});
+    // A failover to a replica that never synced would lose everything: the run starts with the replica in sync.
+    auto synced = [&] {
+      auto info = replica.command({"INFO", "replication"}).text;
+      return info.find("master_link_status:up") != std::string::npos && info.find("master_sync_in_progress:0") != std::string::npos;
+    };
+    for (int i = 0; i < 200 && !synced(); ++i) std::this_thread::sleep_for(milliseconds(50));
+    if (!synced()) {
+      std::cerr << "g-bench nemesis: the Redis replica did not sync\n";
+      return 1;
+    }
+  }
   std::vector<std::unique_ptr<harness::sentinel_process>> sentinels;
   for (int i = 0; i < 3; ++i)
     sentinels.push_back(std::make_unique<harness::sentinel_process>("g-nemesis", redis[0]->port(), dir.string(), net.redis_ip()));
@@ -209,12 +237,15 @@ int run_nemesis(const nemesis_options& o) {
   int invalidated = 0, violations = 0, faults = 0;
   double worst = 0;
   std::vector<double> recoveries;
+  std::map<std::string, std::vector<double>> by_kind;
   const auto began = clock_type::now();
   while (duration<double>(clock_type::now() - began).count() < o.seconds) {
     const int kind = pick(12);
     const int i = pick(o.nodes), j = (i + 1 + pick(o.nodes - 1)) % o.nodes, shard = pick(o.shards);
     const double hold = 2 + pick(7);  // 2–8 s
     const double t = duration<double>(clock_type::now() - began).count();
+    std::vector<std::size_t> log_sizes;  // what each node logs from here on is printed if the fault is not healed
+    for (auto& n : nodes) log_sizes.push_back(n.log().size());
     std::string what = kinds[kind];
     auto held = [&] { std::this_thread::sleep_for(milliseconds(static_cast<int>(hold * 1000))); };
     double held_s = hold;
@@ -267,7 +298,11 @@ int run_nemesis(const nemesis_options& o) {
       case 6: {
         held_s = 0;
         net::redis_connection s({"127.0.0.1", sentinels[static_cast<std::size_t>(pick(3))]->port()});
+        auto master_now = [&] { return s.command({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "g-nemesis"}).elements.back().text; };
+        const std::string before = master_now();
         auto r = s.command({"SENTINEL", "FAILOVER", "g-nemesis"});
+        // The fault lasts until the sentinels name the new master; recovery counts from there.
+        for (int k = 0; k < 200 && !r.is_error() && master_now() == before; ++k) std::this_thread::sleep_for(milliseconds(50));
         if (r.is_error()) {
           what += " (refused: " + r.text;
           for (auto& rep : s.command({"SENTINEL", "REPLICAS", "g-nemesis"}).elements)
@@ -291,8 +326,23 @@ int run_nemesis(const nemesis_options& o) {
     }
     ++faults;
     const double took = wait_recovered(o.recovery_bound_s);
-    if (took < 0) ++violations;
+    if (took < 0) {
+      ++violations;
+      std::cerr << "== not recovered from '" << what << "' at " << t << " s; the nodes logged meanwhile:\n";
+      for (std::size_t k = 0; k < nodes.size(); ++k)
+        std::cerr << "--- n" << k << "\n" << nodes[k].log().substr(std::min(log_sizes[k], nodes[k].log().size()));
+      auto sessions = fakecord_sessions(fc);
+      net::redis_connection c(through_sentinels);
+      for (auto& [shard, st] : sessions) {
+        auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq", "node"});
+        auto owner = c.command({"GET", "g:g:owner:" + std::to_string(o.shards) + ":" + std::to_string(shard)});
+        std::cerr << "shard " << shard << ": g-fakecord " << st.id.substr(0, 8) << " seq " << st.seq << (st.connected ? " connected" : " disconnected")
+                  << "; Redis " << (h.elements.size() == 3 ? h.elements[0].text.substr(0, 8) + " seq " + h.elements[1].text + " node " + h.elements[2].text : "?")
+                  << ", lease " << owner.text << "\n";
+      }
+    }
     else recoveries.push_back(took);
+    by_kind[kinds[kind]].push_back(took < 0 ? o.recovery_bound_s : took);
     worst = std::max(worst, took < 0 ? o.recovery_bound_s : took);
     std::printf("| %.1f | %s | %.0f | %s |\n", t, what.c_str(), held_s, took < 0 ? "NOT WITHIN THE BOUND" : std::to_string(took).substr(0, 5).c_str());
     std::fflush(stdout);
@@ -316,6 +366,11 @@ int run_nemesis(const nemesis_options& o) {
   const bool protocol_ok = fc.stats().find(R"("violations":{})") != std::string::npos;
   std::sort(recoveries.begin(), recoveries.end());
   auto pct = [&](double p) { return recoveries.empty() ? 0.0 : recoveries[static_cast<std::size_t>(p * (recoveries.size() - 1))]; };
+  std::printf("\n| fault | times | recovered in, median | worst |\n|---|---|---|---|\n");
+  for (auto& [k, v] : by_kind) {
+    std::sort(v.begin(), v.end());
+    std::printf("| %s | %zu | %.2f s | %.2f s |\n", k.c_str(), v.size(), v[v.size() / 2], v.back());
+  }
   std::printf("\n| oracle | result |\n|---|---|\n");
   std::printf("| faults | %d |\n| recovery p50 / p99 / worst | %.2f s / %.2f s / %.2f s (bound %.0f s) |\n", faults, pct(0.5),
               pct(0.99), worst, o.recovery_bound_s);

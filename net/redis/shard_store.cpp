@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <string_view>
 
 #include "net/redis/lua_script.hpp"
 
@@ -238,15 +240,25 @@ void shard_store::register_node(const std::string& entry, int shard_total) {
 
 void shard_store::unregister_node(const std::string& id) { redis_.command({"HDEL", keys_.nodes(), id}); }
 
-std::optional<std::vector<std::string>> shard_store::connected_nodes() {
+std::optional<std::vector<std::string>> shard_store::connected_nodes(long max_idle_s) {
   auto r = redis_.command({"CLIENT", "LIST", "TYPE", "normal"});
   if (r.type != redis_reply::string) return std::nullopt;
-  // One line per connection: "id=7 addr=… name=g-node:<group>:<node id> …".
+  // One line per connection: "id=7 addr=… name=g-node:<group>:<node id> age=… idle=<s> …". A node's connection is
+  // busy (leases, commits, the view every second); one idle for longer is a dead host's that Redis has not noticed
+  // yet (no FIN came: it learns by TCP keepalive, minutes later), or a frozen process's.
   const std::string mark = " name=" + keys_.client_name("");
   std::vector<std::string> out;
-  for (std::size_t at = r.text.find(mark); at != std::string::npos; at = r.text.find(mark, at + 1)) {
-    std::size_t from = at + mark.size(), to = r.text.find_first_of(" \n", from);
-    out.push_back(r.text.substr(from, to == std::string::npos ? std::string::npos : to - from));
+  std::size_t line = 0;
+  while (line < r.text.size()) {
+    std::size_t end = r.text.find('\n', line);
+    if (end == std::string::npos) end = r.text.size();
+    const std::string_view l(r.text.data() + line, end - line);
+    line = end + 1;
+    const std::size_t at = l.find(mark), idle = l.find(" idle=");
+    if (at == std::string_view::npos || idle == std::string_view::npos) continue;
+    if (std::strtol(l.data() + idle + 6, nullptr, 10) > max_idle_s) continue;
+    const std::size_t from = at + mark.size();
+    out.emplace_back(l.substr(from, l.find(' ', from) - from));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

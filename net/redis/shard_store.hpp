@@ -128,10 +128,11 @@ class shard_store {
   void unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
   void set_status(int id, const std::string& json);
 
-  // The nodes of this group with a connection to Redis now (named with redis_keys::client_name), by id: Redis
-  // sees a killed process's connections close at once, while a node behind a partition stays connected. Nothing
-  // when Redis did not answer or refuses CLIENT LIST (an ACL without it).
-  std::optional<std::vector<std::string>> connected_nodes();
+  // The nodes of this group with a connection to Redis now (named with redis_keys::client_name) that used it within
+  // `max_idle_s`, by id, sorted: Redis sees a killed process's connections close at once, while a node behind a
+  // partition between nodes stays connected and busy. Nothing when Redis did not answer or refuses CLIENT LIST (an
+  // ACL without it).
+  std::optional<std::vector<std::string>> connected_nodes(long max_idle_s = 2);
 
  private:
   std::int64_t acquire(const std::string& key, std::int64_t lease_ms);

@@ -207,7 +207,7 @@ TEST_CASE("partition: a node cut from Redis gives its shards up once their lease
 
   const auto heal_wall = g::net::wall_ms();
   to_redis.hold(false);  // what b sent meanwhile reaches Redis now: fenced, nothing written
-  REQUIRE_MESSAGE(w.wait_for([&] { return b.log().find("Redis answers again") != std::string::npos; }, 10s), b.log());
+  REQUIRE_MESSAGE(w.wait_for([&] { return b.log().find("Redis (127.0.0.1:" + std::to_string(to_redis.port()) + ") answers again") != std::string::npos; }, 10s), b.log());
   std::this_thread::sleep_for(2s);
   // (b may get shards back by rebalancing now: only what it received while cut off must never appear.)
   redis_connection c({"127.0.0.1", w.redis.port()});

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "net/redis/shard_store.hpp"
@@ -260,4 +261,36 @@ TEST_CASE("AUTH and SELECT failures are reported as such") {
   redis_connection s(bad_db);
   CHECK_FALSE(s.ensure_connected());
   CHECK(s.last_error().find("SELECT") != std::string::npos);
+}
+
+TEST_CASE("Redis witnesses which nodes live: named connections in use, not idle ones, not closed ones") {
+  redis_process redis;
+  auto named = [&](const std::string& node) {
+    redis_endpoint e = at(redis);
+    e.client_name = redis_keys("t").client_name(node);
+    return std::make_unique<redis_connection>(e);
+  };
+  auto a = named("111"), b = named("222");
+  auto other_group = std::make_unique<redis_connection>([&] {
+    redis_endpoint e = at(redis);
+    e.client_name = redis_keys("u").client_name("333");
+    return e;
+  }());
+  REQUIRE(a->command({"PING"}).text == "PONG");
+  REQUIRE(b->command({"PING"}).text == "PONG");
+  REQUIRE(other_group->command({"PING"}).text == "PONG");
+  redis_connection plain(at(redis));
+  shard_store witness(plain, "t", "");
+  CHECK(witness.connected_nodes() == std::vector<std::string>{"111", "222"});
+  // b goes quiet (a frozen process, or a dead host whose connection Redis has not seen close); a keeps working.
+  for (int i = 0; i < 16; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    a->command({"PING"});
+  }
+  CHECK(witness.connected_nodes(2) == std::vector<std::string>{"111"});
+  b->command({"PING"});
+  CHECK(witness.connected_nodes(2) == std::vector<std::string>{"111", "222"});
+  a.reset();  // the process is gone: its connection closes
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(witness.connected_nodes() == std::vector<std::string>{"222"});
 }
