@@ -63,7 +63,6 @@ using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using owners_atom = caf::atom_constant<caf::atom("owners")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
-using witness_atom = caf::atom_constant<caf::atom("witness")>;  // Redis → master: lease kept?, who is connected
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using redis_atom = caf::atom_constant<caf::atom("redis")>;  // node → master: whether it can reach Redis
 using view_atom = caf::atom_constant<caf::atom("view")>;
@@ -132,10 +131,12 @@ struct node_state {
   // read by every node each second and by the master each tick. With the links this node sees, it gives the
   // majority rule, and tells a node behind a partition (connected, link down) from a dead one (connection closed).
   std::set<std::uint64_t> connected;
+  std::set<std::uint64_t> ever_linked;  // nodes this one has been linked to: only they count as members
   int minority_ticks = 0;               // the master's ticks in a row seeing less than half of the members
   std::set<std::uint64_t> cut_off;      // the master's: nodes that report they cannot reach Redis
   std::set<std::uint64_t> unlisted;     // the master's: links down, still in `nodes` until Redis shows them gone
   bool redis_reachable = true;          // what this node last told its master
+  std::uint64_t reach_told = 0;         // … and which master it told
   bool claim_refusal_logged = false;
   // The master's view: the set in force and, during a reshard, the set being prepared.
   std::map<int, set_placement> placements;
@@ -314,12 +315,17 @@ std::set<std::uint64_t> live_nodes(node_actor_t* self, node_env* env) {
 void note_connected(node_state& s, const std::vector<std::string>& ids) {
   s.connected.clear();
   for (auto& id : ids) s.connected.insert(std::strtoull(id.c_str(), nullptr, 10));
+  for (auto it = s.ever_linked.begin(); it != s.ever_linked.end();)  // gone for good: forgotten
+    it = s.connected.count(*it) || s.peers.count(*it) ? std::next(it) : s.ever_linked.erase(it);
 }
 
-// The cluster's members: every node Redis sees connected, and every node this one is linked to.
+// The cluster's members: every node this one is linked to, and every node it was linked to that Redis still sees
+// connected and busy. A named connection alone does not make a member: a node still joining (linked within a
+// second) or one that never proved the cookie must not tip a master into the minority.
 std::size_t member_count(node_actor_t* self, node_env* env) {
   auto members = live_nodes(self, env);
-  members.insert(self->state.connected.begin(), self->state.connected.end());
+  for (auto n : self->state.connected)
+    if (self->state.ever_linked.count(n)) members.insert(n);
   return members.size();
 }
 
@@ -486,15 +492,17 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         auto me = caf::actor_cast<caf::actor>(self);
         std::vector<std::string> departed(s.departed.begin(), s.departed.end());
         const std::uint64_t known = s.epoch_seen;
-        std::set<std::string> visible{env->node_id};
+        std::set<std::string> visible{env->node_id}, linked;
         for (auto& [id, p] : s.peers) visible.insert(std::to_string(id));
-        env->redis->post([env, me, departed, known, visible](net::redis_connection& conn) {
+        for (auto id : s.ever_linked) linked.insert(std::to_string(id));
+        env->redis->post([env, me, departed, known, visible, linked](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           auto ids = store.connected_nodes();
           std::set<std::string> members = visible;
           std::vector<std::string> gone;  // departed, and Redis saw their connection close: dead, not partitioned
           if (ids) {
-            members.insert(ids->begin(), ids->end());
+            for (auto& id : *ids)
+              if (linked.count(id)) members.insert(id);
             for (auto& d : departed)
               if (!std::binary_search(ids->begin(), ids->end(), d)) gone.push_back(d);
           }
@@ -519,6 +527,9 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         }
         [[fallthrough]];
       case cluster::election_output::master_lost:
+        s.cut_off.clear();  // the next master hears it again from the nodes themselves
+        s.unlisted.clear();
+        s.minority_ticks = 0;
         s.placements.clear();
         s.draining.clear();
         s.preparing = 0;
@@ -776,9 +787,12 @@ void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
   const bool changed = reachable != s.redis_reachable;
   s.redis_reachable = reachable;
   env->redis_reachable = reachable;
-  if (s.election->is_master() || (!changed && (reachable || now % 1000 >= 250))) return;
-  if (auto m = s.election->master(); m && s.peers.count(*m))
-    self->send(s.peers[*m].handle, redis_atom::value, self_id(env), reachable);
+  auto m = s.election->master();
+  if (s.election->is_master() || !m || !s.peers.count(*m)) return;
+  // On a change, to a master not told yet (a new master starts with no list), and each second while cut off.
+  if (!changed && s.reach_told == *m && (reachable || now % 1000 >= 250)) return;
+  s.reach_told = *m;
+  self->send(s.peers[*m].handle, redis_atom::value, self_id(env), reachable);
 }
 
 caf::behavior node_behavior(node_actor_t* self, node_env* env) {
@@ -935,6 +949,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
                      net::prove(env->cfg->security.cookie, h.their_challenge, self_id(env), id));
         if (s.peers.count(id)) return;  // a second link to a node already linked: the first one stays
         s.peers[id] = peer{h.handle, h.rank};
+        s.ever_linked.insert(id);
         s.departed.erase(std::remove(s.departed.begin(), s.departed.end(), std::to_string(id)), s.departed.end());
         apply_election(self, env, s.election->peer_up(h.rank, net::steady_ms()));
         place(self, env);
@@ -1086,6 +1101,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto it = set->second.actors.find(shard);
         if (it == set->second.actors.end()) return;
         set->second.ready.erase(shard);
+        set->second.closing.insert(shard);  // an assignment back before it is gone starts it again afterwards
         self->send(it->second, local{}, drop_atom::value);
       },
       [=](local, lost_atom) {

@@ -1,5 +1,6 @@
 #include "actors/stream_trimmer.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace g::actors {
@@ -46,12 +47,13 @@ void stream_trimmer::run(net::redis_connection& conn) {
   }
   std::lock_guard l(mu_);
   for (auto& g : r.groups) {
-    if (g.unread_trimmed + g.pending_trimmed == 0) continue;
-    lost_[g.name] += static_cast<std::uint64_t>(g.unread_trimmed + g.pending_trimmed);
+    if (g.unread_trimmed == 0 && g.pending_trimmed == 0) continue;
+    lost_[g.name] += static_cast<std::uint64_t>(std::max<std::int64_t>(g.unread_trimmed, 0) + g.pending_trimmed);
+    const std::string unread = g.unread_trimmed < 0 ? "an unknown number of" : std::to_string(g.unread_trimmed);
     std::fprintf(stderr,
-                 "g-actor: ERROR: the stream reached stream_maxlen_hard %llu: trimmed %lld entries consumer group '%s' "
+                 "g-actor: ERROR: the stream reached stream_maxlen_hard %llu: trimmed %s entries consumer group '%s' "
                  "had not read and %lld it had not acknowledged\n",
-                 static_cast<unsigned long long>(policy_.hard), static_cast<long long>(g.unread_trimmed), g.name.c_str(),
+                 static_cast<unsigned long long>(policy_.hard), unread.c_str(), g.name.c_str(),
                  static_cast<long long>(g.pending_trimmed));
   }
   last_ = std::move(r);

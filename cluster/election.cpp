@@ -111,6 +111,11 @@ election_outputs election::claim_result(bool granted, std::uint64_t epoch, std::
   election_outputs out;
   if (state_ != state::claiming) return out;
   if (!granted) {
+    if (master_ && peers_.count(*master_)) {
+      // Contended while following a live master (a lower-ranked node's ELECTION): that master still holds the lease.
+      state_ = state::follower;
+      return out;
+    }
     // Someone holds the master lease (a master we cannot see yet, or one that just died): try again soon.
     state_ = state::waiting_coordinator;
     deadline_ = now_ms + claim_retry_ms;

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <exception>
 #include <string>
 #include <openssl/evp.h>
@@ -71,7 +72,6 @@ void redis_connection::drop_sentinel() {
 }
 
 std::optional<redis_address> redis_connection::ask_sentinels() {
-  asked_ms_ = steady_ms();
   std::string errors;
   // A sentinel answers at once or not at all: a short timeout keeps a dead one from stalling the Redis thread.
   const std::int64_t timeout = std::min<std::int64_t>(ep_.timeout_ms, 500);
@@ -100,7 +100,11 @@ std::optional<redis_address> redis_connection::ask_sentinels() {
           port = static_cast<std::uint16_t>(std::stoi(reply.elements[1].text));
         } catch (const std::exception&) {
         }
-        if (port != 0) return redis_address{reply.elements[0].text, port};
+        if (port != 0) {
+          asked_ms_ = steady_ms();
+          sentinels_silent_ = false;
+          return redis_address{reply.elements[0].text, port};
+        }
         why = "answered a port that is none: " + reply.elements[1].text;
       } else if (reply.type == redis_reply::nil) {
         why = "knows no master \"" + ep_.sentinel_master + "\"";
@@ -115,13 +119,22 @@ std::optional<redis_address> redis_connection::ask_sentinels() {
     sentinel_index_ = (sentinel_index_ + 1) % ep_.sentinels.size();
   }
   error_ = "no sentinel named a master for \"" + ep_.sentinel_master + "\" (" + errors + ")";
+  asked_ms_ = steady_ms();
+  sentinels_silent_ = true;
   return std::nullopt;
 }
 
 bool redis_connection::moved_by_sentinels() {
-  if (ep_.sentinels.empty() || steady_ms() - asked_ms_ < 1000) return false;
+  // Once a second while they answer; every 10 s after none did (each silent one costs its timeout, and READONLY
+  // or a dead connection reveal a failover anyway).
+  if (ep_.sentinels.empty() || steady_ms() - asked_ms_ < (sentinels_silent_ ? 10000 : 1000)) return false;
   auto named = ask_sentinels();
   return named && !(*named == at_);  // no answer: keep the master in hand; it fails on its own if it is gone
+}
+
+void redis_connection::back_off() {
+  backoff_ms_ = backoff_ms_ ? std::min<std::int64_t>(backoff_ms_ * 2, 1000) : 200;
+  retry_after_ms_ = steady_ms() + backoff_ms_;
 }
 
 void redis_connection::drop(const std::string& why) {
@@ -134,7 +147,15 @@ bool redis_connection::ensure_connected() {
   if (ctx_ && moved_by_sentinels()) drop("the sentinels moved master \"" + ep_.sentinel_master + "\" away from " + at_.text());
   if (ctx_) return true;
   if (steady_ms() < retry_after_ms_) return false;  // error_ still says why
-  retry_after_ms_ = steady_ms() + 200;  // cleared below once connected
+  if (connect()) {
+    backoff_ms_ = 0;
+    return true;
+  }
+  back_off();  // from the end of the failed attempt, which may have waited out its timeout
+  return false;
+}
+
+bool redis_connection::connect() {
   if (!ep_.sentinels.empty()) {
     auto named = ask_sentinels();
     if (!named) return false;
@@ -174,13 +195,15 @@ bool redis_connection::ensure_connected() {
   }
   if (!ep_.client_name.empty()) {
     auto r = command({"CLIENT", "SETNAME", ep_.client_name});
-    if (r.is_error()) {
-      drop("Redis refused CLIENT SETNAME: " + r.text);
-      return false;
+    if (redis_connection::transport_failure(r)) return false;
+    // An ACL without CLIENT: the connection works unnamed (Redis then cannot witness that this node lives).
+    if (r.is_error() && !name_refused_) {
+      name_refused_ = true;
+      std::fprintf(stderr, "g-actor: WARN: Redis refused CLIENT SETNAME (%s): the master cannot tell this node's death "
+                           "from a partition\n", r.text.c_str());
     }
   }
   ++connections_;
-  retry_after_ms_ = 0;
   return true;
 }
 
@@ -207,6 +230,7 @@ std::vector<redis_reply> redis_connection::pipeline(const std::vector<std::vecto
     if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) {
       std::string why = ctx_->errstr;
       drop(why);
+      back_off();
       out.assign(commands.size(), failure(why));
       return out;
     }
@@ -216,6 +240,7 @@ std::vector<redis_reply> redis_connection::pipeline(const std::vector<std::vecto
     if (redisGetReply(ctx_, &raw) != REDIS_OK) {
       std::string why = ctx_->errstr[0] ? ctx_->errstr : "lost connection";
       drop(why);
+      back_off();  // the jobs queued behind this one fail at once rather than each waiting out the timeout
       out.resize(commands.size(), failure(why));
       return out;
     }

@@ -86,6 +86,8 @@ class redis_connection {
 
  private:
   void drop(const std::string& why);
+  bool connect();   // one attempt: the sentinels (if any), TCP, AUTH, SELECT, ROLE, the name
+  void back_off();  // after a failure: calls fail at once for 200 ms, doubling to 1 s while failures go on
   // Sentinel mode: the master the sentinels name now, trying each in turn from the last one that answered.
   std::optional<redis_address> ask_sentinels();
   void drop_sentinel();
@@ -103,6 +105,9 @@ class redis_connection {
   // After a failed connect, calls fail at once for a moment instead of each waiting out the timeout: a queue of
   // jobs behind an unreachable Redis drains in milliseconds, so the ones that matter (lease renewals) learn soon.
   std::int64_t retry_after_ms_ = 0;
+  std::int64_t backoff_ms_ = 0;
+  bool sentinels_silent_ = false;  // none answered the last question
+  bool name_refused_ = false;
 };
 
 }  // namespace g::net

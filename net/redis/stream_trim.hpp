@@ -25,7 +25,7 @@ struct consumer_group_state {
   std::int64_t lag = -1;        // entries not yet delivered to the group (-1: Redis cannot tell)
   std::int64_t pending = 0;     // delivered, not acknowledged
   bool is_protected = false;
-  std::int64_t unread_trimmed = 0;   // in this call: entries trimmed the group had not read …
+  std::int64_t unread_trimmed = 0;   // in this call: entries trimmed the group had not read (-1: some, Redis cannot tell how many) …
   std::int64_t pending_trimmed = 0;  // … or had read and not acknowledged
 };
 

@@ -97,6 +97,14 @@ TEST_CASE("past stream_maxlen_hard trimming goes on and counts what each protect
   r = trim_stream(c, key, p);
   CHECK(r.trimmed == 0);
   CHECK(group(r, "stuck")->unread_trimmed + group(r, "stuck")->pending_trimmed == 0);
+  // More comes and the group still reads nothing: only the new cut counts (its pending ids of the first cut, still
+  // in its pending list, neither hold the stream up nor count again).
+  auto more = add(c, 200);
+  r = trim_stream(c, key, p);
+  CHECK(r.length == 400);
+  CHECK(first_id(c) == ids[800]);
+  CHECK(group(r, "stuck")->unread_trimmed == 200);
+  CHECK(group(r, "stuck")->pending_trimmed == 0);
 }
 
 TEST_CASE("protect_groups names the groups trimming waits for: the others, or all with an empty list, are trimmed past") {

@@ -150,11 +150,17 @@ TEST_CASE("placement: a holding node keeps its shards (live or behind a partitio
   auto p = plan_placement(in);
   CHECK(p.assigns.empty());  // its shards are not unowned
   CHECK(p.moves.empty());    // and 1 and 2 are balanced between themselves
-  // A live node that cannot reach Redis: nothing new goes to it, even with shards to place.
+  // A live node that cannot reach Redis: nothing new goes to it, even with shards to place …
   in.live_nodes = {1, 2, 3};
   in.owners = {{0, 3}, {1, 3}};
   p = plan_placement(in);
   REQUIRE(p.assigns.size() == 4);
   for (auto& a : p.assigns) CHECK(a.node != 3);
-  for (auto& m : p.moves) CHECK(m.from != 3);
+  // … and rebalancing moves nothing off it, only between the others.
+  in.owners = {{0, 3}, {1, 3}, {2, 3}, {3, 3}, {4, 1}, {5, 1}};
+  p = plan_placement(in);
+  CHECK(p.assigns.empty());
+  REQUIRE(p.moves.size() == 1);
+  CHECK(p.moves[0].from == 1);
+  CHECK(p.moves[0].to == 2);
 }

@@ -212,8 +212,16 @@ TEST_CASE("election: a returning older node of equal priority (thawed after a fr
   CHECK(follow[0].what == election_output::became_follower);
   CHECK(a.master() == std::optional<std::uint64_t>(2));
   CHECK(a.epoch() == 7);
+  // A younger node that lost its link to B sends ELECTION to A: A answers and contends, is refused the lease
+  // (B holds it), and goes back to following B instead of claiming again every 500 ms.
+  a.peer_up({3, 0, 300}, 40);
+  auto contend = a.receive(3, election_message::election, 0, 50);
+  REQUIRE(std::any_of(contend.begin(), contend.end(), [](auto& o) { return o.what == election_output::claim_master; }));
+  CHECK(a.claim_result(false, 0, 60).empty());
+  CHECK(a.master() == std::optional<std::uint64_t>(2));
+  CHECK(a.tick(5000).empty());  // following: no new claim
   // A higher priority still takes over.
-  auto up = b.peer_up({3, 1, 900}, 40);
+  auto up = b.peer_up({4, 1, 900}, 40);
   CHECK_FALSE(b.is_master());
   CHECK(std::any_of(up.begin(), up.end(), [](auto& o) { return o.what == election_output::resign; }));
 }
