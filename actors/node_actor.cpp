@@ -112,6 +112,7 @@ struct set_placement {
   std::map<int, std::uint64_t> owners;
   std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
   std::map<int, int> leaseless;        // shard → reads in a row that found no lease holder
+  std::map<int, std::int64_t> in_flight_leaseless;  // in flight, and no lease holder since (steady ms)
   std::set<int> ready;                 // shards reported ready (the prepared set switches once all are)
   bool loaded = false, loading = false;
 };
@@ -201,9 +202,10 @@ void start_shard(node_actor_t* self, node_env* env, int total, int shard, bool t
   if (s.stopping) return;
   auto& set = s.sets[total];
   if (set.actors.count(shard)) {
-    // The actor of an earlier stint is still handing over: run the shard again once it is gone, rather than
-    // ignoring an assignment the master counts on.
-    if (set.closing.count(shard)) set.start_when_closed[shard] = take_over;
+    // The actor of an earlier stint is still here: handing over, or left from before a freeze (the shard was taken
+    // over meanwhile, and the actor is about to be fenced). Run the shard again once it is gone, rather than
+    // ignoring an assignment the master counts on (it would wait minutes for the shard to become ready).
+    set.start_when_closed[shard] = take_over;
     return;
   }
   auto a = spawn_shard(self->system(), *env, total, shard, take_over, caf::actor_cast<caf::actor>(self));
@@ -450,8 +452,22 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
     const int shard = static_cast<int>(i);
     if (p.moving.count(shard)) {
       p.leaseless.erase(shard);
+      // A shard in flight takes its lease within a second (before any identify slot). None for 10 s: the
+      // assignment was lost (its node was gone, or ignored it); place the shard again rather than wait minutes.
+      const std::int64_t now = net::steady_ms();
+      if (holders[i]) {
+        p.in_flight_leaseless.erase(shard);
+      } else if (now - p.in_flight_leaseless.emplace(shard, now).first->second > 10000) {
+        std::fprintf(stderr, "g-actor: shard %d of %d: assigned, but nobody took its lease in 10 s: assigning it again\n",
+                     shard, total);
+        p.in_flight_leaseless.erase(shard);
+        p.moving.erase(shard);
+        p.owners.erase(shard);
+        p.ready.erase(shard);
+      }
       continue;
     }
+    p.in_flight_leaseless.erase(shard);
     if (holders[i]) {
       p.leaseless.erase(shard);
       if (live.count(holders[i])) p.owners[shard] = holders[i];
