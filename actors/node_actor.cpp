@@ -138,6 +138,7 @@ struct node_state {
   std::set<std::uint64_t> unlisted;     // the master's: links down, still in `nodes` until Redis shows them gone
   bool redis_reachable = true;          // what this node last told its master
   std::uint64_t reach_told = 0;         // … and which master it told
+  std::int64_t reach_told_ms = 0;       // … and when
   bool claim_refusal_logged = false;
   // The master's view: the set in force and, during a reshard, the set being prepared.
   std::map<int, set_placement> placements;
@@ -806,8 +807,9 @@ void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
   auto m = s.election->master();
   if (s.election->is_master() || !m || !s.peers.count(*m)) return;
   // On a change, to a master not told yet (a new master starts with no list), and each second while cut off.
-  if (!changed && s.reach_told == *m && (reachable || now % 1000 >= 250)) return;
+  if (!changed && s.reach_told == *m && (reachable || now - s.reach_told_ms < 1000)) return;
   s.reach_told = *m;
+  s.reach_told_ms = now;
   self->send(s.peers[*m].handle, redis_atom::value, self_id(env), reachable);
 }
 

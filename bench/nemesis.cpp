@@ -187,6 +187,7 @@ int run_nemesis(const nemesis_options& o) {
     through_sentinels.sentinels.push_back({"127.0.0.1", s->port()});
     sentinel_list += (sentinel_list.empty() ? "\"" : ", \"") + net.redis_ip() + ":" + std::to_string(s->port()) + "\"";
   }
+  net::redis_connection watch(through_sentinels);  // every check's: it follows the master through failovers itself
   harness::fakecord_process fc(o.fakecord, {"--listen", net.fakecord_ip() + ":0", "--shards", std::to_string(o.shards), "--guilds",
                                             std::to_string(o.shards * 20), "--max-concurrency", std::to_string(o.shards),
                                             "--token", "nemesis-token"});
@@ -221,10 +222,9 @@ int run_nemesis(const nemesis_options& o) {
     std::int64_t connections = -1;
     auto now = fakecord_sessions(fc, &connections);
     if (connections != o.shards || static_cast<int>(now.size()) != o.shards) return false;
-    net::redis_connection c(through_sentinels);
     for (auto& [shard, s] : now) {
       if (!s.connected) return false;
-      auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq"});
+      auto h = watch.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq"});
       if (h.elements.size() != 2 || h.elements[0].text != s.id) return false;
       const std::int64_t committed = std::atoll(h.elements[1].text.c_str());
       auto before = at_heal.find(shard);
@@ -304,9 +304,8 @@ int run_nemesis(const nemesis_options& o) {
         net.cut(i, net.redis_ip(), false);
         break;
       case 5: {  // the current master, stopped (its AOF flushed) and started again
-        net::redis_connection c(through_sentinels);
-        c.ensure_connected();
-        const std::string at = c.address();
+        watch.ensure_connected();
+        const std::string at = watch.address();
         held_s = 0;
         for (auto& r : redis)
           if (at.find(":" + std::to_string(r->port()) + " ") != std::string::npos) {
@@ -356,10 +355,9 @@ int run_nemesis(const nemesis_options& o) {
       for (std::size_t k = 0; k < nodes.size(); ++k)
         std::cerr << "--- n" << k << "\n" << nodes[k].log().substr(std::min(log_sizes[k], nodes[k].log().size()));
       auto sessions = fakecord_sessions(fc);
-      net::redis_connection c(through_sentinels);
       for (auto& [shard, st] : sessions) {
-        auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq", "node"});
-        auto owner = c.command({"GET", "g:g:owner:" + std::to_string(o.shards) + ":" + std::to_string(shard)});
+        auto h = watch.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq", "node"});
+        auto owner = watch.command({"GET", "g:g:owner:" + std::to_string(o.shards) + ":" + std::to_string(shard)});
         std::cerr << "shard " << shard << ": g-fakecord " << st.id.substr(0, 8) << " seq " << st.seq << (st.connected ? " connected" : " disconnected")
                   << "; Redis " << (h.elements.size() == 3 ? h.elements[0].text.substr(0, 8) + " seq " + h.elements[1].text + " node " + h.elements[2].text : "?")
                   << ", lease " << owner.text << "\n";
@@ -377,14 +375,13 @@ int run_nemesis(const nemesis_options& o) {
   fc.post("/_fakecord/load", "{\"rate\":0}");
   const bool settled = wait_recovered(60) >= 0;
   std::this_thread::sleep_for(seconds(2));
-  net::redis_connection c(through_sentinels);
   auto now = fakecord_sessions(fc);
   bool tail_complete = settled;
   for (auto& [shard, s] : now) {
-    auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq"});
+    auto h = watch.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq"});
     if (h.elements.size() != 2 || h.elements[0].text != s.id || std::atoll(h.elements[1].text.c_str()) != s.seq) tail_complete = false;
   }
-  auto check = check_stream(c);
+  auto check = check_stream(watch);
   std::int64_t identifies = 0;
   fakecord_sessions(fc, nullptr, &identifies);
   const std::string stats = fc.stats();

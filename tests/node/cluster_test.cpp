@@ -127,12 +127,7 @@ TEST_CASE("cluster: a frozen node (SIGSTOP) loses its shards and, thawed, is fen
   world::node_options master;
   master.cluster = "rebalance = false\n";
   auto cfg = w.node_config("a", master);
-  {
-    std::string text;
-    std::ifstream in(cfg);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    std::ofstream(cfg) << text.replace(text.find("[node]\n"), 7, "[node]\npriority = 1\n");
-  }
+  world::replace_in_file(cfg, "[node]\n", "[node]\npriority = 1\n");
   auto a = w.node(cfg, "a.log");
   const std::string a_id = [&] {
     std::string id;

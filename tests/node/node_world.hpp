@@ -102,6 +102,14 @@ struct world {
                         o.cluster, o.security);
   }
   child_process extra_node(const std::string& name, const node_options& o) { return node(node_config(name, o), name + ".log"); }
+  // Edits a config file this world wrote: `what` (which must be there) becomes `with`.
+  static void replace_in_file(const std::string& path, const std::string& what, const std::string& with) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto at = text.find(what);
+    REQUIRE(at != std::string::npos);
+    std::ofstream(path) << text.replace(at, what.size(), with);
+  }
   // The HTTP port a node's config gives it.
   std::uint16_t http_port_of(const std::string& name) {
     std::ifstream f(dir / (name + ".toml"));

@@ -11,15 +11,9 @@ using namespace g::test;
 
 namespace {
 
-// The lines of a node's config after "[redis]\nport = N\n", which write_config puts there.
+// More lines for a node's [redis] section (write_config puts "[redis]\nport = N\n" there).
 void add_redis_lines(const std::string& config, const std::string& lines) {
-  std::ifstream in(config);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  auto at = text.find("[redis]\nport = ");
-  REQUIRE(at != std::string::npos);
-  at = text.find('\n', at + 8) + 1;
-  text.insert(at, lines);
-  std::ofstream(config) << text;
+  world::replace_in_file(config, "[redis]\n", "[redis]\n" + lines);
 }
 
 std::string replication_field(redis_connection& c, const std::string& field) {
@@ -156,18 +150,6 @@ TEST_CASE("a slow consumer group holds trimming back (logged, measured), and pas
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-void replace_in_file(const std::string& path, const std::string& what, const std::string& with) {
-  auto text = read_file(path);
-  auto at = text.find(what);
-  REQUIRE(at != std::string::npos);
-  std::ofstream(path) << text.replace(at, what.size(), with);
-}
-
 std::string id_of(world& w, const child_process& p) {
   std::string id;
   w.wait_for([&] { return !(id = world::node_id(p)).empty(); });
@@ -234,7 +216,7 @@ TEST_CASE("partition: a master cut from the other nodes (not from Redis) gives m
   tcp_relay to_a(a_port);
   world::node_options o;
   auto a_cfg = w.node_config("a", o);
-  replace_in_file(a_cfg, "[node]\nname = \"a\"\nlisten = \"127.0.0.1:0\"\n",
+  world::replace_in_file(a_cfg, "[node]\nname = \"a\"\nlisten = \"127.0.0.1:0\"\n",
                   "[node]\nname = \"a\"\nlisten = \"127.0.0.1:" + std::to_string(a_port) + "\"\nadvertise = \"127.0.0.1:" +
                       std::to_string(to_a.port()) + "\"\npriority = 1\n");
   auto a = w.node(a_cfg, "a.log");
