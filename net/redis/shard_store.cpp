@@ -51,7 +51,11 @@ elseif redis.call('EXISTS', KEYS[7]) == 1 then
 end
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
-  if redis.call('HGET', KEYS[2], 'released_by') == ARGV[1] then return redis.error_reply('FENCED') end
+  -- Taken back only by the node that committed last (or by anyone when the record is gone: a Redis restart without
+  -- persistence): a former owner's commit arriving late, after another node committed and let the lease go in a
+  -- migration, is fenced.
+  local session = redis.call('HMGET', KEYS[2], 'released_by', 'node')
+  if session[1] == ARGV[1] or (session[2] and session[2] ~= ARGV[1]) then return redis.error_reply('FENCED') end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
 elseif owner ~= ARGV[1] then
   return redis.error_reply('FENCED')
