@@ -127,10 +127,12 @@ session_actions session_machine::on_connect_failed(std::string_view why, millis 
   if (phase_ != session_phase::connecting) return out;
   error_ = "cannot connect: " + std::string(why);
   if (phase_ == session_phase::stopped) return out;
-  if (state_.resumable() && !state_.resume_url.empty() && !use_gateway_for_resume_ &&
-      ++resume_connect_failures_ >= 2) {
-    // The resume host is gone; Discord accepts RESUME on the bootstrap URL too.
-    use_gateway_for_resume_ = true;
+  if (state_.resumable() && !state_.resume_url.empty() && !use_gateway_for_resume_) {
+    if (resume_connect_failures_++ == 0) resume_failing_since_ = now;
+    // The resume host is gone (two failures at least resume_host_grace apart); Discord accepts RESUME on the bootstrap
+    // URL too.
+    if (resume_connect_failures_ >= 2 && now - resume_failing_since_ >= timing_.resume_host_grace)
+      use_gateway_for_resume_ = true;
   }
   ++failures_;
   schedule_reconnect(backoff(), now, out);

@@ -50,6 +50,10 @@ struct session_timing {
   millis backoff_cap = 60000;     // … up to this
   int max_resume_attempts = 3;    // failed RESUMEs in a row before the session is given up for an IDENTIFY
   int max_identify_attempts = 5;  // failed IDENTIFYs in a row before the shard stops instead of draining the budget
+  // How long resume_gateway_url must have failed to connect before RESUME goes to the bootstrap URL instead. Discord
+  // allows that but penalises it with more disconnects, and a network cut fails both hosts alike: only a resume host
+  // that stays dead while time passes is worth leaving.
+  millis resume_host_grace = 20000;
 };
 
 class session_machine {
@@ -117,6 +121,7 @@ class session_machine {
   int resume_attempts_ = 0;
   int identify_attempts_ = 0;
   int resume_connect_failures_ = 0;
+  millis resume_failing_since_ = 0;  // first failed connect to the resume host in this run of failures
   bool use_gateway_for_resume_ = false;  // the resume host stopped answering
 };
 

@@ -245,6 +245,17 @@ TEST_CASE("a resume URL that stops answering falls back to the bootstrap URL for
   m.on_connect_failed("refused", now);
   now = m.next_wakeup();
   a = m.on_tick(now);
+  // Two failures within the grace: a network cut fails every host alike, so the resume host is tried again.
+  CHECK(find(a, K::connect).url == "ws://resume-host");
+  while (now < 20000) {
+    m.on_connect_failed("refused", now);
+    now = m.next_wakeup();
+    a = m.on_tick(now);
+    if (now < 20000) CHECK(find(a, K::connect).url == "ws://resume-host");
+  }
+  m.on_connect_failed("refused", now);
+  now = m.next_wakeup();
+  a = m.on_tick(now);
   CHECK(find(a, K::connect).url == "ws://bootstrap/");
   m.on_open(now);
   a = m.on_hello(1000, now);
