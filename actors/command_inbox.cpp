@@ -6,6 +6,7 @@
 
 #include "actors/node_env.hpp"
 #include "net/clock.hpp"
+#include "net/log.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/shard_store.hpp"
 
@@ -91,8 +92,8 @@ void answer_commands(net::redis_connection& conn, const std::string& group, cons
 void answer_command(node_env* env, int shard, std::string stream_id, net::command_result r, std::string detail) {
   if (r != net::command_result::sent) {
     ++env->counters.rejected_commands;
-    std::fprintf(stderr, "g-actor: shard %d: command %s rejected (%s): %s\n", shard, stream_id.c_str(),
-                 std::string(net::result_name(r)).c_str(), detail.c_str());
+    LOG_SHARD_WARN((g::log::shard{shard}), "command %s rejected (%s): %s", stream_id.c_str(),
+                   std::string(net::result_name(r)).c_str(), detail.c_str());
   }
   env->redis->post([env, a = command_answer{std::to_string(shard), std::move(stream_id), net::result_name(r), std::move(detail)}](
                        net::redis_connection& conn) { answer_commands(conn, env->cfg->node.group, env->node_id, {a}); });

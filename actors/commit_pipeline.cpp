@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "net/clock.hpp"
+#include "net/log.hpp"
 #include "net/redis/redis_worker.hpp"
 
 #include <cstdio>
@@ -46,7 +47,7 @@ void commit_pipeline::note_outcome(const net::redis_connection& conn, const std:
     connections_ = conn.connections();
     if (conn.address() != address_) {
       if (!address_.empty())
-        std::fprintf(stderr, "g-actor: WARN: commits go to Redis at %s now (before: %s)\n", conn.address().c_str(), address_.c_str());
+        LOG_WARN("commits go to Redis at %s now (before: %s)\n", conn.address().c_str(), address_.c_str());
       address_ = conn.address();
     }
   }
@@ -55,10 +56,10 @@ void commit_pipeline::note_outcome(const net::redis_connection& conn, const std:
   if (failed) {
     failing_since_ = net::steady_ms();
     ++env_.counters.commit_outages;
-    std::fprintf(stderr, "g-actor: ERROR: Redis at %s does not take commits (%s): events are buffered and the shards are "
+    LOG_ERROR("Redis at %s does not take commits (%s): events are buffered and the shards are "
                          "not ready until it does\n", where.c_str(), failed->error.c_str());
   } else {
-    std::fprintf(stderr, "g-actor: Redis at %s takes commits again after %.1f s\n", where.c_str(),
+    LOG_INFO("Redis at %s takes commits again after %.1f s\n", where.c_str(),
                  static_cast<double>(net::steady_ms() - failing_since_) / 1000.0);
     failing_since_ = 0;
   }

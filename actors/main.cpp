@@ -29,6 +29,7 @@
 #include "config/redis_endpoint.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_identify_gate.hpp"
+#include "net/log.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/rest/gateway_bot.hpp"
 #include "net/rest/node_id_service.hpp"
@@ -150,6 +151,8 @@ int main(int argc, char** argv) {
   auto loaded = g::config::load_node_config(config_path);
   if (!loaded.config) return fail(loaded.error, 2);
   const g::config::node_config cfg = *loaded.config;
+  g::log::set_process("g-actor");
+  g::log::set_threshold(*g::log::parse_level(cfg.node.log_level));  // the config checked the name
 
   // Dependencies first: without Redis or Discord there is nothing to do, and the operator should know why.
   g::net::redis_endpoint redis_ep = g::config::redis_endpoint_of(cfg, 2000);
@@ -174,9 +177,8 @@ int main(int argc, char** argv) {
   env.filter = g::cluster::event_filter(cfg.events.include, cfg.events.exclude);
   env.shard_total = cfg.discord.shards > 0 ? cfg.discord.shards : bot.shards;
   if (in_force > 0 && in_force != env.shard_total) {
-    std::cerr << "g-actor: group '" << cfg.node.group << "' runs " << in_force << " shards (shard_count in Redis, set by "
-              << "its first node or a reshard); [discord] shards gives only a new group's count: running " << in_force
-              << "\n";
+    LOG_WARN("group '%s' runs %d shards (shard_count in Redis, set by its first node or a reshard); [discord] shards "
+             "gives only a new group's count: running %d", cfg.node.group.c_str(), in_force, in_force);
     env.shard_total = in_force;
   }
   env.max_concurrency = bot.max_concurrency;
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
     g::cluster::snowflake_generator ids(rd() & 0x3FF);
     env.node_id = std::to_string(ids.next(static_cast<std::uint64_t>(g::net::wall_ms())));
   }
+  g::log::set_identity("node", env.node_id);
   const std::string name = cfg.node.name.empty() ? env.node_id : cfg.node.name;
   env.name = name;
   env.started_ms = g::net::wall_ms();
@@ -245,11 +248,11 @@ int main(int argc, char** argv) {
     budget.reserve = cfg.discord.session_reserve;
     budget.refused = [&env](const std::string& why) {
       ++env.counters.identify_refused;
-      std::cerr << "g-actor: ERROR: " << why << "\n";
+      LOG_ERROR("%s", why.c_str());
     };
     if (bot.session_remaining <= cfg.discord.session_reserve)
-      std::cerr << "g-actor: ERROR: only " << bot.session_remaining << " session starts left (reserve "
-                << cfg.discord.session_reserve << "): shards without a session to resume will not IDENTIFY\n";
+      LOG_ERROR("only %lld session starts left (reserve %lld): shards without a session to resume will not IDENTIFY",
+                static_cast<long long>(bot.session_remaining), static_cast<long long>(cfg.discord.session_reserve));
     gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency, std::move(budget));
     env.io = &io;
     env.redis = &redis;
@@ -284,11 +287,11 @@ int main(int argc, char** argv) {
           .field("priority", cfg.node.priority).field("started", env.started_ms).end_object();
       env.registry_entry = entry;
       caf::anon_send(node, g::actors::local{}, g::actors::start_atom::value);
-      std::cerr << "g-actor: node " << name << " (" << env.node_id << ") running " << env.shard_total.load()
-                << " shards of group '" << cfg.node.group << "'\n";
+      LOG_INFO("node %s (%s) running %d shards of group '%s'", name.c_str(), env.node_id.c_str(), env.shard_total.load(),
+               cfg.node.group.c_str());
       int sig = 0;
       sigwait(&signals, &sig);
-      std::cerr << "g-actor: stopping: handing the shards over\n";
+      LOG_INFO("stopping: handing the shards over");
       caf::anon_send(node, g::actors::local{}, g::actors::stop_atom::value);
       sys.await_all_actors_done();
     } catch (const std::exception& e) {

@@ -21,6 +21,7 @@
 #include "cluster/assignment.hpp"
 #include "cluster/election.hpp"
 #include "net/clock.hpp"
+#include "net/log.hpp"
 #include "net/peer_auth.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/reshard_store.hpp"
@@ -173,6 +174,9 @@ using node_actor_t = caf::stateful_actor<node_state>;
 
 std::uint64_t self_id(node_env* env) { return std::stoull(env->node_id); }
 
+// A shard as log lines name it: with its total only when its set is not the one in force.
+g::log::shard shard_ref(node_actor_t* self, int total, int shard) { return {shard, total == self->state.total ? 0 : total}; }
+
 void register_node(node_env* env) {
   env->redis->post([env](net::redis_connection& conn) {
     net::shard_store(conn, env->cfg->node.group, env->node_id).register_node(env->registry_entry, env->shard_total);
@@ -241,7 +245,7 @@ void apply_switch(node_actor_t* self, node_env* env, int to) {
   auto& s = self->state;
   if (to == s.total || to <= 0) return;
   const int from = s.total;
-  std::fprintf(stderr, "g-actor: the cluster runs %d shards now (resharded from %d)\n", to, from);
+  LOG_INFO("the cluster runs %d shards now (resharded from %d)\n", to, from);
   s.total = to;
   env->shard_total = to;
   env->board.reset(to);
@@ -269,7 +273,7 @@ void abandon_preparation(node_actor_t* self, int total) {
   if (auto it = s.sets.find(total); it != s.sets.end()) end_shards(self, it->second);
   s.placements.erase(total);
   if (s.preparing == total) {
-    std::fprintf(stderr, "g-actor: the reshard to %d shards was given up; %d stay in force\n", total, s.total);
+    LOG_INFO("the reshard to %d shards was given up; %d stay in force\n", total, s.total);
     s.preparing = 0;
     s.switching = false;
   }
@@ -459,8 +463,7 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
       if (holders[i]) {
         p.in_flight_leaseless.erase(shard);
       } else if (now - p.in_flight_leaseless.emplace(shard, now).first->second > 10000) {
-        std::fprintf(stderr, "g-actor: shard %d of %d: assigned, but nobody took its lease in 10 s: assigning it again\n",
-                     shard, total);
+        LOG_SHARD_WARN(shard_ref(self, total, shard), "assigned, but nobody took its lease in 10 s: assigning it again");
         p.in_flight_leaseless.erase(shard);
         p.moving.erase(shard);
         p.owners.erase(shard);
@@ -479,8 +482,8 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
     if (holding.count(owner->second)) {
       // Its owner cannot renew (cut off from Redis, or behind a partition and frozen): the lease expired, so the
       // shard is placed now. A linked owner is told to let it go; one behind a partition is fenced if it returns.
-      std::fprintf(stderr, "g-actor: shard %d of %d: the lease of node %llu expired while it could not renew it: "
-                           "moving the shard\n", shard, total, static_cast<unsigned long long>(owner->second));
+      LOG_SHARD_WARN(shard_ref(self, total, shard), "the lease of node %llu expired while it could not renew it: moving the shard",
+                     static_cast<unsigned long long>(owner->second));
       if (live.count(owner->second) && owner->second != self_id(env))
         self->send(self->state.peers[owner->second].handle, drop_atom::value, self->state.election->epoch(),
                    static_cast<std::int32_t>(total), static_cast<std::int32_t>(shard));
@@ -490,7 +493,7 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
       continue;
     }
     if (++p.leaseless[shard] < 3) continue;
-    std::fprintf(stderr, "g-actor: shard %d of %d has had no lease holder for 15 s: assigning it again\n", shard, total);
+    LOG_SHARD_WARN(shard_ref(self, total, shard), "no lease holder for 15 s: assigning it again");
     p.owners.erase(shard);
     p.leaseless.erase(shard);
     p.ready.erase(shard);
@@ -562,7 +565,7 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
 
 void answer_reshard(node_actor_t* self, const std::string& text) {
   auto& s = self->state;
-  std::fprintf(stderr, "g-actor: reshard: %s\n", text.c_str());
+  LOG_INFO("reshard: %s\n", text.c_str());
   if (s.reshard_reply) {
     s.reshard_reply->deliver(text);
     s.reshard_reply.reset();
@@ -729,8 +732,7 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
   const auto& r = m.result;
   if (r.what == net::reshard_result::ok) {
     const std::int64_t prepared_ms = net::steady_ms() - s.preparing_since;
-    std::fprintf(stderr,
-                 "g-actor: reshard: switched to %d shards in %.1f ms after %.1f s of preparation: marker %s, %lld held "
+    LOG_INFO("reshard: switched to %d shards in %.1f ms after %.1f s of preparation: marker %s, %lld held "
                  "events written, %lld already in the stream, %lld expected from the new set's next commits\n",
                  m.to, static_cast<double>(m.took_us) / 1000.0, static_cast<double>(prepared_ms) / 1000.0,
                  r.marker_id.c_str(), static_cast<long long>(r.appended), static_cast<long long>(r.skipped),
@@ -741,7 +743,7 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
   if (r.what == net::reshard_result::refused && r.not_ready < 0) {
     // The record is gone: this switch's own earlier try may have gone through with its answer lost (a Redis
     // timeout), or Redis lost the preparation. Redis says which: read it again (read_reshard's answer applies it).
-    std::fprintf(stderr, "g-actor: reshard: switch refused: %s\n", r.reason.c_str());
+    LOG_INFO("reshard: switch refused: %s\n", r.reason.c_str());
     if (r.reason.rfind("no reshard", 0) == 0) read_reshard(self, env);
   }
   // Not ready yet, or Redis did not answer: tried again on a later tick.
@@ -797,10 +799,11 @@ void report_redis_reach(node_actor_t* self, node_env* env, std::int64_t now) {
   auto& s = self->state;
   const std::int64_t answered = env->redis->answered_ms();
   const bool reachable = answered == 0 || now - answered < std::min<std::int64_t>(env->cfg->cluster.lease_ms, 1500);
-  if (reachable != s.redis_reachable)
-    std::fprintf(stderr, reachable ? "g-actor: Redis (%s) answers again\n"
-                                   : "g-actor: WARN: Redis (%s) has not answered for %.1f s: telling the master\n",
-                 config::redis_endpoint_of(*env->cfg, 0).describe().c_str(), static_cast<double>(now - answered) / 1000.0);
+  if (reachable && !s.redis_reachable)
+    LOG_INFO("Redis (%s) answers again", config::redis_endpoint_of(*env->cfg, 0).describe().c_str());
+  else if (!reachable && s.redis_reachable)
+    LOG_WARN("Redis (%s) has not answered for %.1f s: telling the master",
+             config::redis_endpoint_of(*env->cfg, 0).describe().c_str(), static_cast<double>(now - answered) / 1000.0);
   const bool changed = reachable != s.redis_reachable;
   s.redis_reachable = reachable;
   env->redis_reachable = reachable;
@@ -836,7 +839,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       if (it->second.handle.address() != dm.source) continue;
       std::uint64_t id = it->first;
       s.peers.erase(it);
-      std::fprintf(stderr, "g-actor: node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
+      LOG_INFO("node %llu is gone (link down)\n", static_cast<unsigned long long>(id));
       s.draining.erase(id);
       s.cut_off.erase(id);
       s.unlisted.insert(id);
@@ -852,7 +855,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
           auto ids = store.connected_nodes();
           const bool alive = ids && std::binary_search(ids->begin(), ids->end(), std::to_string(id));
-          if (alive) std::fprintf(stderr, "g-actor: node %llu lost its link but is still connected to Redis: its shards stay "
+          if (alive) LOG_INFO("node %llu lost its link but is still connected to Redis: its shards stay "
                                     "with it while it renews their leases\n", static_cast<unsigned long long>(id));
           caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
         });
@@ -957,7 +960,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         handshake h = std::move(it->second);
         s.handshakes.erase(it);
         if (!net::verify(env->cfg->security.cookie, h.my_challenge, id, self_id(env), proof)) {
-          std::fprintf(stderr, "g-actor: node %llu failed authentication (wrong cookie): ignored\n",
+          LOG_INFO("node %llu failed authentication (wrong cookie): ignored\n",
                        static_cast<unsigned long long>(id));
           self->demonitor(h.handle);
           return;
@@ -983,7 +986,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (witnessed) note_connected(s, connected);
         if (!majority) {
           if (!s.claim_refusal_logged)
-            std::fprintf(stderr, "g-actor: WARN: sees %d of %d nodes: not claiming mastership without a majority\n", seen, members);
+            LOG_WARN("sees %d of %d nodes: not claiming mastership without a majority\n", seen, members);
           s.claim_refusal_logged = true;
         } else {
           s.claim_refusal_logged = false;
@@ -991,7 +994,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         const bool was_master = s.election->is_master();
         apply_election(self, env, s.election->claim_result(granted, epoch, net::steady_ms()));
         if (s.election->is_master() && !was_master) {
-          std::fprintf(stderr, "g-actor: master of group '%s', epoch %llu\n", env->cfg->node.group.c_str(),
+          LOG_INFO("master of group '%s', epoch %llu\n", env->cfg->node.group.c_str(),
                        static_cast<unsigned long long>(epoch));
           s.epoch_seen = epoch;
           s.master_seen = self_id(env);
@@ -1031,7 +1034,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
             ++it;
             continue;
           }
-          std::fprintf(stderr, "g-actor: node %llu did not prove the cookie within %lld s (wrong cookie?): dropped\n",
+          LOG_INFO("node %llu did not prove the cookie within %lld s (wrong cookie?): dropped\n",
                        static_cast<unsigned long long>(it->second.rank.id), static_cast<long long>(handshake_timeout_ms / 1000));
           self->demonitor(it->second.handle);
           it = s.handshakes.erase(it);
@@ -1061,7 +1064,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (s.stopping && runs_no_shard(s)) leave_when_settled(self, env);  // waiting for the last moves
         if (s.stopping && s.drain_deadline) {
           if (now > s.drain_deadline) {
-            std::fprintf(stderr, "g-actor: the handover through the master timed out; stopping the shards here\n");
+            LOG_INFO("the handover through the master timed out; stopping the shards here\n");
             stop_every_shard(self, env);
           } else if (!s.election->is_master()) {
             tell_master_leaving(self, env);
@@ -1092,7 +1095,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         // Cut off from most of the cluster (but not from Redis): give mastership up after a second (a node that just
         // started may be connected to Redis before it is linked), so that the majority elects a master.
         if (++s.minority_ticks < 4) return;
-        std::fprintf(stderr, "g-actor: WARN: sees %zu of %zu nodes: giving mastership up for the majority to elect one\n",
+        LOG_WARN("sees %zu of %zu nodes: giving mastership up for the majority to elect one\n",
                      s.peers.size() + 1, member_count(self, env));
         s.minority_ticks = 0;
         env->redis->post([env](net::redis_connection& conn) {
@@ -1105,9 +1108,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (authenticated_sender(self) != from || !s.election->is_master()) return;
         if (reachable ? s.cut_off.erase(from) == 0 : !s.cut_off.insert(from).second) return;
         if (reachable)
-          std::fprintf(stderr, "g-actor: node %llu reaches Redis again\n", static_cast<unsigned long long>(from));
+          LOG_INFO("node %llu reaches Redis again\n", static_cast<unsigned long long>(from));
         else
-          std::fprintf(stderr, "g-actor: node %llu cannot reach Redis: nothing new goes to it, and its shards move as their "
+          LOG_INFO("node %llu cannot reach Redis: nothing new goes to it, and its shards move as their "
                                "leases expire\n", static_cast<unsigned long long>(from));
         place(self, env);
       },
@@ -1124,7 +1127,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       },
       [=](local, lost_atom) {
         if (!self->state.election->is_master()) return;  // one answer of several queued while Redis was away
-        std::fprintf(stderr, "g-actor: lost the master lease; stepping down\n");
+        LOG_INFO("lost the master lease; stepping down\n");
         apply_election(self, env, self->state.election->lease_lost(net::steady_ms()));
       },
       [=](assign_atom, std::uint64_t epoch, std::int32_t total, std::int32_t shard, bool take_over) {
@@ -1146,7 +1149,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
       [=](leaving_atom, std::uint64_t id) {
         auto& s = self->state;
         if (authenticated_sender(self) != id || !s.election->is_master()) return;
-        std::fprintf(stderr, "g-actor: node %llu is leaving: moving its shards\n", static_cast<unsigned long long>(id));
+        LOG_INFO("node %llu is leaving: moving its shards\n", static_cast<unsigned long long>(id));
         s.draining.insert(id);
         place(self, env);
       },
@@ -1225,7 +1228,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         if (!net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof) ||
             !s.challenges.redeem(env->cfg->security.cookie, challenge, net::steady_ms())) {
-          std::fprintf(stderr, "g-actor: a reshard request failed authentication (wrong cookie)\n");
+          LOG_INFO("a reshard request failed authentication (wrong cookie)\n");
           return status_denied;
         }
         if (s.election && s.election->is_master()) return request_reshard(self, env, shards, false);
@@ -1275,7 +1278,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (to == 0 && s.preparing && s.preparing != s.total)  // Redis lost the preparation: the new set is retired
           abandon_everywhere(self, s.preparing);
         if (to > 0 && to != s.total && s.preparing != to) {
-          std::fprintf(stderr, "g-actor: reshard: going on with the preparation of %d shards\n", to);
+          LOG_INFO("reshard: going on with the preparation of %d shards\n", to);
           s.preparing = to;
           s.preparing_since = net::steady_ms();
           s.placements[to];  // loaded from the lease holders on the next tick
@@ -1290,7 +1293,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         // The proof first: only a caller holding the cookie makes the node remember a redeemed challenge.
         if (!net::verify(env->cfg->security.cookie, challenge, client, self_id(env), proof) ||
             !s.challenges.redeem(env->cfg->security.cookie, challenge, net::steady_ms())) {
-          std::fprintf(stderr, "g-actor: a status request failed authentication (wrong cookie)\n");
+          LOG_INFO("a status request failed authentication (wrong cookie)\n");
           return status_denied;
         }
         return env->view.get();

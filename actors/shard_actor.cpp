@@ -20,6 +20,7 @@
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/reshard_store.hpp"
 #include "net/clock.hpp"
+#include "net/log.hpp"
 
 namespace g::actors {
 
@@ -41,7 +42,7 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
   void on_dispatch(const net::gateway_frame& f, std::string_view) override {
     if (!tag_) {
       // READY/RESUMED are reported before they are dispatched, so this would be a bug: say so, loudly.
-      std::fprintf(stderr, "g-actor: BUG: dispatch %.*s (seq %lld) before any session report\n",
+      LOG_ERROR("BUG: dispatch %.*s (seq %lld) before any session report\n",
                    static_cast<int>(f.t.size()), f.t.data(), static_cast<long long>(f.s));
       return;
     }
@@ -169,9 +170,9 @@ struct shard_state {
 
 using shard_actor_t = caf::stateful_actor<shard_state>;
 
-void log(const shard_state& s, const std::string& what) {
-  if (s.in_force) std::fprintf(stderr, "g-actor: shard %d: %s\n", s.id, what.c_str());
-  else std::fprintf(stderr, "g-actor: shard %d of %d (prepared): %s\n", s.id, s.total, what.c_str());
+// A prepared shard (its set not in force yet) is written with its set's total.
+void log(const shard_state& s, const std::string& what, g::log::level l = g::log::level::info) {
+  G_LOG_AT(l, (g::log::shard{s.id, s.in_force ? 0 : s.total}), "%s", what.c_str());
 }
 
 void start_connection(shard_actor_t* self, net::session_state session) {
@@ -282,7 +283,7 @@ void end_session(shard_actor_t* self, const std::string& why) {
 void let_go(shard_actor_t* self, std::atomic<std::uint64_t>& counter, const std::string& why) {
   auto& s = self->state;
   ++counter;
-  log(s, why);
+  log(s, why, g::log::level::warn);
   s.leased = false;
   s.batch.clear();
   s.drop_connection();  // no graceful close: the new owner resumes the session
@@ -372,7 +373,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           case net::commit_result::gap:
             // Events went missing between what was committed and this batch: resume from the committed seq and
             // let Discord replay them.
-            log(s, "commit refused (" + m.result.error + "), resuming from seq " + std::to_string(m.result.committed_seq));
+            log(s, "commit refused (" + m.result.error + "), resuming from seq " + std::to_string(m.result.committed_seq), g::log::level::warn);
             s.batch.committed();
             s.batch.clear();
             s.drop_connection();
@@ -420,7 +421,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           s.conn->send_command(8, net::request_all_members(gid, env->cfg->chunking.presences),
                                [id](net::command_result r, std::string why) {
                                  if (r != net::command_result::sent)
-                                   std::fprintf(stderr, "g-actor: shard %d: member request not sent: %s\n", id, why.c_str());
+                                   LOG_SHARD_WARN((g::log::shard{id}), "member request not sent: %s", why.c_str());
                                });
           break;
         }
@@ -434,7 +435,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         auto& s = self->state;
         bool phase_changed = m.report.phase != s.last.phase;
         s.last = m.report;
-        if (m.report.fatal) log(s, "stopped: " + m.report.error);
+        if (m.report.fatal) log(s, "stopped: " + m.report.error, g::log::level::error);
         s.update_board([&](shard_status& st) {
           st.state = std::string(net::name(m.report.phase));
           st.latency_ms = m.report.latency_ms;
@@ -533,7 +534,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
       },
       [=](local, end_atom) { end_session(self, "its shard set was superseded by a reshard"); },
       [=](quit_atom) {
-        log(self->state, "stop timed out; leaving the lease to expire");
+        log(self->state, "stop timed out; leaving the lease to expire", g::log::level::warn);
         self->quit();
       },
   };

@@ -1,5 +1,7 @@
 #include "actors/stream_trimmer.hpp"
 
+#include "net/log.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -34,14 +36,13 @@ void stream_trimmer::run(net::redis_connection& conn) {
     if (!r.held_by.empty()) {
       for (auto& g : r.groups)
         if (g.name == r.held_by)
-          std::fprintf(stderr,
-                       "g-actor: WARN: consumer group '%s' holds the stream at %lld entries, above stream_maxlen %llu: "
+          LOG_WARN("consumer group '%s' holds the stream at %lld entries, above stream_maxlen %llu: "
                        "%lld entries unread, %lld unacknowledged; kept up to stream_maxlen_hard %llu\n",
                        g.name.c_str(), static_cast<long long>(r.length), static_cast<unsigned long long>(policy_.maxlen),
                        static_cast<long long>(g.lag), static_cast<long long>(g.pending),
                        static_cast<unsigned long long>(policy_.hard));
     } else {
-      std::fprintf(stderr, "g-actor: the stream is trimmed to stream_maxlen again (%lld entries)\n", static_cast<long long>(r.length));
+      LOG_INFO("the stream is trimmed to stream_maxlen again (%lld entries)\n", static_cast<long long>(r.length));
     }
     held_by_ = r.held_by;
   }
@@ -50,8 +51,7 @@ void stream_trimmer::run(net::redis_connection& conn) {
     if (g.unread_trimmed == 0 && g.pending_trimmed == 0) continue;
     lost_[g.name] += static_cast<std::uint64_t>(std::max<std::int64_t>(g.unread_trimmed, 0) + g.pending_trimmed);
     const std::string unread = g.unread_trimmed < 0 ? "an unknown number of" : std::to_string(g.unread_trimmed);
-    std::fprintf(stderr,
-                 "g-actor: ERROR: the stream reached stream_maxlen_hard %llu: trimmed %s entries consumer group '%s' "
+    LOG_ERROR("the stream reached stream_maxlen_hard %llu: trimmed %s entries consumer group '%s' "
                  "had not read and %lld it had not acknowledged\n",
                  static_cast<unsigned long long>(policy_.hard), unread.c_str(), g.name.c_str(),
                  static_cast<long long>(g.pending_trimmed));

@@ -1,4 +1,5 @@
 #include "cache/cache_worker.hpp"
+#include "net/log.hpp"
 
 #include <simdjson.h>
 
@@ -34,7 +35,7 @@ std::int64_t monotonic_ms() {
 cache_worker::cache_worker(cache_store& store, event_planner& planner, worker_settings settings, std::string name)
     : store_(store), planner_(planner), settings_(settings), name_(std::move(name)) {}
 
-void cache_worker::log(const std::string& what) const { std::fprintf(stderr, "g-cache %s: %s\n", name_.c_str(), what.c_str()); }
+void cache_worker::log(const std::string& what) const { LOG_WARN("%s", what.c_str()); }
 
 bool cache_worker::take(std::optional<std::vector<stream_entry>> entries, bool claimed) {
   if (!entries) return false;

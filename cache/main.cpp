@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cache/cache_store.hpp"
+#include "net/log.hpp"
 #include "cache/cache_worker.hpp"
 #include "cache/event_plan.hpp"
 #include "config/node_config.hpp"
@@ -52,6 +53,8 @@ int main(int argc, char** argv) {
   auto loaded = g::config::load_node_config(config_path, g::config::process_environment(), g::config::config_reader::cache_worker);
   if (!loaded.config) return fail(loaded.error, 2);
   const auto& cfg = *loaded.config;
+  g::log::set_process("g-cache");
+  g::log::set_threshold(*g::log::parse_level(cfg.node.log_level));  // the config checked the name
 
   std::string consumer = cfg.cache.consumer;
   if (consumer.empty()) {
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     ::gethostname(host, sizeof host - 1);
     consumer = std::string(host) + "-" + std::to_string(::getpid());
   }
+  g::log::set_identity("consumer", consumer);
 
   g::net::redis_connection redis(g::config::redis_endpoint_of(cfg, 5000));
   if (!redis.ensure_connected())
@@ -78,29 +82,27 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  std::fprintf(stderr, "g-cache %s: running, group %s on %s (members %s, presences %s, voice states %s, emojis %s)\n",
-               consumer.c_str(), cfg.cache.consumer_group.c_str(), keys.events().c_str(), cfg.cache.members ? "on" : "off",
+  LOG_INFO("running, group %s on %s (members %s, presences %s, voice states %s, emojis %s)",
+               cfg.cache.consumer_group.c_str(), keys.events().c_str(), cfg.cache.members ? "on" : "off",
                cfg.cache.presences ? "on" : "off", cfg.cache.voice_states ? "on" : "off", cfg.cache.emojis ? "on" : "off");
   bool failing = false;
   auto last_report = std::chrono::steady_clock::now();
   while (!stopping) {
     bool ok = worker.step();
-    if (!ok && !failing) std::fprintf(stderr, "g-cache %s: Redis at %s unusable; retrying every 500 ms\n", consumer.c_str(),
-                                      redis.address().c_str());
-    if (ok && failing) std::fprintf(stderr, "g-cache %s: Redis usable again\n", consumer.c_str());
+    if (!ok && !failing) LOG_WARN("Redis at %s unusable; retrying every 500 ms", redis.address().c_str());
+    if (ok && failing) LOG_INFO("Redis usable again");
     failing = !ok;
     if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     auto now = std::chrono::steady_clock::now();
     if (now - last_report >= std::chrono::seconds(10)) {
       last_report = now;
       const auto& c = worker.counters();
-      std::fprintf(stderr, "g-cache %s: applied %llu, duplicates %llu, claimed %llu, gaps %llu, bad entries %llu, held %zu\n",
-                   consumer.c_str(), static_cast<unsigned long long>(c.applied), static_cast<unsigned long long>(c.duplicates),
+      LOG_INFO("applied %llu, duplicates %llu, claimed %llu, gaps %llu, bad entries %llu, held %zu",
+                   static_cast<unsigned long long>(c.applied), static_cast<unsigned long long>(c.duplicates),
                    static_cast<unsigned long long>(c.claimed), static_cast<unsigned long long>(c.gaps),
                    static_cast<unsigned long long>(c.problems), worker.held());
     }
   }
-  std::fprintf(stderr, "g-cache %s: stopped (applied %llu)\n", consumer.c_str(),
-               static_cast<unsigned long long>(worker.counters().applied));
+  LOG_INFO("stopped (applied %llu)", static_cast<unsigned long long>(worker.counters().applied));
   return 0;
 }

@@ -126,6 +126,10 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
   c.node.listen = address(node, "listen", node.get<std::string>("listen"), c.node.listen);
   if (auto adv = node.get<std::string>("advertise")) c.node.advertise = address(node, "advertise", adv, {});
   c.node.priority = node.get<int>("priority").value_or(0);
+  c.node.log_level = env_or("LOG_LEVEL", node.get<std::string>("log_level")).value_or("info");
+  if (c.node.log_level != "debug" && c.node.log_level != "info" && c.node.log_level != "warn" && c.node.log_level != "error")
+    throw config_error((env("LOG_LEVEL") ? std::string("LOG_LEVEL") : node.where("log_level")) + " = '" + c.node.log_level +
+                       "' is not debug, info, warn or error");
   if (auto peers = node.strings("peers"))
     for (auto& p : *peers) c.node.peers.push_back(address(node, "peers", p, {}));
   node.check_unknown();

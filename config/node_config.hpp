@@ -23,6 +23,7 @@ struct node_config {
     host_port listen{"127.0.0.1", 7400};
     std::optional<host_port> advertise;  // what peers dial; default: listen
     int priority = 0;
+    std::string log_level = "info";      // debug | info | warn | error
     std::vector<host_port> peers;        // optional static seeds; Redis is the normal discovery
   } node;
   struct discord_section {

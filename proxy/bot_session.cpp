@@ -1,4 +1,5 @@
 #include "proxy/bot_session.hpp"
+#include "net/log.hpp"
 
 #include <cstdio>
 #include <random>
@@ -61,10 +62,10 @@ bot_session::~bot_session() { hub_.detach(conn_); }
 
 void bot_session::log(const std::string& what) const {
   if (record_.session_id.empty())
-    std::fprintf(stderr, "g-proxy: connection %llu: %s\n", static_cast<unsigned long long>(conn_), what.c_str());
+    LOG_INFO("proxy: connection %llu: %s", static_cast<unsigned long long>(conn_), what.c_str());
   else
-    std::fprintf(stderr, "g-proxy: connection %llu shard %d session %s: %s\n", static_cast<unsigned long long>(conn_),
-                 record_.shard, record_.session_id.c_str(), what.c_str());
+    LOG_SHARD_INFO((g::log::shard{record_.shard}), "proxy: connection %llu session %s: %s",
+                   static_cast<unsigned long long>(conn_), record_.session_id.c_str(), what.c_str());
 }
 
 void bot_session::send(std::string_view payload) {

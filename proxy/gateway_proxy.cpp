@@ -1,4 +1,5 @@
 #include "proxy/gateway_proxy.hpp"
+#include "net/log.hpp"
 
 #include <utility>  // before Asio (Boost 1.74 with C++20)
 
@@ -77,7 +78,7 @@ struct gateway_proxy::impl {
           io.run();
           return;
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "g-proxy: ERROR: %s (the proxy goes on)\n", e.what());
+          LOG_ERROR("proxy: %s (the proxy goes on)", e.what());
         }
       }
     });
@@ -169,8 +170,7 @@ gateway_proxy::gateway_proxy(const config::node_config& cfg) {
   impl_ = std::make_unique<impl>(cfg);
   impl_->start();
   std::string rest = (impl_->tls ? "https://" : "http://") + cfg.proxy.listen->text() + "/api";
-  std::fprintf(stderr, "g-proxy: serving bots on %s (REST base %s)\n", impl_->settings.gateway_url.c_str(),
-               rest.c_str());
+  LOG_INFO("proxy: serving bots on %s (REST base %s)", impl_->settings.gateway_url.c_str(), rest.c_str());
 }
 
 gateway_proxy::~gateway_proxy() {

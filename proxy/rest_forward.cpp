@@ -1,4 +1,5 @@
 #include "proxy/rest_forward.hpp"
+#include "net/log.hpp"
 
 #include <deque>
 #include <stdexcept>
@@ -178,8 +179,8 @@ struct rest_forward::impl : std::enable_shared_from_this<impl> {
     }
 
     void fail(const std::string& why) {
-      std::fprintf(stderr, "g-proxy: REST %s %s: %s\n", std::string(req.method_string()).c_str(),
-                   std::string(req.target()).c_str(), why.c_str());
+      LOG_WARN("proxy: REST %s %s: %s", std::string(req.method_string()).c_str(), std::string(req.target()).c_str(),
+               why.c_str());
       respond(gateway_error(502, "The proxy could not reach Discord's REST API: " + why));
     }
   };

@@ -1,4 +1,5 @@
 #include "proxy/stream_hub.hpp"
+#include "net/log.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -17,7 +18,7 @@ constexpr int feed_block_ms = 500;    // how long an XREAD waits (bounds how lon
 constexpr int mark_keep = 64;         // marks kept per session
 constexpr std::int64_t shard_count_every_ms = 5000;
 
-void log(const std::string& what) { std::fprintf(stderr, "g-proxy: %s\n", what.c_str()); }
+void log(const std::string& what) { LOG_INFO("proxy: %s", what.c_str()); }
 
 // KEYS: the session's record and marks. ARGV: owner, ttl, mode, then the mode's arguments:
 //   claim                      the caller owns the session from now on (a RESUME took it)

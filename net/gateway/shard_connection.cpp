@@ -390,7 +390,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         apply(machine.on_hello(interval, now));
         break;
       }
-      case 11: machine.on_heartbeat_ack(now); break;
+      case 11: apply(machine.on_heartbeat_ack(now)); break;  // the round trip reaches metrics and status
       default: break;  // unknown server op: ignore, as Discord may add some
     }
     consume();

@@ -2,6 +2,7 @@
 
 #include "net/clock.hpp"
 #include "net/hex.hpp"
+#include "net/log.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -199,7 +200,7 @@ bool redis_connection::connect() {
     // An ACL without CLIENT: the connection works unnamed (Redis then cannot witness that this node lives).
     if (r.is_error() && !name_refused_) {
       name_refused_ = true;
-      std::fprintf(stderr, "g-actor: WARN: Redis refused CLIENT SETNAME (%s): the master cannot tell this node's death "
+      LOG_WARN("Redis refused CLIENT SETNAME (%s): the master cannot tell this node's death "
                            "from a partition\n", r.text.c_str());
     }
   }

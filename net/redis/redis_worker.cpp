@@ -1,5 +1,7 @@
 #include "net/redis/redis_worker.hpp"
 
+#include "net/log.hpp"
+
 #include <cstdio>
 #include <exception>
 
@@ -42,7 +44,7 @@ void redis_worker::run() {
     try {
       j(conn_);
     } catch (const std::exception& e) {  // a bad reply must not take the node down; the job's caller retries
-      std::fprintf(stderr, "g-actor: a Redis job failed: %s\n", e.what());
+      LOG_ERROR("a Redis job failed: %s", e.what());
     }
   }
 }

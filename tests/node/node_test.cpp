@@ -190,7 +190,7 @@ TEST_CASE("event filters: excluded events are not written, but the committed seq
 }
 
 TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
-  world w(2, {"--rate", "100"});
+  world w(2, {"--rate", "100", "--heartbeat-ms", "500"});
   auto node = w.node();
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), node.log());
   int status = 0;
@@ -202,10 +202,18 @@ TEST_CASE("HTTP: /metrics in Prometheus text, /healthz, /status.json") {
   CHECK(metrics.find("g_node_redis_errors_total 0") != std::string::npos);
   CHECK(metrics.find("g_node_identifies_total 2") != std::string::npos);
   CHECK(metrics.find("g_shard_events_total{shard=\"0\"}") != std::string::npos);
+  // The heartbeat round trip reaches the metrics (it stayed -1 while on_heartbeat_ack's figure was dropped).
+  REQUIRE(w.wait_for([&] {
+    metrics = g::test::http_request(w.http_port, "GET", "/metrics", "", "", status);
+    return metrics.find("g_shard_latency_ms{shard=\"0\"} -1") == std::string::npos &&
+           metrics.find("g_shard_latency_ms{shard=\"1\"} -1") == std::string::npos;
+  }, 5s));
+  CHECK(metrics.find("g_shard_latency_ms{shard=\"0\"} ") != std::string::npos);
   std::string js;
   REQUIRE(w.wait_for([&] {  // the cluster view is read every second
     js = g::test::http_request(w.http_port, "GET", "/status.json", "", "", status);
-    return status == 200 && json_str(js, "/shards/1/state") == "ready" && json_int(js, "/shards/0/seq") > 0;
+    return status == 200 && json_str(js, "/shards/1/state") == "ready" && json_int(js, "/shards/0/seq") > 0 &&
+           json_int(js, "/shards/0/latency_ms") >= 0;
   }));
   CHECK(json_int(js, "/shard_count") == 2);
   CHECK(json_str(js, "/shards/1/state") == "ready");

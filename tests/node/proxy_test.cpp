@@ -356,7 +356,7 @@ TEST_CASE("proxy: wss:// with [proxy] tls_cert and tls_key") {
   REQUIRE(!ready.empty());
   CHECK(json_str(ready, "/d/resume_gateway_url") == "wss://127.0.0.1:" + std::to_string(proxy_port));
   CHECK(json_array_size(ready, "/d/guilds") == 10);
-  CHECK(node.log().find("g-proxy: serving bots on wss://") != std::string::npos);
+  CHECK(node.log().find("proxy: serving bots on wss://") != std::string::npos);
   world::stop_all({&node});
   cache.signal(SIGTERM);
   cache.wait(5s);

@@ -116,6 +116,9 @@ TEST_CASE("config: every mistake is one clear line") {
   CHECK(error_of(std::string(minimal) + "[events]\nprotect_groups = \"cache\"\n") ==
         "node.toml: [events] protect_groups must be an array of strings");
   CHECK(error_of(minimal, {{"REDIS_PORT", "abc"}}) == "node.toml: REDIS_PORT must be a port number");
+  CHECK(error_of(std::string(minimal) + "[node]\nlog_level = \"verbose\"\n") ==
+        "node.toml: [node] log_level = 'verbose' is not debug, info, warn or error");
+  CHECK(error_of(minimal, {{"LOG_LEVEL", "loud"}}) == "node.toml: LOG_LEVEL = 'loud' is not debug, info, warn or error");
   CHECK(error_of(std::string(minimal) + "[node]\nlisten = \"nowhere\"\n") ==
         "node.toml: [node] listen = 'nowhere' is not HOST:PORT");
   CHECK(error_of(std::string(minimal) + "[node]\nlisen = \"x\"\n") == "node.toml: unknown key [node] lisen");
