@@ -84,7 +84,8 @@ session_actions session_machine::stop(millis now, bool end_session) {
 void session_machine::schedule_reconnect(millis delay, millis now, session_actions& out) {
   if (delay <= 0) {
     set_phase(session_phase::connecting, out);
-    out.push_back(make(session_action::connect, connect_url()));
+    connected_url_ = connect_url();
+    out.push_back(make(session_action::connect, connected_url_));
     return;
   }
   reconnect_at_ = now + delay;
@@ -233,7 +234,13 @@ session_actions session_machine::on_invalid_session(bool resumable, millis now) 
   session_actions out;
   if (!connected()) return out;
   if (resumable && state_.resumable() && resume_attempts_ < timing_.max_resume_attempts) {
-    // op 9 true: RESUME again on the same socket.
+    if (connected_url_ != connect_url()) {
+      // op 9 true on a socket of the bootstrap URL (the session was identified on it): RESUME belongs on
+      // resume_gateway_url, so reconnect there, as discord.py does.
+      begin_close(resumable_close_code, next_step::resume, "invalid session (op 9, resumable): resuming on resume_gateway_url", out);
+      return out;
+    }
+    // op 9 true: RESUME again on the same socket, which is resume_gateway_url's already.
     ++resume_attempts_;
     ready_deadline_ = now + timing_.ready_timeout;
     set_phase(session_phase::resuming, out);

@@ -123,6 +123,7 @@ class session_machine {
   int resume_connect_failures_ = 0;
   millis resume_failing_since_ = 0;  // first failed connect to the resume host in this run of failures
   bool use_gateway_for_resume_ = false;  // the resume host stopped answering
+  std::string connected_url_;  // where the current (or last) connection went
 };
 
 }  // namespace g::net

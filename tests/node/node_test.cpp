@@ -59,7 +59,7 @@ TEST_CASE("fencing: when another node id takes a shard's lease, the original wri
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
   REQUIRE(c.command({"SET", "g:g:owner:2:0", "intruder", "PX", "60000"}).ok());
   // Within a renewal period the node notices and stops the shard.
-  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("shard 0: fenced") != std::string::npos; }, 5s), node.log());
+  REQUIRE_MESSAGE(w.wait_for([&] { return node.log().find("shard=0: fenced") != std::string::npos; }, 5s), node.log());
   auto count_shard0 = [&] {
     std::size_t n = 0;
     for (auto& f : stream_entries(c)) n += f["shard"] == "0";

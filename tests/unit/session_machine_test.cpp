@@ -136,10 +136,33 @@ TEST_CASE("op 7: close resumable, reconnect at once, RESUME") {
   CHECK(find(a, K::connect).url == "wss://resume.example");  // no backoff: op 7 is not a failure
 }
 
+TEST_CASE("op 9 true resumes on resume_gateway_url: from a bootstrap socket by reconnecting, on its socket at once") {
+  driver d;
+  d.to_ready();  // identified on the bootstrap URL
+  auto a = d.m.on_invalid_session(true, d.t);
+  CHECK_FALSE(has(a, K::send_resume));
+  CHECK(find(a, K::close).code == resumable_close_code);
+  a = d.m.on_closed(resumable_close_code, d.t);
+  CHECK(find(a, K::connect).url == "wss://resume.example");
+  d.m.on_open(d.t);
+  a = d.m.on_hello(41250, d.t);
+  CHECK(has(a, K::send_resume));
+  d.m.on_resumed(d.t);
+  REQUIRE(d.m.phase() == session_phase::ready);
+  a = d.m.on_invalid_session(true, d.t);  // now on resume_gateway_url's socket: RESUME on it
+  CHECK(has(a, K::send_resume));
+  CHECK_FALSE(has(a, K::close));
+}
+
 TEST_CASE("op 9 true resumes on the same socket, op 9 false drops the session and identifies after 1-5 s") {
   driver d;
-  d.to_ready();
-  auto a = d.m.on_invalid_session(true, d.t);
+  auto a = d.m.start(session_state{"sess", 5, "wss://resume.example"}, d.t);  // a handed-in session: resume URL
+  CHECK(find(a, K::connect).url == "wss://resume.example");
+  d.m.on_open(d.t);
+  d.m.on_hello(41250, d.t);
+  d.m.on_resumed(d.t);
+  REQUIRE(d.m.phase() == session_phase::ready);
+  a = d.m.on_invalid_session(true, d.t);
   CHECK(has(a, K::send_resume));
   CHECK(d.m.phase() == session_phase::resuming);
   a = d.m.on_invalid_session(false, d.t);
