@@ -17,7 +17,7 @@ cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& gr
   auto r = conn.pipeline({{"HGETALL", nodes}, {"GET", master}, {"GET", epoch}, {"HGETALL", status}, {"XINFO", "STREAM", events},
                           {"GET", count}, {"HMGET", reshard, "to", "started"}});
   auto holders = net::shard_store(conn, group, "").lease_holders(shard_total);
-  if (r[0].type != net::redis_reply::array || !holders) return s;
+  if (r.size() != 7 || r[0].type != net::redis_reply::array || !holders.ok()) return s;
   for (std::size_t i = 0; i + 1 < r[0].elements.size(); i += 2) s.nodes[r[0].elements[i].text] = r[0].elements[i + 1].text;
   if (r[1].type == net::redis_reply::string) s.master = r[1].text;
   if (r[2].type == net::redis_reply::string) s.epoch = std::strtoull(r[2].text.c_str(), nullptr, 10);
@@ -30,8 +30,8 @@ cluster_snapshot read_cluster(net::redis_connection& conn, const std::string& gr
     s.reshard_to = std::atoi(r[6].elements[0].text.c_str());
     s.reshard_started_ms = std::strtoll(r[6].elements[1].text.c_str(), nullptr, 10);
   }
-  s.owners = std::move(*holders);
-  s.connected = net::shard_store(conn, group, "").connected_nodes();
+  s.owners = std::move(holders.value);
+  if (auto c = net::shard_store(conn, group, "").connected_nodes(); c.ok()) s.connected = std::move(c.value);
   s.ok = true;
   return s;
 }

@@ -33,7 +33,13 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
     requests.push_back({p.total, p.id, &p.batch.session->session_id, &p.batch.session->resume_url,
                         &p.batch.events, 0, now, env_.cfg->cluster.lease_ms,
                         p.total == env_.shard_total});
-  auto results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
+  std::vector<net::commit_result> results;
+  try {
+    results = net::shard_store(conn, env_.cfg->node.group, env_.node_id).commit_many(requests);
+  } catch (const std::exception& e) {  // a bug (store operations answer instead of throwing): every shard hears back
+    LOG_ERROR("BUG: a commit round threw (%s); its batches are retried", e.what());
+    results.assign(work.size(), net::commit_result::failed(std::string("bug: ") + e.what()));
+  }
   note_outcome(conn, results);
   for (std::size_t i = 0; i < work.size(); ++i)
     caf::anon_send(work[i].shard, commit_msg{std::move(results[i]), std::move(work[i].batch)});
@@ -42,7 +48,7 @@ void commit_pipeline::drain(net::redis_connection& conn) {  // on the Redis thre
 void commit_pipeline::note_outcome(const net::redis_connection& conn, const std::vector<net::commit_result>& results) {
   const net::commit_result* failed = nullptr;
   for (auto& r : results)
-    if (r.what == net::commit_result::redis_error) failed = &r;
+    if (r.unavailable()) failed = &r;
   if (conn.connections() != connections_) {  // a reconnect: name the server if it is another (a failover)
     connections_ = conn.connections();
     if (conn.address() != address_) {
@@ -57,7 +63,7 @@ void commit_pipeline::note_outcome(const net::redis_connection& conn, const std:
     failing_since_ = net::steady_ms();
     ++env_.counters.commit_outages;
     LOG_ERROR("Redis at %s does not take commits (%s): events are buffered and the shards are "
-                         "not ready until it does\n", where.c_str(), failed->error.c_str());
+                         "not ready until it does\n", where.c_str(), failed->reason.c_str());
   } else {
     LOG_INFO("Redis at %s takes commits again after %.1f s\n", where.c_str(),
                  static_cast<double>(net::steady_ms() - failing_since_) / 1000.0);

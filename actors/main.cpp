@@ -298,7 +298,9 @@ int main(int argc, char** argv) {
       rc = fail(std::string("actor system: ") + e.what());
     }
     redis.post([&cfg, &env](g::net::redis_connection& conn) {
-      g::net::shard_store(conn, cfg.node.group, env.node_id).unregister_node();
+      // Not removed (Redis down): the master removes a registered node without a connection.
+      auto r = g::net::shard_store(conn, cfg.node.group, env.node_id).unregister_node();
+      if (r.unavailable()) LOG_WARN("unregistering this node failed: %s", r.reason.c_str());
     });
   }  // the Redis thread finishes its queue
   proxy.reset();

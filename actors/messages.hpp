@@ -26,6 +26,7 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: t
 using promote_atom = caf::atom_constant<caf::atom("promote")>;  // node → shard: a reshard switched to its set
 using end_atom = caf::atom_constant<caf::atom("end")>;          // node → shard: its set was superseded: close 1000
 using drop_atom = caf::atom_constant<caf::atom("drop")>;  // master → node → shard: give the shard up, uncommitted
+using live_atom = caf::atom_constant<caf::atom("live")>;  // shard → itself: write reshard:live again
 using opened_atom = caf::atom_constant<caf::atom("opened")>;    // io thread → shard: a prepared session has its guilds
 
 // The first element of every message an actor of a node sends to the node actor itself (ticks, Redis answers,
@@ -39,17 +40,19 @@ struct event_msg {  // io thread → shard: the dispatches read in one pass of t
 struct report_msg {  // io thread → shard: phase or session changed
   net::shard_report report;
 };
-struct lease_msg {  // Redis → shard: 0 = lease held (with the stored session), > 0 wait, -1 Redis down
-  std::int64_t wait_ms = -1;
+struct lease_msg {  // Redis → shard: the lease (ok: held now, with the stored session; lost: held elsewhere for
+                   // `lease.value` ms more; unavailable: Redis did not answer)
+  net::store_result<std::int64_t> lease;
   std::optional<net::session_record> session;
+  static lease_msg failed(std::string why) { return {net::store_result<std::int64_t>::failed(std::move(why)), std::nullopt}; }
 };
 struct commit_msg {  // Redis → shard
   net::commit_result result;
   cluster::event_batch batch;
 };
-struct renew_msg {  // Redis → shard: the lease is still ours (false: fenced), or Redis is down
-  bool held = false;
-  bool redis_down = false;
+struct renew_msg {  // Redis → shard: the lease is still ours (lost: fenced; unavailable: Redis did not answer)
+  net::store_result<> lease;
+  static renew_msg failed(std::string why) { return {net::store_result<>::failed(std::move(why))}; }
 };
 struct chunk_msg {  // io thread → shard: this guild's member list is incomplete
   std::uint64_t guild_id = 0;
@@ -60,6 +63,8 @@ struct commands_msg {  // node → shard: backend commands read from commands:<i
 };
 struct inbox_msg {  // Redis → node: the commands of its shards
   std::map<int, std::vector<command>> by_shard;
+  std::string error;  // the read failed: none this round
+  static inbox_msg failed(std::string why) { return {{}, std::move(why)}; }
 };
 
 }  // namespace g::actors

@@ -15,6 +15,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
 #include "actors/shard_actor.hpp"
+#include "actors/state_writes.hpp"
 #include "actors/stream_trimmer.hpp"
 #include "config/redis_endpoint.hpp"
 #include "actors/status_protocol.hpp"
@@ -35,9 +36,10 @@ struct gateway_msg {  // a /gateway/bot read for a reshard decision
   std::string error;
 };
 struct switch_msg {  // the switch's outcome, from the Redis thread
-  int to = 0;
+  int to = 0;  // 0 when the job failed before it knew: the switch is tried again
   net::reshard_result result;
   std::int64_t took_us = 0;
+  static switch_msg failed(std::string why) { return {0, net::reshard_result::failed(std::move(why)), 0}; }
 };
 }  // namespace
 }  // namespace g::actors
@@ -174,12 +176,48 @@ using node_actor_t = caf::stateful_actor<node_state>;
 
 std::uint64_t self_id(node_env* env) { return std::stoull(env->node_id); }
 
+// What the master's rounds in Redis answer (redis_worker::ask): each part with its own outcome.
+struct claim_round {
+  net::store_result<std::uint64_t> claim = net::store_result<std::uint64_t>::refused("no majority");  // the epoch
+  net::store_result<std::vector<std::string>> connected;  // Redis's witness
+  bool majority = false;
+  std::int32_t seen = 0, members = 0;
+  static claim_round failed(std::string why) {
+    claim_round c;
+    c.claim = net::store_result<std::uint64_t>::failed(why);
+    c.connected = net::store_result<std::vector<std::string>>::failed(std::move(why));
+    c.majority = true;  // unknown: not reported as a refusal for want of a majority
+    return c;
+  }
+};
+struct master_round {
+  net::store_result<> lease;
+  net::store_result<std::vector<std::string>> connected;
+  static master_round failed(std::string why) { return {net::store_result<>::failed(why), {}}; }
+};
+
 // A shard as log lines name it: with its total only when its set is not the one in force.
 g::log::shard shard_ref(node_actor_t* self, int total, int shard) { return {shard, total == self->state.total ? 0 : total}; }
 
+// Registered again every second (the view round), so one failed write is repaired by the next.
 void register_node(node_env* env) {
-  env->redis->post([env](net::redis_connection& conn) {
-    net::shard_store(conn, env->cfg->node.group, env->node_id).register_node(env->registry_entry, env->shard_total);
+  write_state(env, "registering this node", [env](net::shard_store& store) {
+    return store.register_node(env->registry_entry, env->shard_total);
+  }, std::nullopt, log::level::debug);
+}
+
+// A lease left unreleased expires by itself (lease_ms); the next master waits that long at most.
+void resign_master(node_env* env) {
+  write_state(env, "resigning the master lease", [](net::shard_store& store) { return store.resign_master(); });
+}
+
+void unregister_nodes(node_env* env, std::vector<std::string> ids) {
+  // Not removed (Redis down): the next master's round removes what is still listed without a connection.
+  write_state(env, "unregistering departed nodes", [ids = std::move(ids)](net::shard_store& store) {
+    net::store_result<> last = net::store_result<>::done();
+    for (auto& id : ids)
+      if (auto r = store.unregister_node(id); !r.ok()) last = r;
+    return last;
   });
 }
 
@@ -283,9 +321,7 @@ void abandon_preparation(node_actor_t* self, int total) {
 // need not wait for it.
 void leave(node_actor_t* self, node_env* env) {
   if (self->state.election && self->state.election->is_master())
-    env->redis->post([env](net::redis_connection& conn) {
-      net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
-    });
+    resign_master(env);
   self->quit();
 }
 
@@ -436,12 +472,14 @@ void load_owners(node_actor_t* self, node_env* env, int total) {
   if (p.loading) return;
   p.loading = true;
   auto me = caf::actor_cast<caf::actor>(self);
-  env->redis->post([env, me, total](net::redis_connection& conn) {
-    auto holders = net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(total);
+  using holders = net::store_result<std::vector<std::string>>;
+  env->redis->ask<holders>([env, total](net::redis_connection& conn) {
+    return net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(total);
+  }, [me, total](holders h) {
     std::vector<std::uint64_t> owners;
-    if (holders)  // else Redis is down: the next tick asks again
-      for (auto& h : *holders) owners.push_back(std::strtoull(h.c_str(), nullptr, 10));
-    caf::anon_send(me, local{}, owners_atom::value, static_cast<std::int32_t>(total), owners, holders.has_value());
+    if (h.ok())  // else Redis did not answer: the next tick asks again
+      for (auto& id : h.value) owners.push_back(std::strtoull(id.c_str(), nullptr, 10));
+    caf::anon_send(me, local{}, owners_atom::value, static_cast<std::int32_t>(total), owners, h.ok());
   });
 }
 
@@ -515,30 +553,34 @@ void apply_election(node_actor_t* self, node_env* env, const cluster::election_o
         std::set<std::string> visible{env->node_id}, linked;
         for (auto& [id, p] : s.peers) visible.insert(std::to_string(id));
         for (auto id : s.ever_linked) linked.insert(std::to_string(id));
-        env->redis->post([env, me, departed, known, visible, linked](net::redis_connection& conn) {
+        env->redis->ask<claim_round>([env, departed, known, visible, linked](net::redis_connection& conn) {
           net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          auto ids = store.connected_nodes();
+          claim_round c;
+          c.connected = store.connected_nodes();
           std::set<std::string> members = visible;
           std::vector<std::string> gone;  // departed, and Redis saw their connection close: dead, not partitioned
-          if (ids) {
-            for (auto& id : *ids)
+          if (c.connected.ok()) {
+            const auto& ids = c.connected.value;
+            for (auto& id : ids)
               if (linked.count(id)) members.insert(id);
             for (auto& d : departed)
-              if (!std::binary_search(ids->begin(), ids->end(), d)) gone.push_back(d);
+              if (!std::binary_search(ids.begin(), ids.end(), d)) gone.push_back(d);
           }
-          std::optional<std::uint64_t> epoch;
-          const bool majority = 2 * visible.size() >= members.size();
-          if (majority) epoch = store.claim_master(env->cfg->cluster.lease_ms, departed, known, gone);
-          caf::anon_send(me, local{}, claimed_atom::value, epoch.has_value(), epoch.value_or(0), majority,
-                         static_cast<std::int32_t>(visible.size()), static_cast<std::int32_t>(members.size()),
-                         ids.value_or(std::vector<std::string>{}), ids.has_value());
+          c.seen = static_cast<std::int32_t>(visible.size());
+          c.members = static_cast<std::int32_t>(members.size());
+          c.majority = 2 * visible.size() >= members.size();
+          if (c.majority) c.claim = store.claim_master(env->cfg->cluster.lease_ms, departed, known, gone);
+          return c;
+        }, [me](claim_round c) {
+          if (c.claim.unavailable() && c.majority)
+            LOG_DEBUG("claiming the master lease failed: %s", c.claim.reason.c_str());
+          caf::anon_send(me, local{}, claimed_atom::value, c.claim.ok(), c.claim.value, c.majority, c.seen, c.members,
+                         c.connected.value, c.connected.ok());
         });
         break;
       }
       case cluster::election_output::resign:
-        env->redis->post([env](net::redis_connection& conn) {
-          net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
-        });
+        resign_master(env);
         break;
       case cluster::election_output::became_follower:
         if (o.epoch >= s.epoch_seen) {  // a deposed master's assignments are refused from now on
@@ -595,10 +637,10 @@ caf::result<std::string> cancel_reshard(node_actor_t* self, node_env* env) {
   if (s.reshard_reply) return std::string("REFUSED: another reshard request is being decided");
   auto me = caf::actor_cast<caf::actor>(self);
   const int to = s.preparing;
-  env->redis->post([env, me, to](net::redis_connection& conn) {
-    auto r = net::reshard_store(conn, env->cfg->node.group, env->node_id).abandon(to);
-    caf::anon_send(me, local{}, abandon_atom::value, static_cast<std::int32_t>(to), r.what == net::reshard_result::ok,
-                   r.reason);
+  env->redis->ask<net::reshard_result>([env, to](net::redis_connection& conn) {
+    return net::reshard_store(conn, env->cfg->node.group, env->node_id).abandon(to);
+  }, [me, to](net::reshard_result r) {
+    caf::anon_send(me, local{}, abandon_atom::value, static_cast<std::int32_t>(to), r.ok(), r.reason);
   });
   s.reshard_reply = self->make_response_promise();
   return *s.reshard_reply;
@@ -648,10 +690,10 @@ void decide_reshard(node_actor_t* self, node_env* env, const gateway_msg& m) {
   auto me = caf::actor_cast<caf::actor>(self);
   const int from = s.total, to = d.to;
   const std::uint64_t epoch = s.election->epoch();
-  env->redis->post([env, me, from, to, epoch, note = d.reason](net::redis_connection& conn) {
-    auto r = net::reshard_store(conn, env->cfg->node.group, env->node_id).begin(from, to, epoch, net::wall_ms());
-    caf::anon_send(me, local{}, begun_atom::value, static_cast<std::int32_t>(to), static_cast<std::int32_t>(r.what),
-                   r.reason.empty() ? note : r.reason);
+  env->redis->ask<net::reshard_result>([env, from, to, epoch](net::redis_connection& conn) {
+    return net::reshard_store(conn, env->cfg->node.group, env->node_id).begin(from, to, epoch, net::wall_ms());
+  }, [me, to, note = d.reason](net::reshard_result r) {
+    caf::anon_send(me, local{}, begun_atom::value, static_cast<std::int32_t>(to), r.ok(), r.reason.empty() ? note : r.reason);
   });
 }
 
@@ -695,15 +737,15 @@ void step_reshard(node_actor_t* self, node_env* env, std::int64_t now) {
   auto me = caf::actor_cast<caf::actor>(self);
   const int to = s.preparing;
   const std::uint64_t epoch = s.election->epoch();
-  env->redis->post([env, me, to, epoch](net::redis_connection& conn) {
+  env->redis->ask<switch_msg>([env, to, epoch](net::redis_connection& conn) {
     switch_msg m;
     m.to = to;
     const auto t0 = std::chrono::steady_clock::now();
     m.result = net::reshard_store(conn, env->cfg->node.group, env->node_id)
                    .switch_over(to, epoch, net::wall_ms(), 0);
     m.took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-    caf::anon_send(me, std::move(m));
-  });
+    return m;
+  }, [me](switch_msg m) { caf::anon_send(me, std::move(m)); });
 }
 
 // The master tells every node what it did to a shard set (switch, abandon), under its epoch.
@@ -730,17 +772,17 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
   s.switching = false;
   if (m.to != s.preparing) return;
   const auto& r = m.result;
-  if (r.what == net::reshard_result::ok) {
+  if (r.ok()) {
     const std::int64_t prepared_ms = net::steady_ms() - s.preparing_since;
     LOG_INFO("reshard: switched to %d shards in %.1f ms after %.1f s of preparation: marker %s, %lld held "
                  "events written, %lld already in the stream, %lld expected from the new set's next commits\n",
                  m.to, static_cast<double>(m.took_us) / 1000.0, static_cast<double>(prepared_ms) / 1000.0,
-                 r.marker_id.c_str(), static_cast<long long>(r.appended), static_cast<long long>(r.skipped),
-                 static_cast<long long>(r.left_out));
+                 r.value.marker_id.c_str(), static_cast<long long>(r.value.appended),
+                 static_cast<long long>(r.value.skipped), static_cast<long long>(r.value.left_out));
     switch_everywhere(self, env, m.to);
     return;
   }
-  if (r.what == net::reshard_result::refused && r.not_ready < 0) {
+  if (r.lost() && r.value.not_ready < 0) {
     // The record is gone: this switch's own earlier try may have gone through with its answer lost (a Redis
     // timeout), or Redis lost the preparation. Redis says which: read it again (read_reshard's answer applies it).
     LOG_INFO("reshard: switch refused: %s\n", r.reason.c_str());
@@ -752,13 +794,17 @@ void finish_switch(node_actor_t* self, node_env* env, const switch_msg& m) {
 // A new master reads what its predecessor left: a switch already made, or a preparation under way.
 void read_reshard(node_actor_t* self, node_env* env) {
   auto me = caf::actor_cast<caf::actor>(self);
-  env->redis->post([env, me](net::redis_connection& conn) {
-    bool ok = false;
-    auto rec = net::reshard_store(conn, env->cfg->node.group, env->node_id).current(&ok);
+  // (the count in force, the count being prepared or 0)
+  using reading = net::store_result<std::pair<std::int32_t, std::int32_t>>;
+  env->redis->ask<reading>([env](net::redis_connection& conn) {
+    auto rec = net::reshard_store(conn, env->cfg->node.group, env->node_id).current();
+    if (!rec.ok()) return reading::failed(rec.reason);
     auto count = conn.command({"GET", net::redis_keys(env->cfg->node.group).shard_count()});
+    if (count.is_error()) return reading::failed(count.text);
     int in_force = count.type == net::redis_reply::string ? std::atoi(count.text.c_str()) : 0;
-    caf::anon_send(me, local{}, resharding_atom::value, ok, static_cast<std::int32_t>(in_force),
-                   static_cast<std::int32_t>(rec ? rec->to : 0));
+    return reading::done({in_force, rec.value ? rec.value->to : 0});
+  }, [me](reading r) {
+    caf::anon_send(me, local{}, resharding_atom::value, r.ok(), r.value.first, r.value.second);
   });
 }
 
@@ -851,13 +897,14 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         // Dead, or behind a partition? Redis saw a dead process's connection close: its shards go to the living at
         // once (session stealing). A node still connected keeps its shards while it renews their leases.
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([env, me, id](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          auto ids = store.connected_nodes();
-          const bool alive = ids && std::binary_search(ids->begin(), ids->end(), std::to_string(id));
+        using connected = net::store_result<std::vector<std::string>>;
+        env->redis->ask<connected>([env](net::redis_connection& conn) {
+          return net::shard_store(conn, env->cfg->node.group, env->node_id).connected_nodes();
+        }, [me, id](connected ids) {
+          const bool alive = ids.ok() && std::binary_search(ids.value.begin(), ids.value.end(), std::to_string(id));
           if (alive) LOG_INFO("node %llu lost its link but is still connected to Redis: its shards stay "
-                                    "with it while it renews their leases\n", static_cast<unsigned long long>(id));
-          caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
+                              "with it while it renews their leases", static_cast<unsigned long long>(id));
+          caf::anon_send(me, local{}, connected_atom::value, ids.value, ids.ok());
         });
       }
       return;
@@ -1001,11 +1048,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           read_reshard(self, env);  // a reshard the previous master began (or finished) goes on from Redis
           load_owners(self, env, s.total);
           // Nodes that died before this one became master (the old master, say) cannot unregister themselves.
-          std::vector<std::string> departed(s.departed.begin(), s.departed.end());
-          env->redis->post([env, departed](net::redis_connection& conn) {
-            net::shard_store store(conn, env->cfg->node.group, env->node_id);
-            for (auto& id : departed) store.unregister_node(id);
-          });
+          unregister_nodes(env, {s.departed.begin(), s.departed.end()});
         }
       },
       [=](local, owners_atom, std::int32_t total, const std::vector<std::uint64_t>& owners, bool read) {
@@ -1043,11 +1086,19 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         if (s.election->is_master()) {
           // Keep the master lease; losing it means another node may act as master.
           auto me = caf::actor_cast<caf::actor>(self);
-          env->redis->post([env, me](net::redis_connection& conn) {
+          env->redis->ask<master_round>([env](net::redis_connection& conn) {
             net::shard_store store(conn, env->cfg->node.group, env->node_id);
-            if (!store.keep_master(env->cfg->cluster.lease_ms)) return caf::anon_send(me, local{}, lost_atom::value);
-            auto ids = store.connected_nodes();
-            caf::anon_send(me, local{}, connected_atom::value, ids.value_or(std::vector<std::string>{}), ids.has_value());
+            master_round m;
+            m.lease = store.keep_master(env->cfg->cluster.lease_ms);
+            if (m.lease.ok()) m.connected = store.connected_nodes();
+            return m;
+          }, [me](master_round m) {
+            // Not renewed, for whatever reason: another node may act as master once it expires, so step down.
+            if (!m.lease.ok()) {
+              LOG_WARN("the master lease was not renewed (%s: %s)", net::outcome_name(m.lease.outcome), m.lease.reason.c_str());
+              return caf::anon_send(me, local{}, lost_atom::value);
+            }
+            caf::anon_send(me, local{}, connected_atom::value, m.connected.value, m.connected.ok());
           });
           // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid; every tick
           // while a node holds shards it cannot renew (their leases expiring is the signal to move them).
@@ -1082,9 +1133,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
             it = s.peers.count(*it) ? s.unlisted.erase(it) : std::next(it);
             continue;
           }
-          env->redis->post([env, id = *it](net::redis_connection& conn) {
-            net::shard_store(conn, env->cfg->node.group, env->node_id).unregister_node(std::to_string(id));
-          });
+          unregister_nodes(env, {std::to_string(*it)});
           it = s.unlisted.erase(it);
         }
         if (sees_majority(self, env)) {
@@ -1098,9 +1147,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         LOG_WARN("sees %zu of %zu nodes: giving mastership up for the majority to elect one\n",
                      s.peers.size() + 1, member_count(self, env));
         s.minority_ticks = 0;
-        env->redis->post([env](net::redis_connection& conn) {
-          net::shard_store(conn, env->cfg->node.group, env->node_id).resign_master();
-        });
+        resign_master(env);
         apply_election(self, env, s.election->lease_lost(net::steady_ms()));
       },
       [=](redis_atom, std::uint64_t from, bool reachable) {
@@ -1176,9 +1223,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         }
         s.inbox_reading = true;
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([env, me, ready](net::redis_connection& conn) {
-          caf::anon_send(me, inbox_msg{take_commands(conn, env->cfg->node.group, ready)});
-        });
+        env->redis->ask<inbox_msg>([env, ready](net::redis_connection& conn) {
+          return inbox_msg{take_commands(conn, env->cfg->node.group, ready), {}};
+        }, [me](inbox_msg m) { caf::anon_send(me, std::move(m)); });
       },
       [=](inbox_msg& m) {
         auto& s = self->state;
@@ -1245,9 +1292,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         return request_reshard(self, env, shards, false);
       },
       [=](gateway_msg& m) { decide_reshard(self, env, m); },
-      [=](local, begun_atom, std::int32_t to, std::int32_t outcome, const std::string& reason) {
+      [=](local, begun_atom, std::int32_t to, bool begun, const std::string& reason) {
         auto& s = self->state;
-        if (outcome != net::reshard_result::ok) return decided(self, "REFUSED: " + reason);
+        if (!begun) return decided(self, "REFUSED: " + reason);
         if (!s.election->is_master()) {  // deposed meanwhile: the begin was refused unless this was still the master
           return decided(self, "OK: preparing " + std::to_string(to) + " shards (the master changed; it goes on)");
         }

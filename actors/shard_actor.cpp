@@ -14,6 +14,7 @@
 #include "actors/command_inbox.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
+#include "actors/state_writes.hpp"
 #include "net/gateway/member_chunking.hpp"
 #include "net/gateway/session_snapshot.hpp"
 #include "net/json/json_writer.hpp"
@@ -154,6 +155,9 @@ struct shard_state {
     update_board([](shard_status& st) { st = shard_status{}; });  // not here any more
   }
 
+  // How log lines name it: a prepared shard with its set's total.
+  g::log::shard about() const { return {id, in_force ? 0 : total}; }
+
   // The board shows the set in force.
   template <class F>
   void update_board(F&& f) {
@@ -172,7 +176,7 @@ using shard_actor_t = caf::stateful_actor<shard_state>;
 
 // A prepared shard (its set not in force yet) is written with its set's total.
 void log(const shard_state& s, const std::string& what, g::log::level l = g::log::level::info) {
-  G_LOG_AT(l, (g::log::shard{s.id, s.in_force ? 0 : s.total}), "%s", what.c_str());
+  G_LOG_AT(l, s.about(), "%s", what.c_str());
 }
 
 void start_connection(shard_actor_t* self, net::session_state session) {
@@ -216,9 +220,9 @@ void publish_status(shard_actor_t* self) {
   w.end_object();
   node_env* env = s.env;
   int id = s.id;
-  env->redis->post([env, id, json = std::move(json)](net::redis_connection& conn) {
-    net::shard_store(conn, env->cfg->node.group, env->node_id).set_status(id, json);
-  });
+  // Only the status page reads it, and the next round (a third of a lease) writes it again.
+  write_state(env, "writing the status", [id, json = std::move(json)](net::shard_store& store) { return store.set_status(id, json); },
+              g::log::shard{id}, g::log::level::debug);
 }
 
 // Prepared: Redis learns whether the shard runs its session live, with all its guilds (reshard:live). The switch
@@ -234,8 +238,12 @@ void update_live(shard_actor_t* self) {
   s.live_session = live;
   node_env* env = s.env;
   int id = s.id;
-  env->redis->post([env, id, live](net::redis_connection& conn) {
-    net::reshard_store(conn, env->cfg->node.group, env->node_id).set_live(id, live);
+  auto me = caf::actor_cast<caf::actor>(self);
+  env->redis->ask<net::store_result<>>([env, id, live](net::redis_connection& conn) {
+    return net::reshard_store(conn, env->cfg->node.group, env->node_id).set_live(id, live);
+  }, [me](net::store_result<> r) {
+    // Not written: the switch would wait for it for good, so it is written again in a second.
+    if (!r.ok()) caf::delayed_anon_send(me, std::chrono::seconds(1), local{}, live_atom::value);
   });
 }
 
@@ -249,9 +257,16 @@ void finish(shard_actor_t* self) {
   if (s.leased) {
     node_env* env = s.env;
     int total = s.total, id = s.id;
-    env->redis->post([env, total, id](net::redis_connection& conn) {
-      net::shard_store(conn, env->cfg->node.group, env->node_id).release_lease(total, id);
-    });
+    if (!s.chunk_queue.empty()) {
+      // The next owner sends the member requests this one had still to send (written before the lease goes).
+      std::vector<std::uint64_t> pending(s.chunk_queue.begin(), s.chunk_queue.end());
+      write_state(env, "handing over pending member requests", [total, id, pending](net::shard_store& store) {
+        return store.save_chunk_pending(total, id, pending);
+      }, s.about());
+    }
+    // Not released (Redis down): the lease expires by itself, lease_ms later; the next owner waits that long.
+    write_state(env, "releasing the lease", [total, id](net::shard_store& store) { return store.release_lease(total, id); },
+                s.about());
     s.leased = false;
   }
   self->quit();
@@ -271,9 +286,10 @@ void end_session(shard_actor_t* self, const std::string& why) {
   }
   node_env* env = s.env;
   int total = s.total, id = s.id;
-  env->redis->post([env, total, id, sid = s.last.session.session_id](net::redis_connection& conn) {
-    net::shard_store(conn, env->cfg->node.group, env->node_id).forget_session(total, id, sid);
-  });
+  // Not forgotten (Redis down): the lease expires by itself, and the record of a superseded set is never read.
+  write_state(env, "forgetting the session", [total, id, sid = s.last.session.session_id](net::shard_store& store) {
+    return store.forget_session(total, id, sid);
+  }, s.about());
   s.leased = false;
   self->quit();
 }
@@ -310,27 +326,42 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         if (self->state.stopping) return;
         self->state.acquiring = true;
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([=](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          lease_msg m;
-          m.wait_ms = take_over ? (store.take_over_lease(total, id, lease_ms) ? 0 : -1)
-                                : store.acquire_lease(total, id, lease_ms);
-          if (m.wait_ms == 0) m.session = store.load_session(total, id);
-          caf::anon_send(me, std::move(m));
-        });
+        env->redis->ask<lease_msg>(
+            [=](net::redis_connection& conn) {
+              net::shard_store store(conn, env->cfg->node.group, env->node_id);
+              lease_msg m;
+              if (take_over) {
+                auto r = store.take_over_lease(total, id, lease_ms);
+                m.lease = {r.outcome, 0, r.reason};
+              } else {
+                m.lease = store.acquire_lease(total, id, lease_ms);
+              }
+              if (!m.lease.ok()) return m;
+              // Held: the session to resume comes with it. Unreadable: asked for again (acquire renews a lease
+              // already held), so the shard never starts without knowing its session.
+              auto loaded = store.load_session(total, id);
+              if (!loaded.ok()) return lease_msg::failed("session record: " + loaded.reason);
+              m.session = std::move(loaded.value);
+              return m;
+            },
+            [me](lease_msg m) { caf::anon_send(me, std::move(m)); });
       },
       [=](lease_msg& m) {
         auto& s = self->state;
         s.acquiring = false;
         if (s.stopping) {  // told to stop while asking: a lease that was granted is given back at once
-          s.leased = m.wait_ms == 0;
+          s.leased = m.lease.ok();
           return finish(self);
         }
-        if (m.wait_ms != 0) {
-          if (m.wait_ms < 0) ++env->counters.redis_errors;
+        if (!m.lease.ok()) {
+          if (m.lease.unavailable()) {
+            ++env->counters.redis_errors;
+            LOG_SHARD_DEBUG(s.about(), "lease not taken (%s): asking again in 1 s",
+                            m.lease.reason.c_str());
+          }
           // A migrating shard's lease is released as soon as its old owner has committed: look again soon
           // rather than waiting out the whole lease.
-          auto wait = m.wait_ms > 0 ? std::min<std::int64_t>(m.wait_ms + 10, 200) : 1000;
+          auto wait = m.lease.lost() ? std::min<std::int64_t>(m.lease.value + 10, 200) : 1000;
           self->delayed_send(self, std::chrono::milliseconds(wait), acquire_atom::value);
           return;
         }
@@ -341,6 +372,9 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
           session = {m.session->session_id, m.session->seq, m.session->resume_url};
           s.committed_seq = m.session->seq;
           log(s, "resuming session from seq " + std::to_string(m.session->seq));
+          // Member requests its previous owner had still to send (their GUILD_CREATEs are not replayed).
+          if (env->cfg->chunking.enabled && s.in_force)
+            for (auto guild : m.session->chunk_pending) self->send(self, chunk_msg{guild, -1});
         }
         start_connection(self, std::move(session));
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
@@ -353,41 +387,43 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
       },
       [=](commit_msg& m) {
         auto& s = self->state;
-        switch (m.result.what) {
-          case net::commit_result::committed:
+        const net::commit_outcome& c = m.result.value;
+        if (m.result.unavailable()) {
+          ++env->counters.redis_errors;
+          s.update_board([&](shard_status& st) {
+            st.committing = false;
+            st.buffered = s.batch.size() + m.batch.events.size();
+          });
+          s.batch.failed(std::move(m.batch));
+          self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
+          return;
+        }
+        switch (c.refused) {
+          case net::commit_outcome::none:
             ++env->counters.commits;
             s.batch.committed();
-            s.committed_seq = m.result.committed_seq;
+            s.committed_seq = c.committed_seq;
             s.update_board([&](shard_status& st) {
               st.committing = true;
-              st.seq = m.result.committed_seq;
-              st.events += static_cast<std::uint64_t>(m.result.appended);
+              st.seq = c.committed_seq;
+              st.events += static_cast<std::uint64_t>(c.appended);
               ++st.commits;
               st.buffered = s.batch.size();
             });
             break;
-          case net::commit_result::fenced:
-            return fenced(self, m.result.error);
-          case net::commit_result::superseded:
-            return end_session(self, m.result.error);
-          case net::commit_result::gap:
+          case net::commit_outcome::fenced:
+            return fenced(self, m.result.reason);
+          case net::commit_outcome::superseded:
+            return end_session(self, m.result.reason);
+          case net::commit_outcome::gap:
             // Events went missing between what was committed and this batch: resume from the committed seq and
             // let Discord replay them.
-            log(s, "commit refused (" + m.result.error + "), resuming from seq " + std::to_string(m.result.committed_seq), g::log::level::warn);
+            log(s, "commit refused (" + m.result.reason + "), resuming from seq " + std::to_string(c.committed_seq), g::log::level::warn);
             s.batch.committed();
             s.batch.clear();
             s.drop_connection();
             if (s.stopping) return finish(self);  // the next owner resumes from the committed seq
-            start_connection(self, {m.batch.session->session_id, m.result.committed_seq, m.batch.session->resume_url});
-            return;
-          case net::commit_result::redis_error:
-            ++env->counters.redis_errors;
-            s.update_board([&](shard_status& st) {
-              st.committing = false;
-              st.buffered = s.batch.size() + m.batch.events.size();
-            });
-            s.batch.failed(std::move(m.batch));
-            self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
+            start_connection(self, {m.batch.session->session_id, c.committed_seq, m.batch.session->resume_url});
             return;
         }
         if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);  // commits what is left
@@ -460,23 +496,21 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         if (!s.leased) return;
         publish_status(self);  // keeps latency and seq in `status` fresh
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([=](net::redis_connection& conn) {
-          net::shard_store store(conn, env->cfg->node.group, env->node_id);
-          renew_msg m;
-          m.held = store.renew_lease(total, id, lease_ms);
-          if (!m.held) {
-            // Not ours any more, or gone (a Redis restart without persistence): take it back if it is free.
-            std::int64_t wait = store.acquire_lease(total, id, lease_ms);
-            m.held = wait == 0;
-            m.redis_down = wait < 0;
-          }
-          caf::anon_send(me, m);
-        });
+        env->redis->ask<renew_msg>(
+            [=](net::redis_connection& conn) {
+              net::shard_store store(conn, env->cfg->node.group, env->node_id);
+              auto renewed = store.renew_lease(total, id, lease_ms);
+              if (!renewed.lost()) return renew_msg{renewed};
+              // Not ours any more, or gone (a Redis restart without persistence): take it back if it is free.
+              auto taken = store.acquire_lease(total, id, lease_ms);
+              return renew_msg{{taken.outcome, {}, taken.reason}};
+            },
+            [me](renew_msg m) { caf::anon_send(me, std::move(m)); });
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
       },
       [=](renew_msg m) {
         auto& s = self->state;
-        if (m.redis_down) {
+        if (m.lease.unavailable()) {
           ++env->counters.redis_errors;
           // Redis down for everyone: nobody can take the lease either, so the session stays. But a node that sees
           // less than half of the cluster is the one cut off: once its lease expired, the majority places the shard.
@@ -484,7 +518,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
             give_up(self, "its lease expired while this node could reach neither Redis nor most of the cluster");
           return;
         }
-        if (!m.held) return fenced(self, "the lease is held by another node");
+        if (m.lease.lost()) return fenced(self, "the lease is held by another node");
         s.renewed_ms = net::steady_ms();
       },
       [=](local, drop_atom) { give_up(self, "the master moved it: its lease expired while this node could not reach Redis"); },
@@ -516,6 +550,10 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         auto& s = self->state;
         if (session.empty() || session != s.last.session.session_id) return;
         s.opened_session = session;
+        update_live(self);
+      },
+      [=](local, live_atom) {  // writing reshard:live failed: again
+        self->state.live_session = "?";
         update_live(self);
       },
       [=](local, promote_atom) {  // the reshard switched to this shard's set

@@ -5,6 +5,7 @@
 
 #include "actors/node_env.hpp"
 #include "actors/stream_trimmer.hpp"
+#include "net/redis/redis_worker.hpp"
 #include "net/json/json_writer.hpp"
 #include "status_page_html.hpp"  // generated from status_page/index.html
 
@@ -79,6 +80,10 @@ net::http_answer metrics_page(const node_env& env) {
   metric(o, "g_node_minority", "gauge", "1 while this node sees fewer than half of the cluster's nodes");
   o += std::string("g_node_minority ") + (env.minority ? "1" : "0") + "\n";
   counter(o, "g_node_shards_given_up_total", "shards let go because their lease expired while Redis was unreachable", c.given_up);
+  if (env.redis) {
+    metric(o, "g_node_redis_job_failures_total", "counter", "Redis jobs that threw (a bug: the caller got a failure): alert on it");
+    o += "g_node_redis_job_failures_total " + std::to_string(env.redis->failed_jobs()) + "\n";
+  }
   if (env.trimmer) env.trimmer->append_metrics(o);
   return a;
 }

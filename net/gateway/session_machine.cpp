@@ -306,6 +306,13 @@ session_actions session_machine::on_closed(int code, millis now) {
   return out;
 }
 
+session_actions session_machine::on_undecodable(std::string_view why, millis now) {
+  if (!connected() && phase_ != session_phase::closing) return {};  // no connection to drop
+  session_actions out = on_closed(0, now);
+  error_ = "dropped the connection: " + std::string(why);
+  return out;
+}
+
 session_actions session_machine::on_tick(millis now) {
   session_actions out;
   switch (phase_) {

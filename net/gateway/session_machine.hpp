@@ -76,7 +76,10 @@ class session_machine {
   session_actions on_heartbeat_request(millis now);
   session_actions on_reconnect_request(millis now);
   session_actions on_invalid_session(bool resumable, millis now);
-  session_actions on_closed(int code, millis now);  // code 0: the socket ended without a close frame
+  session_actions on_closed(int code, millis now);
+  // G dropped the connection itself because a message could not be decoded (or inflated): the stream is not to be
+  // trusted, the session is. Resumes, as after a connection lost without a close frame.
+  session_actions on_undecodable(std::string_view why, millis now);  // code 0: the socket ended without a close frame
   session_actions on_tick(millis now);
 
   millis next_wakeup() const;  // when on_tick is next due; INT64_MAX if nothing is pending

@@ -17,11 +17,11 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <simdjson.h>
 
 #include "net/compression/zlib_stream.hpp"
 #include "net/compression/zstd_stream.hpp"
 #include "net/gateway/command.hpp"
+#include "net/gateway/gateway_codec.hpp"
 #include "net/gateway/identify_gate.hpp"
 #include "net/gateway/send_budget.hpp"
 #include "net/json/json_writer.hpp"
@@ -53,22 +53,6 @@ std::shared_ptr<ssl::context> tls_context(const std::string& ca_file) {
   return ctx;
 }
 
-// A small JSON object (HELLO's or READY's d: once per connection, not the hot path), parsed once, read by field.
-class small_object {
- public:
-  explicit small_object(std::string_view json) { ok_ = parser_.parse(json.data(), json.size()).get(doc_) == simdjson::SUCCESS; }
-  std::string text(const char* key) const {
-    std::string_view s;
-    return ok_ && doc_[key].get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
-  }
-  bool number(const char* key, std::int64_t& out) const { return ok_ && doc_[key].get(out) == simdjson::SUCCESS; }
-
- private:
-  simdjson::dom::parser parser_;
-  simdjson::dom::element doc_;
-  bool ok_ = false;
-};
-
 using plain_ws = websocket::stream<beast::tcp_stream>;
 using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
@@ -93,8 +77,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   shard_listener& listener;
   session_machine machine;
   send_budget budget;
-  frame_scanner scanner;
-  gateway_frame frame;
+  gateway_codec codec;
+  gateway_event event;  // the message being handled (reused: its strings keep their capacity)
   tcp::resolver resolver;
   asio::steady_timer timer, send_timer, close_timer;
   std::atomic<bool> dead{false};
@@ -134,14 +118,20 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         case session_action::connect: connect(a.url); break;
         case session_action::close: close(a.code); break;
         case session_action::send_heartbeat: {
-          std::string p = a.seq < 0 ? R"({"op":1,"d":null})" : R"({"op":1,"d":)" + std::to_string(a.seq) + "}";
           // A heartbeat jumps the queue: it must never wait behind commands.
-          critical.push_front(std::move(p));
+          critical.push_front(gateway_codec::heartbeat(a.seq));
           flush();
           break;
         }
-        case session_action::send_identify: critical.push_back(identify()); flush(); break;
-        case session_action::send_resume: critical.push_back(resume(a.seq)); flush(); break;
+        case session_action::send_identify:
+          critical.push_back(gateway_codec::identify({cfg.token, cfg.intents, cfg.shard_id, cfg.shard_count,
+                                                      cfg.large_threshold, cfg.presence}));
+          flush();
+          break;
+        case session_action::send_resume:
+          critical.push_back(gateway_codec::resume(cfg.token, machine.state().session_id, a.seq));
+          flush();
+          break;
         case session_action::request_identify_slot: request_slot(); break;
         case session_action::cancel_identify_slot:
           if (slot) gate.cancel(*slot);
@@ -192,32 +182,6 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         });
       }
     });
-  }
-
-  std::string identify() {
-    std::string p;
-    json::writer w(p);
-    w.begin_object().field("op", 2).key("d").begin_object()
-        .field("token", cfg.token)
-        .field("intents", cfg.intents)
-        .key("properties").begin_object().field("os", "linux").field("browser", "g").field("device", "g").end_object()
-        .field("compress", false)
-        .field("large_threshold", cfg.large_threshold)
-        .key("shard").begin_array().value(cfg.shard_id).value(cfg.shard_count).end_array();
-    if (!cfg.presence.empty()) w.raw_field("presence", cfg.presence);
-    w.end_object().end_object();
-    return p;
-  }
-
-  std::string resume(std::int64_t seq) {
-    std::string p;
-    json::writer w(p);
-    w.begin_object().field("op", 6).key("d").begin_object()
-        .field("token", cfg.token)
-        .field("session_id", machine.state().session_id)
-        .field("seq", seq)
-        .end_object().end_object();
-    return p;
   }
 
   // ---- connecting -----------------------------------------------------------------------------------------
@@ -363,35 +327,28 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
       size = zstd->message().size();
       readable = zstd->readable();
     }
-    if (!scanner.scan(msg, size, readable, frame)) return corrupt("undecodable gateway message: " + scanner.error());
+    if (!codec.decode(msg, size, readable, event)) return corrupt(codec.error());
     const millis now = steady_ms();
-    switch (frame.op) {
-      case 0: {
+    const gateway_frame& frame = event.frame;
+    switch (event.what) {
+      case gateway_event::dispatch:
+      case gateway_event::ready:
+      case gateway_event::resumed: {
         if (frame.s >= 0) machine.on_dispatch(frame.s);
         session_actions acts;
-        if (frame.t == "READY") {
-          small_object ready(frame.d);
-          acts = machine.on_ready(ready.text("session_id"), ready.text("resume_gateway_url"), now);
-        } else if (frame.t == "RESUMED") {
-          acts = machine.on_resumed(now);
-        }
+        if (event.what == gateway_event::ready) acts = machine.on_ready(event.session_id, event.resume_gateway_url, now);
+        if (event.what == gateway_event::resumed) acts = machine.on_resumed(now);
         // READY/RESUMED: report the (new) session first, so that the listener files this event under it.
         if (!acts.empty()) apply(acts);
         if (!dead) listener.on_dispatch(frame, std::string_view(msg, size));
         break;
       }
-      case 1: apply(machine.on_heartbeat_request(now)); break;
-      case 7: apply(machine.on_reconnect_request(now)); break;
-      case 9: apply(machine.on_invalid_session(frame.d == "true", now)); break;
-      case 10: {
-        std::int64_t interval = 0;
-        if (!small_object(frame.d).number("heartbeat_interval", interval) || interval <= 0)
-          return corrupt("HELLO without heartbeat_interval");
-        apply(machine.on_hello(interval, now));
-        break;
-      }
-      case 11: apply(machine.on_heartbeat_ack(now)); break;  // the round trip reaches metrics and status
-      default: break;  // unknown server op: ignore, as Discord may add some
+      case gateway_event::heartbeat_request: apply(machine.on_heartbeat_request(now)); break;
+      case gateway_event::reconnect: apply(machine.on_reconnect_request(now)); break;
+      case gateway_event::invalid_session: apply(machine.on_invalid_session(event.resumable, now)); break;
+      case gateway_event::hello: apply(machine.on_hello(event.heartbeat_interval, now)); break;
+      case gateway_event::heartbeat_ack: apply(machine.on_heartbeat_ack(now)); break;  // the round trip reaches metrics
+      case gateway_event::unknown: break;  // an op Discord added: ignored
     }
     consume();
   }
@@ -405,9 +362,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   void corrupt(const std::string& why) {
     // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
     reset_connection();
-    session_actions acts = machine.on_closed(4002, steady_ms());
-    report(false, "dropped the connection: " + why);
-    apply(acts);
+    apply(machine.on_undecodable(why, steady_ms()));
   }
 
   // ---- writing --------------------------------------------------------------------------------------------

@@ -65,8 +65,8 @@ class redis_identify_gate : public identify_gate {
           return;
         }
       }
-      std::int64_t wait = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
-      if (wait == 0) {
+      auto slot = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
+      if (slot.ok()) {
         {
           std::lock_guard l(mu_);
           if (!live_.erase(t)) return;  // cancelled meanwhile: the slot goes unused, as it would on Discord
@@ -75,8 +75,8 @@ class redis_identify_gate : public identify_gate {
         (*granted)();
         return;
       }
-      // Held elsewhere (or Redis down: -1): try again when the slot frees.
-      retry_later(t, bucket, granted, wait > 0 ? wait + 10 : 1000);
+      // Held elsewhere: try again when the slot frees. Redis did not answer: in a second.
+      retry_later(t, bucket, granted, slot.lost() ? slot.value + 10 : 1000);
     });
   }
 

@@ -31,6 +31,11 @@ std::size_t redis_worker::queued() const {
   return jobs_.size();
 }
 
+void redis_worker::note_bug(const char* what) {
+  ++failed_jobs_;
+  LOG_ERROR("BUG: a Redis job threw (%s); store operations answer instead of throwing", what);
+}
+
 void redis_worker::run() {
   for (;;) {
     job j;
@@ -43,8 +48,8 @@ void redis_worker::run() {
     }
     try {
       j(conn_);
-    } catch (const std::exception& e) {  // a bad reply must not take the node down; the job's caller retries
-      LOG_ERROR("a Redis job failed: %s", e.what());
+    } catch (const std::exception& e) {
+      note_bug(e.what());
     }
   }
 }

@@ -149,15 +149,10 @@ std::string error_text(const redis_reply& r) {
   return e;
 }
 
-reshard_result outcome(reshard_result::outcome what, std::string reason) {
-  reshard_result r;
-  r.what = what;
-  r.reason = std::move(reason);
-  return r;
-}
+reshard_result refused(std::string reason) { return reshard_result::refused(std::move(reason)); }
 
 reshard_result unavailable(const redis_reply& r) {
-  return outcome(reshard_result::unavailable, r.text.empty() ? "no answer from Redis" : r.text);
+  return reshard_result::failed(r.text.empty() ? "unexpected reply from Redis" : r.text);
 }
 
 }  // namespace
@@ -170,19 +165,20 @@ reshard_result reshard_store::begin(int from, int to, std::uint64_t epoch, std::
                        {keys_.reshard(), keys_.shard_count(), keys_.reshard_held(), keys_.reshard_seen(), keys_.reshard_present(),
                         keys_.master(), keys_.epoch()},
                        {std::to_string(from), std::to_string(to), std::to_string(now_ms), std::to_string(epoch), keys_.prefix, node_});
-  if (r.ok()) return outcome(reshard_result::ok, "");
+  if (r.ok()) return reshard_result::done();
   if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
   std::string e = error_text(r);
-  if (e.rfind("BUSY ", 0) == 0) return outcome(reshard_result::refused, "a reshard to " + e.substr(5) + " shards is in progress");
-  if (e.rfind("STALE ", 0) == 0) return outcome(reshard_result::refused, "the cluster runs " + e.substr(6) + " shards, not " + std::to_string(from));
-  if (e == "NOT_MASTER") return outcome(reshard_result::refused, "this node is no longer the master of epoch " + std::to_string(epoch));
-  return outcome(reshard_result::unavailable, e);
+  if (e.rfind("BUSY ", 0) == 0) return refused("a reshard to " + e.substr(5) + " shards is in progress");
+  if (e.rfind("STALE ", 0) == 0) return refused("the cluster runs " + e.substr(6) + " shards, not " + std::to_string(from));
+  if (e == "NOT_MASTER") return refused("this node is no longer the master of epoch " + std::to_string(epoch));
+  return reshard_result::failed(e);
 }
 
-std::optional<reshard_record> reshard_store::current(bool* ok) {
+store_result<std::optional<reshard_record>> reshard_store::current() {
+  using result = store_result<std::optional<reshard_record>>;
   auto r = redis_.command({"HGETALL", keys_.reshard()});
-  if (ok) *ok = r.type == redis_reply::array;
-  if (r.type != redis_reply::array || r.elements.empty()) return std::nullopt;
+  if (r.type != redis_reply::array) return result::failed(r.text.empty() ? "unexpected reply from Redis" : r.text);
+  if (r.elements.empty()) return result::done(std::nullopt);
   reshard_record rec;
   for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     const std::string& k = r.elements[i].text;
@@ -192,8 +188,8 @@ std::optional<reshard_record> reshard_store::current(bool* ok) {
     else if (k == "started") rec.started_ms = std::strtoll(v, nullptr, 10);
     else if (k == "epoch") rec.epoch = std::strtoull(v, nullptr, 10);
   }
-  if (rec.to <= 0) return std::nullopt;
-  return rec;
+  if (rec.to <= 0) return result::done(std::nullopt);
+  return result::done(rec);
 }
 
 reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen) {
@@ -203,11 +199,11 @@ reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int6
                        {std::to_string(to), std::to_string(epoch), node_, std::to_string(now_ms),
                         std::to_string(stream_maxlen), keys_.prefix});
   if (r.type == redis_reply::array && r.elements.size() == 4) {
-    reshard_result out = outcome(reshard_result::ok, "");
-    out.marker_id = r.elements[0].text;
-    out.appended = r.elements[1].number;
-    out.skipped = r.elements[2].number;
-    out.left_out = r.elements[3].number;
+    reshard_result out = reshard_result::done();
+    out.value.marker_id = r.elements[0].text;
+    out.value.appended = r.elements[1].number;
+    out.value.skipped = r.elements[2].number;
+    out.value.left_out = r.elements[3].number;
     // With replicas (Sentinel), the switch is on one of them before the nodes act on it: a failover right after
     // must not bring back the old count while the old sessions close. Without a replica WAIT would only wait.
     auto role = redis_.command({"ROLE"});
@@ -218,13 +214,13 @@ reshard_result reshard_store::switch_over(int to, std::uint64_t epoch, std::int6
   if (redis_connection::transport_failure(r) || !r.is_error()) return unavailable(r);
   std::string e = error_text(r);
   if (e.rfind("NOT_READY ", 0) == 0) {
-    reshard_result out = outcome(reshard_result::refused, "shard " + e.substr(10) + " of the new set has no session yet");
-    out.not_ready = static_cast<int>(std::strtol(e.c_str() + 10, nullptr, 10));
+    reshard_result out = refused("shard " + e.substr(10) + " of the new set has no session yet");
+    out.value.not_ready = static_cast<int>(std::strtol(e.c_str() + 10, nullptr, 10));
     return out;
   }
-  if (e == "GONE") return outcome(reshard_result::refused, "no reshard to " + std::to_string(to) + " shards is in progress");
-  if (e == "NOT_MASTER") return outcome(reshard_result::refused, "this node is no longer the master of epoch " + std::to_string(epoch));
-  return outcome(reshard_result::unavailable, e);
+  if (e == "GONE") return refused("no reshard to " + std::to_string(to) + " shards is in progress");
+  if (e == "NOT_MASTER") return refused("this node is no longer the master of epoch " + std::to_string(epoch));
+  return reshard_result::failed(e);
 }
 
 reshard_result reshard_store::abandon(int to) {
@@ -233,13 +229,15 @@ reshard_result reshard_store::abandon(int to) {
                         keys_.reshard_live()},
                        {std::to_string(to)});
   if (r.type != redis_reply::integer) return unavailable(r);
-  if (r.number == 1) return outcome(reshard_result::ok, "");
-  return outcome(reshard_result::refused, "no reshard to " + std::to_string(to) + " shards is in progress");
+  if (r.number == 1) return reshard_result::done();
+  return refused("no reshard to " + std::to_string(to) + " shards is in progress");
 }
 
-void reshard_store::set_live(int id, const std::string& session_id) {
-  if (session_id.empty()) redis_.command({"HDEL", keys_.reshard_live(), std::to_string(id)});
-  else redis_.command({"HSET", keys_.reshard_live(), std::to_string(id), session_id});
+store_result<> reshard_store::set_live(int id, const std::string& session_id) {
+  auto r = session_id.empty() ? redis_.command({"HDEL", keys_.reshard_live(), std::to_string(id)})
+                              : redis_.command({"HSET", keys_.reshard_live(), std::to_string(id), session_id});
+  if (r.type == redis_reply::integer) return store_result<>::done();
+  return store_result<>::failed(r.text.empty() ? "unexpected reply from Redis" : r.text);
 }
 
 }  // namespace g::net

@@ -20,6 +20,7 @@
 
 #include "net/redis/redis_connection.hpp"
 #include "net/redis/shard_store.hpp"
+#include "net/redis/store_result.hpp"
 
 namespace g::net {
 
@@ -29,15 +30,15 @@ struct reshard_record {
   std::uint64_t epoch = 0;
 };
 
-// What a reshard operation came to: done, refused by the state in Redis (with the reason), or Redis did not answer.
-struct reshard_result {
-  enum outcome { ok, refused, unavailable } what = unavailable;
-  std::string reason;
+// What a reshard operation came to (store_result.hpp): done, refused by the state in Redis (lost, with the reason),
+// or Redis did not answer. The switch's details ride along.
+struct reshard_switch {
   // The switch: the marker's stream id and what became of the held events.
   std::string marker_id;
   std::int64_t appended = 0, skipped = 0, left_out = 0;
   int not_ready = -1;  // refused because this shard of the new set has no lease holder or no session yet
 };
+using reshard_result = store_result<reshard_switch>;
 
 class reshard_store {
  public:
@@ -45,18 +46,18 @@ class reshard_store {
 
   // Starts preparing `to` shards while `from` are in force (refused if another reshard runs, `from` is not in
   // force, or this node is not the master of `epoch`). Session records and leases left over from an earlier set of `to` shards are removed.
-  reshard_result begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms);
-  // The preparation under way, if any (nullopt also when Redis did not answer: see `ok`).
-  std::optional<reshard_record> current(bool* ok = nullptr);
+  [[nodiscard]] reshard_result begin(int from, int to, std::uint64_t epoch, std::int64_t now_ms);
+  // The preparation under way, if any (ok with nothing when none).
+  [[nodiscard]] store_result<std::optional<reshard_record>> current();
   // Only while this node is the master of `epoch` and every shard of the new set runs a session it stored and
   // receives in (`reshard:live`; a shard starting a new session after op 9 would miss events): writes the
   // marker entry, then the held events the stream lacks (a new session's READY and initial GUILD_CREATEs are not
   // held at all: the stream already has every change since), and moves `shard_count`. Atomic.
-  reshard_result switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen);
+  [[nodiscard]] reshard_result switch_over(int to, std::uint64_t epoch, std::int64_t now_ms, std::uint64_t stream_maxlen);
   // Gives the preparation of `to` shards up (the set in force stays).
-  reshard_result abandon(int to);
+  [[nodiscard]] reshard_result abandon(int to);
   // A shard of the set being prepared runs `session_id` and receives its events now (empty: not at the moment).
-  void set_live(int id, const std::string& session_id);
+  [[nodiscard]] store_result<> set_live(int id, const std::string& session_id);
 
  private:
   redis_connection& redis_;

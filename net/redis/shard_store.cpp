@@ -178,75 +178,138 @@ return 1
 shard_store::shard_store(redis_connection& redis, const std::string& group, std::string node_id)
     : redis_(redis), keys_(group), node_(std::move(node_id)) {}
 
+namespace {
+
+// Why a reply is not the expected one: Redis's error, or what came instead.
+std::string unexpected(const redis_reply& r) {
+  if (r.is_error()) return r.text;
+  static const char* const kinds[] = {"nil", "integer", "string", "status", "error", "array"};
+  return std::string("unexpected reply: ") + kinds[r.type] + (r.text.empty() ? "" : " '" + r.text.substr(0, 80) + "'");
+}
+
+// A script or command that answers 1 when it did what was asked, 0 when it belonged to another node.
+store_result<> done_or_refused(const redis_reply& r, const char* refused) {
+  if (r.type == redis_reply::integer && r.number == 1) return store_result<>::done();
+  if (r.type == redis_reply::integer && r.number == 0) return store_result<>::refused(refused);
+  return store_result<>::failed(unexpected(r));
+}
+
+// A write whose reply is a count (HSET, HDEL) or OK.
+store_result<> done_if_written(const redis_reply& r) {
+  if (r.type == redis_reply::integer || r.ok()) return store_result<>::done();
+  return store_result<>::failed(unexpected(r));
+}
+
+bool to_int(const std::string& text, std::int64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "1,2,3" (or "") → guild ids.
+bool read_guild_list(const std::string& text, std::vector<std::uint64_t>& out) {
+  const char* at = text.data();
+  const char* end = at + text.size();
+  while (at < end) {
+    std::uint64_t id = 0;
+    auto [next, ec] = std::from_chars(at, end, id);
+    if (ec != std::errc() || (next != end && *next != ',')) return false;
+    out.push_back(id);
+    at = next == end ? end : next + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 // The lease logic serves both the shards' leases and the master's.
-std::int64_t shard_store::acquire(const std::string& key, std::int64_t lease_ms) {
+store_result<std::int64_t> shard_store::acquire(const std::string& key, std::int64_t lease_ms) {
   std::string ms = std::to_string(lease_ms);
   auto r = redis_.eval(acquire_script.text, acquire_script.sha, {key}, {node_, ms});
-  if (r.type != redis_reply::array || r.elements.empty()) return -1;
-  if (r.elements[0].number == 1) return 0;
-  return r.elements.size() > 1 && r.elements[1].number > 0 ? r.elements[1].number : 1;
+  if (r.type != redis_reply::array || r.elements.empty() || r.elements[0].type != redis_reply::integer)
+    return store_result<std::int64_t>::failed(unexpected(r));
+  if (r.elements[0].number == 1) return store_result<std::int64_t>::done(0);
+  const std::int64_t left = r.elements.size() > 1 && r.elements[1].number > 0 ? r.elements[1].number : 1;
+  return store_result<std::int64_t>::refused("held by another node", left);
 }
 
-bool shard_store::renew(const std::string& key, std::int64_t lease_ms) {
+store_result<> shard_store::renew(const std::string& key, std::int64_t lease_ms) {
   std::string ms = std::to_string(lease_ms);
-  auto r = redis_.eval(renew_script.text, renew_script.sha, {key}, {node_, ms});
-  return r.type == redis_reply::integer && r.number == 1;
+  return done_or_refused(redis_.eval(renew_script.text, renew_script.sha, {key}, {node_, ms}),
+                         "not held by this node any more");
 }
 
-void shard_store::release(const std::string& key) { redis_.eval(release_script.text, release_script.sha, {key}, {node_}); }
+store_result<> shard_store::release(const std::string& key) {
+  return done_or_refused(redis_.eval(release_script.text, release_script.sha, {key}, {node_}), "not held by this node");
+}
 
-std::int64_t shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
+store_result<std::int64_t> shard_store::acquire_lease(int total, int id, std::int64_t lease_ms) {
   return acquire(keys_.owner(total, id), lease_ms);
 }
 
-bool shard_store::renew_lease(int total, int id, std::int64_t lease_ms) { return renew(keys_.owner(total, id), lease_ms); }
+store_result<> shard_store::renew_lease(int total, int id, std::int64_t lease_ms) { return renew(keys_.owner(total, id), lease_ms); }
 
-bool shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
-  return redis_.command({"SET", keys_.owner(total, id), node_, "PX", std::to_string(lease_ms)}).ok();
+store_result<> shard_store::take_over_lease(int total, int id, std::int64_t lease_ms) {
+  auto r = redis_.command({"SET", keys_.owner(total, id), node_, "PX", std::to_string(lease_ms)});
+  return r.ok() ? store_result<>::done() : store_result<>::failed(unexpected(r));
 }
 
-void shard_store::release_lease(int total, int id) {
-  redis_.eval(release_shard_script.text, release_shard_script.sha, {keys_.owner(total, id), keys_.session(total, id)},
-              {node_});
+store_result<> shard_store::release_lease(int total, int id) {
+  return done_or_refused(redis_.eval(release_shard_script.text, release_shard_script.sha,
+                                     {keys_.owner(total, id), keys_.session(total, id)}, {node_}),
+                         "not held by this node");
 }
 
-void shard_store::forget_session(int total, int id, const std::string& session_id) {
-  redis_.eval(forget_script.text, forget_script.sha, {keys_.owner(total, id), keys_.session(total, id)}, {node_, session_id});
+store_result<> shard_store::forget_session(int total, int id, const std::string& session_id) {
+  return done_or_refused(redis_.eval(forget_script.text, forget_script.sha, {keys_.owner(total, id), keys_.session(total, id)},
+                                     {node_, session_id}),
+                         "refused");
 }
 
-std::optional<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,
-                                                       std::uint64_t known_epoch, const std::vector<std::string>& gone) {
-  if (acquire(keys_.master(), lease_ms) != 0) {
+store_result<std::uint64_t> shard_store::claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed,
+                                                      std::uint64_t known_epoch, const std::vector<std::string>& gone) {
+  using result = store_result<std::uint64_t>;
+  auto lease = acquire(keys_.master(), lease_ms);
+  if (lease.unavailable()) return result::failed(lease.reason);
+  if (lease.lost()) {
     auto holder = redis_.command({"GET", keys_.master()});
+    if (holder.is_error()) return result::failed(unexpected(holder));
     auto in = [&](const std::vector<std::string>& ids) {
       return holder.type == redis_reply::string && std::find(ids.begin(), ids.end(), holder.text) != ids.end();
     };
-    if (!in(departed) && !in(gone)) return std::nullopt;
+    if (!in(departed) && !in(gone)) return result::refused("node " + holder.text + " is master");
     // The master renews every 250 ms: a lease unrenewed for three renewals belongs to a master that is gone or
     // frozen. One whose process is gone (Redis closed its connection) need not be waited for at all.
     std::string most_left = std::to_string(in(gone) ? lease_ms : std::max<std::int64_t>(0, lease_ms - 750));
     auto r = redis_.eval(steal_script.text, steal_script.sha, {keys_.master()}, {node_, std::to_string(lease_ms), holder.text, most_left});
-    if (r.type != redis_reply::integer || r.number != 1) return std::nullopt;
+    auto stolen = done_or_refused(r, "the departed master still renews its lease");
+    if (!stolen.ok()) return {stolen.outcome, 0, stolen.reason};
   }
   auto epoch = redis_.eval(epoch_script.text, epoch_script.sha, {keys_.epoch()}, {std::to_string(known_epoch)});
-  if (epoch.type != redis_reply::integer) return std::nullopt;
-  return static_cast<std::uint64_t>(epoch.number);
+  if (epoch.type != redis_reply::integer) return result::failed(unexpected(epoch));
+  return result::done(static_cast<std::uint64_t>(epoch.number));
 }
 
-bool shard_store::keep_master(std::int64_t lease_ms) { return acquire(keys_.master(), lease_ms) == 0; }
+store_result<> shard_store::keep_master(std::int64_t lease_ms) {
+  auto r = acquire(keys_.master(), lease_ms);
+  return {r.outcome, {}, r.reason};
+}
 
-void shard_store::resign_master() { release(keys_.master()); }
+store_result<> shard_store::resign_master() { return release(keys_.master()); }
 
-void shard_store::register_node(const std::string& entry, int shard_total) {
+store_result<> shard_store::register_node(const std::string& entry, int shard_total) {
   // NX: the total in force changes only by a reshard's switch; a node never sets it back.
-  redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total), "NX"}, {"HSET", keys_.nodes(), node_, entry}});
+  auto r = redis_.pipeline({{"SET", keys_.shard_count(), std::to_string(shard_total), "NX"}, {"HSET", keys_.nodes(), node_, entry}});
+  if (r.size() != 2) return store_result<>::failed("no reply");
+  if (!r[0].ok() && r[0].type != redis_reply::nil) return store_result<>::failed(unexpected(r[0]));  // nil: set already
+  return done_if_written(r[1]);
 }
 
-void shard_store::unregister_node(const std::string& id) { redis_.command({"HDEL", keys_.nodes(), id}); }
+store_result<> shard_store::unregister_node(const std::string& id) { return done_if_written(redis_.command({"HDEL", keys_.nodes(), id})); }
 
-std::optional<std::vector<std::string>> shard_store::connected_nodes(long max_idle_s) {
+store_result<std::vector<std::string>> shard_store::connected_nodes(long max_idle_s) {
+  using result = store_result<std::vector<std::string>>;
   auto r = redis_.command({"CLIENT", "LIST", "TYPE", "normal"});
-  if (r.type != redis_reply::string) return std::nullopt;
+  if (r.type != redis_reply::string) return result::failed(unexpected(r));
   // One line per connection: "id=7 addr=… name=g-node:<group>:<node id> age=… idle=<s> …". A node's connection is
   // busy (leases, commits, the view every second); one idle for longer is a dead host's that Redis has not noticed
   // yet (no FIN came: it learns by TCP keepalive, minutes later), or a frozen process's.
@@ -266,44 +329,60 @@ std::optional<std::vector<std::string>> shard_store::connected_nodes(long max_id
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  return result::done(std::move(out));
 }
 
-std::optional<std::vector<std::string>> shard_store::lease_holders(int total) {
+store_result<std::vector<std::string>> shard_store::lease_holders(int total) {
+  using result = store_result<std::vector<std::string>>;
+  std::vector<std::string> out(static_cast<std::size_t>(std::max(total, 0)));
+  if (total <= 0) return result::done(std::move(out));
   std::vector<std::string> keys;
   for (int i = 0; i < total; ++i) keys.push_back(keys_.owner(total, i));
   std::vector<std::string_view> argv = {"MGET"};
   argv.insert(argv.end(), keys.begin(), keys.end());
-  std::vector<std::string> out(static_cast<std::size_t>(std::max(total, 0)));
-  if (total <= 0) return out;
   auto r = redis_.command(argv);
-  if (r.type != redis_reply::array) return std::nullopt;
-  for (std::size_t i = 0; i < r.elements.size() && i < out.size(); ++i)
+  if (r.type != redis_reply::array || r.elements.size() != out.size()) return result::failed(unexpected(r));
+  for (std::size_t i = 0; i < r.elements.size(); ++i)
     if (r.elements[i].type == redis_reply::string) out[i] = r.elements[i].text;
-  return out;
+  return result::done(std::move(out));
 }
 
-std::optional<std::string> shard_store::lease_holder(int total, int id) {
+store_result<std::string> shard_store::lease_holder(int total, int id) {
   auto r = redis_.command({"GET", keys_.owner(total, id)});
-  if (r.type != redis_reply::string) return std::nullopt;
-  return r.text;
+  if (r.type == redis_reply::nil) return store_result<std::string>::done("");
+  if (r.type != redis_reply::string) return store_result<std::string>::failed(unexpected(r));
+  return store_result<std::string>::done(r.text);
 }
 
-std::optional<session_record> shard_store::load_session(int total, int id) {
+store_result<std::optional<session_record>> shard_store::load_session(int total, int id) {
+  using result = store_result<std::optional<session_record>>;
   auto r = redis_.command({"HGETALL", keys_.session(total, id)});
-  if (r.type != redis_reply::array || r.elements.empty()) return std::nullopt;
+  if (r.type != redis_reply::array || r.elements.size() % 2 != 0) return result::failed(unexpected(r));
   session_record s;
   for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     const std::string& k = r.elements[i].text;
     const std::string& v = r.elements[i + 1].text;
+    bool readable = true;
     if (k == "session_id") s.session_id = v;
-    else if (k == "seq") s.seq = std::stoll(v);
+    else if (k == "seq") readable = to_int(v, s.seq);
     else if (k == "resume_url") s.resume_url = v;
     else if (k == "node") s.node = v;
-    else if (k == "updated") s.updated_ms = std::stoll(v);
+    else if (k == "updated") readable = to_int(v, s.updated_ms);
+    else if (k == "chunk_pending") readable = read_guild_list(v, s.chunk_pending);
+    if (!readable) return result::failed("session record " + keys_.session(total, id) + ": " + k + " = '" + v + "' is not a number");
   }
-  if (s.session_id.empty()) return std::nullopt;
-  return s;
+  if (s.session_id.empty()) return result::done(std::nullopt);
+  if (!s.chunk_pending.empty()) {  // taken: another load (the next owner after this one) does not repeat them
+    auto taken = redis_.command({"HDEL", keys_.session(total, id), "chunk_pending"});
+    if (taken.type != redis_reply::integer) return result::failed(unexpected(taken));
+  }
+  return result::done(std::move(s));
+}
+
+store_result<> shard_store::save_chunk_pending(int total, int id, const std::vector<std::uint64_t>& guilds) {
+  std::string list;
+  for (auto g : guilds) list += (list.empty() ? "" : ",") + std::to_string(g);
+  return done_if_written(redis_.command({"HSET", keys_.session(total, id), "chunk_pending", list}));
 }
 
 namespace {
@@ -343,30 +422,31 @@ commit_call make_commit_call(const redis_keys& keys, const std::string& node, co
 }
 
 commit_result read_commit_reply(const redis_reply& r, int id) {
-  commit_result out;
   // Redis may prefix a script's error with "ERR ".
   std::string_view error = r.text;
   if (r.is_error() && error.rfind("ERR ", 0) == 0) error.remove_prefix(4);
-  if (r.type == redis_reply::array && r.elements.size() == 2) {
-    out.what = commit_result::committed;
-    out.committed_seq = r.elements[0].number;
-    out.appended = r.elements[1].number;
-  } else if (r.is_error() && error.rfind("FENCED", 0) == 0) {
-    out.what = commit_result::fenced;
-    out.error = "lease lost: another node owns shard " + std::to_string(id);
-  } else if (r.is_error() && error.rfind("SUPERSEDED ", 0) == 0) {
-    out.what = commit_result::superseded;
-    out.error = "a reshard switched the stream to " + std::string(error.substr(11)) + " shards";
-  } else if (r.is_error() && error.rfind("GAP ", 0) == 0) {
-    out.what = commit_result::gap;
-    std::string committed(error.substr(4));
-    out.committed_seq = std::strtoll(committed.c_str(), nullptr, 10);
-    out.error = "events after seq " + committed + " are missing";
-  } else {
-    out.what = commit_result::redis_error;
-    out.error = r.text.empty() ? "unexpected reply" : r.text;
+  commit_outcome o;
+  if (r.type == redis_reply::array && r.elements.size() == 2 && r.elements[0].type == redis_reply::integer &&
+      r.elements[1].type == redis_reply::integer) {
+    o.committed_seq = r.elements[0].number;
+    o.appended = r.elements[1].number;
+    return commit_result::done(o);
   }
-  return out;
+  if (r.is_error() && error.rfind("FENCED", 0) == 0) {
+    o.refused = commit_outcome::fenced;
+    return commit_result::refused("lease lost: another node owns shard " + std::to_string(id), o);
+  }
+  if (r.is_error() && error.rfind("SUPERSEDED ", 0) == 0) {
+    o.refused = commit_outcome::superseded;
+    return commit_result::refused("a reshard switched the stream to " + std::string(error.substr(11)) + " shards", o);
+  }
+  std::int64_t committed = 0;
+  if (r.is_error() && error.rfind("GAP ", 0) == 0 && to_int(std::string(error.substr(4)), committed)) {
+    o.refused = commit_outcome::gap;
+    o.committed_seq = committed;
+    return commit_result::refused("events after seq " + std::to_string(committed) + " are missing", o);
+  }
+  return commit_result::failed(unexpected(r));
 }
 
 }  // namespace
@@ -400,17 +480,19 @@ commit_result shard_store::commit(int total, int id, const std::string& session_
   return commit_many({{total, id, &session_id, &resume_url, &events, stream_maxlen, now_ms, lease_ms}}).front();
 }
 
-std::int64_t shard_store::take_identify_slot(int bucket, std::int64_t slot_ms) {
+store_result<std::int64_t> shard_store::take_identify_slot(int bucket, std::int64_t slot_ms) {
+  using result = store_result<std::int64_t>;
   std::string key = keys_.identify(bucket), ms = std::to_string(slot_ms);
   auto r = redis_.command({"SET", key, node_, "NX", "PX", ms});
-  if (r.ok()) return 0;
-  if (r.is_error()) return -1;
+  if (r.ok()) return result::done(0);
+  if (r.type != redis_reply::nil) return result::failed(unexpected(r));
   auto ttl = redis_.command({"PTTL", key});
-  return ttl.type == redis_reply::integer && ttl.number > 0 ? ttl.number : 1;
+  if (ttl.type != redis_reply::integer) return result::failed(unexpected(ttl));
+  return result::refused("taken", ttl.number > 0 ? ttl.number : 1);
 }
 
-void shard_store::set_status(int id, const std::string& json) {
-  redis_.command({"HSET", keys_.status(), std::to_string(id), json});
+store_result<> shard_store::set_status(int id, const std::string& json) {
+  return done_if_written(redis_.command({"HSET", keys_.status(), std::to_string(id), json}));
 }
 
 }  // namespace g::net

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/redis/redis_connection.hpp"
+#include "net/redis/store_result.hpp"
 
 namespace g::net {
 
@@ -53,15 +54,20 @@ struct session_record {
   std::string resume_url;
   std::string node;
   std::int64_t updated_ms = 0;
+  // Guilds whose member lists the previous owner had still to request (op 8) when it handed the shard over: their
+  // GUILD_CREATE is not replayed to the next owner, so it requests them instead.
+  std::vector<std::uint64_t> chunk_pending;
 };
 
-struct commit_result {
+// A commit's answer: ok with the committed seq and the events written; lost when refused (`refused` says why,
+// and for a gap `committed_seq` says where to resume from); unavailable when Redis did not answer.
+struct commit_outcome {
   // superseded: a reshard switched the stream to another shard set; this shard's session is to be closed (1000).
-  enum outcome { committed, fenced, superseded, gap, redis_error } what = redis_error;
+  enum refusal { none, fenced, superseded, gap } refused = none;
   std::int64_t committed_seq = 0;  // the session's committed seq after the call
   std::int64_t appended = 0;       // events written (those at or below the committed seq are skipped)
-  std::string error;
 };
+using commit_result = store_result<commit_outcome>;
 
 class shard_store {
  public:
@@ -69,28 +75,33 @@ class shard_store {
 
   const redis_keys& keys() const { return keys_; }
 
-  // Takes the shard's lease if free or already ours (renewing it). 0 when held now; otherwise the ms until the
-  // other holder's lease expires (-1: Redis unreachable).
-  std::int64_t acquire_lease(int total, int id, std::int64_t lease_ms);
-  bool renew_lease(int total, int id, std::int64_t lease_ms);  // false: lost (fenced) or Redis down
+  // Every operation answers ok / lost / unavailable (store_result.hpp) and never throws.
+
+  // Takes the shard's lease if free or already ours (renewing it). lost: another node holds it, for `value` ms more.
+  [[nodiscard]] store_result<std::int64_t> acquire_lease(int total, int id, std::int64_t lease_ms);
+  // lost: another node's now, or gone (expired, or a Redis restart without persistence).
+  [[nodiscard]] store_result<> renew_lease(int total, int id, std::int64_t lease_ms);
   // Session stealing: the master decided this node now owns the shard (its previous owner is dead or leaving),
   // so the lease is taken over at once instead of waiting for it to expire; the previous owner, if it still
-  // runs, is fenced by its next commit. False only when Redis is unreachable.
-  bool take_over_lease(int total, int id, std::int64_t lease_ms);
-  void release_lease(int total, int id);
+  // runs, is fenced by its next commit.
+  [[nodiscard]] store_result<> take_over_lease(int total, int id, std::int64_t lease_ms);
+  [[nodiscard]] store_result<> release_lease(int total, int id);
   // A session ended for good (closed with 1000: its set was superseded): the lease, if ours, and the record, if
   // it is still this session's, go.
-  void forget_session(int total, int id, const std::string& session_id);
-  std::optional<std::string> lease_holder(int total, int id);
-  // Every shard's lease holder in one round trip ("" where none); nothing when Redis did not answer.
-  std::optional<std::vector<std::string>> lease_holders(int total);
+  [[nodiscard]] store_result<> forget_session(int total, int id, const std::string& session_id);
+  [[nodiscard]] store_result<std::string> lease_holder(int total, int id);  // "" when nobody holds it
+  // Every shard's lease holder in one round trip ("" where none).
+  [[nodiscard]] store_result<std::vector<std::string>> lease_holders(int total);
 
-  std::optional<session_record> load_session(int total, int id);
+  // ok with nothing when the shard has no session record. The record's chunk_pending is taken: read and cleared.
+  [[nodiscard]] store_result<std::optional<session_record>> load_session(int total, int id);
+  // A shard handed over with member requests still to send: the next owner's load_session finds them.
+  [[nodiscard]] store_result<> save_chunk_pending(int total, int id, const std::vector<std::uint64_t>& guilds);
 
   // Appends events of one session (in seq order) and moves the committed seq, atomically and only while this
   // node holds the lease (an expired lease nobody took is taken back for `lease_ms`). Events at or below the
   // committed seq are skipped (exactly once); a seq beyond committed + 1 is a gap and nothing is written.
-  commit_result commit(int total, int id, const std::string& session_id, const std::string& resume_url,
+  [[nodiscard]] commit_result commit(int total, int id, const std::string& session_id, const std::string& resume_url,
                        const std::vector<stream_event>& events, std::uint64_t stream_maxlen, std::int64_t now_ms,
                        std::int64_t lease_ms = 5000);
 
@@ -104,40 +115,40 @@ class shard_store {
     std::int64_t now_ms = 0, lease_ms = 5000;
     bool in_force = true;  // the node runs this set as the one in force (not one a reshard prepares)
   };
-  std::vector<commit_result> commit_many(const std::vector<commit_request>& requests);
+  [[nodiscard]] std::vector<commit_result> commit_many(const std::vector<commit_request>& requests);
 
-  // One cluster-wide IDENTIFY slot per bucket per `slot_ms`: 0 when granted, else ms to wait (-1: Redis down).
-  std::int64_t take_identify_slot(int bucket, std::int64_t slot_ms);
+  // One cluster-wide IDENTIFY slot per bucket per `slot_ms`. lost: taken; `value` ms until it frees.
+  [[nodiscard]] store_result<std::int64_t> take_identify_slot(int bucket, std::int64_t slot_ms);
 
-  // The master's lease (`master`) and its epoch: claim returns the new epoch when this node now holds the lease;
-  // keep renews it (or takes it back if it expired with nobody taking it); false means another node is master.
+  // The master's lease (`master`) and its epoch: claim answers the new epoch when this node now holds the lease
+  // (lost: another node is master); keep renews it (or takes it back if it expired with nobody taking it).
   // A lease held by a node in `departed` (its link went down) that has gone unrenewed for 750 ms is taken rather
   // than waited out; a master that lives on behind a partition keeps renewing, so its lease is never taken.
   // The new epoch is above `known_epoch` too: after a Redis restart without persistence the counter starts again
   // at 0, and followers would refuse a master whose epoch went backwards.
   // A holder in `gone` (its link is down and Redis saw its connection close: the process is dead) loses the lease
   // at once, without the 750 ms.
-  std::optional<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {},
-                                            std::uint64_t known_epoch = 0, const std::vector<std::string>& gone = {});
-  bool keep_master(std::int64_t lease_ms);
-  void resign_master();
+  [[nodiscard]] store_result<std::uint64_t> claim_master(std::int64_t lease_ms, const std::vector<std::string>& departed = {},
+                                                         std::uint64_t known_epoch = 0, const std::vector<std::string>& gone = {});
+  [[nodiscard]] store_result<> keep_master(std::int64_t lease_ms);
+  [[nodiscard]] store_result<> resign_master();
 
   // This node in `nodes` (its JSON entry) and the shard total in `shard_count`.
-  void register_node(const std::string& entry, int shard_total);
-  void unregister_node() { unregister_node(node_); }
-  void unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
-  void set_status(int id, const std::string& json);
+  [[nodiscard]] store_result<> register_node(const std::string& entry, int shard_total);
+  [[nodiscard]] store_result<> unregister_node() { return unregister_node(node_); }
+  [[nodiscard]] store_result<> unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
+  [[nodiscard]] store_result<> set_status(int id, const std::string& json);
 
   // The nodes of this group with a connection to Redis now (named with redis_keys::client_name) that used it within
   // `max_idle_s`, by id, sorted: Redis sees a killed process's connections close at once, while a node behind a
-  // partition between nodes stays connected and busy. Nothing when Redis did not answer or refuses CLIENT LIST (an
-  // ACL without it).
-  std::optional<std::vector<std::string>> connected_nodes(long max_idle_s = 2);
+  // partition between nodes stays connected and busy. unavailable also when Redis refuses CLIENT LIST (an ACL
+  // without it).
+  [[nodiscard]] store_result<std::vector<std::string>> connected_nodes(long max_idle_s = 2);
 
  private:
-  std::int64_t acquire(const std::string& key, std::int64_t lease_ms);
-  bool renew(const std::string& key, std::int64_t lease_ms);
-  void release(const std::string& key);
+  store_result<std::int64_t> acquire(const std::string& key, std::int64_t lease_ms);
+  store_result<> renew(const std::string& key, std::int64_t lease_ms);
+  store_result<> release(const std::string& key);
 
   redis_connection& redis_;
   redis_keys keys_;

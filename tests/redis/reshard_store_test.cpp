@@ -62,8 +62,8 @@ struct preparing_world {
   preparing_world() {
     REQUIRE(c.command({"SET", "g:t:epoch", "1"}).ok());
     REQUIRE(c.command({"SET", "g:t:master", "n"}).ok());
-    REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).what == commit_result::committed);  // sets the count
-    REQUIRE(reshard.begin(1, 2, 1, 1).what == reshard_result::ok);
+    REQUIRE(store.commit(1, 0, "old", url, {message(1, "a")}, 0, 1).ok());  // sets the count
+    REQUIRE(reshard.begin(1, 2, 1, 1).ok());
   }
   view& parts() { return v; }
 };
@@ -80,16 +80,18 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
   REQUIRE(c.command({"SET", "g:t:shard_count", "1"}).ok());
   REQUIRE(c.command({"SET", "g:t:epoch", "7"}).ok());
   REQUIRE(c.command({"SET", "g:t:master", "node-a"}).ok());
-  REQUIRE(store.commit(1, 0, old_session, url, {message(1, "m1")}, 0, 1).what == commit_result::committed);
+  REQUIRE(store.commit(1, 0, old_session, url, {message(1, "m1")}, 0, 1).ok());
 
-  CHECK(reshard.begin(2, 3, 7, 1).what == reshard_result::refused);  // 2 is not in force
-  CHECK(reshard.begin(1, 2, 6, 1).what == reshard_result::refused);  // not the master of the current epoch
-  CHECK(reshard_store(c, "t", "node-b").begin(1, 2, 7, 1).what == reshard_result::refused);
-  REQUIRE(reshard.begin(1, 2, 7, 1).what == reshard_result::ok);
+  CHECK(reshard.begin(2, 3, 7, 1).lost());  // 2 is not in force
+  CHECK(reshard.begin(1, 2, 6, 1).lost());  // not the master of the current epoch
+  CHECK(reshard_store(c, "t", "node-b").begin(1, 2, 7, 1).lost());
+  REQUIRE(reshard.begin(1, 2, 7, 1).ok());
   auto busy = reshard.begin(1, 3, 7, 1);
-  CHECK(busy.what == reshard_result::refused);
+  CHECK(busy.lost());
   CHECK(busy.reason.find("to 2 shards is in progress") != std::string::npos);
-  auto rec = reshard.current();
+  auto loaded = reshard.current();
+  REQUIRE(loaded.ok());
+  auto& rec = loaded.value;
   REQUIRE(rec);
   CHECK(rec->from == 1);
   CHECK(rec->to == 2);
@@ -97,37 +99,36 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
 
   // Both sets receive m2..m4; the old set commits m2 and m3 before the switch, the new set holds m2..m3 (shard 0
   // and 1 of the new set each get some). A set nobody prepared is refused.
-  CHECK(store.commit(3, 0, "x", url, {message(1, "zz")}, 0, 1).what == commit_result::superseded);
-  REQUIRE(store.commit(1, 0, old_session, url, {message(2, "m2")}, 0, 2).what == commit_result::committed);
-  REQUIRE(store.commit(2, 0, new0, url, {{1, "", "", 5}, message(2, "m2")}, 0, 3).what == commit_result::committed);
-  REQUIRE(store.commit(2, 1, new1, url, {{1, "", "", 5}, message(2, "m3"), message(3, "n1")}, 0, 3).what ==
-          commit_result::committed);
-  REQUIRE(store.commit(1, 0, old_session, url, {message(3, "m3")}, 0, 4).what == commit_result::committed);
+  CHECK(store.commit(3, 0, "x", url, {message(1, "zz")}, 0, 1).value.refused == commit_outcome::superseded);
+  REQUIRE(store.commit(1, 0, old_session, url, {message(2, "m2")}, 0, 2).ok());
+  REQUIRE(store.commit(2, 0, new0, url, {{1, "", "", 5}, message(2, "m2")}, 0, 3).ok());
+  REQUIRE(store.commit(2, 1, new1, url, {{1, "", "", 5}, message(2, "m3"), message(3, "n1")}, 0, 3).ok());
+  REQUIRE(store.commit(1, 0, old_session, url, {message(3, "m3")}, 0, 4).ok());
   CHECK(read_stream(c, "g:t:events").size() == 3);  // m1..m3: the new set's events are held
   CHECK(read_stream(c, "g:t:reshard:held").size() == 3);
 
   // Every new shard must run its stored session live: one that is starting a new session would miss events.
-  reshard.set_live(0, new0);
-  CHECK(reshard.switch_over(2, 7, 5, 0).not_ready == 1);
-  reshard.set_live(1, "an-older-session");
-  CHECK(reshard.switch_over(2, 7, 5, 0).not_ready == 1);
-  reshard.set_live(1, new1);
+  REQUIRE(reshard.set_live(0, new0).ok());
+  CHECK(reshard.switch_over(2, 7, 5, 0).value.not_ready == 1);
+  REQUIRE(reshard.set_live(1, "an-older-session").ok());
+  CHECK(reshard.switch_over(2, 7, 5, 0).value.not_ready == 1);
+  REQUIRE(reshard.set_live(1, new1).ok());
   // Only the master of the current epoch switches.
-  CHECK(reshard_store(c, "t", "node-b").switch_over(2, 7, 5, 0).what == reshard_result::refused);
-  CHECK(reshard.switch_over(2, 6, 5, 0).what == reshard_result::refused);
+  CHECK(reshard_store(c, "t", "node-b").switch_over(2, 7, 5, 0).lost());
+  CHECK(reshard.switch_over(2, 6, 5, 0).lost());
   auto sw = reshard.switch_over(2, 7, 5, 0);
-  REQUIRE(sw.what == reshard_result::ok);
-  CHECK(sw.skipped == 2);   // m2, m3: the stream has them
-  CHECK(sw.appended == 1);  // n1: only the new set received it (the old one was fenced before it committed it)
-  CHECK(sw.left_out == 0);
+  REQUIRE(sw.ok());
+  CHECK(sw.value.skipped == 2);   // m2, m3: the stream has them
+  CHECK(sw.value.appended == 1);  // n1: only the new set received it (the old one was fenced before it committed it)
+  CHECK(sw.value.left_out == 0);
   CHECK(c.command({"GET", "g:t:shard_count"}).text == "2");
   CHECK(c.command({"EXISTS", "g:t:reshard"}).number == 0);
   CHECK(c.command({"EXISTS", "g:t:reshard:held"}).number == 0);
 
   // The old set is refused from now on: its sessions are to be closed.
-  CHECK(store.commit(1, 0, old_session, url, {message(4, "m4")}, 0, 6).what == commit_result::superseded);
+  CHECK(store.commit(1, 0, old_session, url, {message(4, "m4")}, 0, 6).value.refused == commit_outcome::superseded);
   // m4 reached the new set only after the switch: straight to the stream, after n1 in shard 1's chain.
-  REQUIRE(store.commit(2, 1, new1, url, {message(4, "m4")}, 0, 6).what == commit_result::committed);
+  REQUIRE(store.commit(2, 1, new1, url, {message(4, "m4")}, 0, 6).ok());
 
   auto s = read_stream(c, "g:t:events");
   REQUIRE(s.size() == 6);
@@ -146,31 +147,31 @@ TEST_CASE("a reshard: held while prepared, switched once, duplicates written onc
 TEST_CASE("a reshard: old events the new set commits after the switch are skipped, and an unprepared switch is refused") {
   preparing_world pw;
   auto& [c, store, reshard, url] = pw.parts();
-  REQUIRE(store.commit(1, 0, "old", url, {message(2, "b"), message(3, "c")}, 0, 2).what == commit_result::committed);
-  REQUIRE(store.commit(2, 0, "s0", url, {{1, "", "", 1}}, 0, 2).what == commit_result::committed);
-  reshard.set_live(0, "s0");
+  REQUIRE(store.commit(1, 0, "old", url, {message(2, "b"), message(3, "c")}, 0, 2).ok());
+  REQUIRE(store.commit(2, 0, "s0", url, {{1, "", "", 1}}, 0, 2).ok());
+  REQUIRE(reshard.set_live(0, "s0").ok());
   auto early = reshard.switch_over(2, 1, 3, 0);
-  CHECK(early.what == reshard_result::refused);
-  CHECK(early.not_ready == 1);
-  REQUIRE(store.commit(2, 1, "s1", url, {{1, "", "", 1}}, 0, 2).what == commit_result::committed);
-  reshard.set_live(1, "s1");
+  CHECK(early.lost());
+  CHECK(early.value.not_ready == 1);
+  REQUIRE(store.commit(2, 1, "s1", url, {{1, "", "", 1}}, 0, 2).ok());
+  REQUIRE(reshard.set_live(1, "s1").ok());
   auto sw = reshard.switch_over(2, 1, 3, 0);
-  REQUIRE(sw.what == reshard_result::ok);
-  CHECK(sw.left_out == 2);  // b and c: the new set has not committed them yet
+  REQUIRE(sw.ok());
+  CHECK(sw.value.left_out == 2);  // b and c: the new set has not committed them yet
   // The new set commits b (and d, new) after the switch: b is skipped, d written; then it commits c.
-  REQUIRE(store.commit(2, 0, "s0", url, {message(2, "b"), message(3, "d")}, 0, 4).what == commit_result::committed);
-  REQUIRE(store.commit(2, 1, "s1", url, {message(2, "c")}, 0, 4).what == commit_result::committed);
+  REQUIRE(store.commit(2, 0, "s0", url, {message(2, "b"), message(3, "d")}, 0, 4).ok());
+  REQUIRE(store.commit(2, 1, "s1", url, {message(2, "c")}, 0, 4).ok());
   auto s = read_stream(c, "g:t:events");
   for (const char* id : {"a", "b", "c", "d"}) CHECK(copies(s, id) == 1);
   CHECK(c.command({"EXISTS", "g:t:reshard:seen"}).number == 0);  // used up
   CHECK(c.command({"HGET", "g:t:session:2:0", "seq"}).text == "3");  // skipped events still move the seq
 
   // Abandoning: nothing to abandon now; a new preparation can be given up and changes nothing in force.
-  CHECK(reshard.abandon(3).what == reshard_result::refused);
-  REQUIRE(reshard.begin(2, 3, 1, 9).what == reshard_result::ok);
-  CHECK(reshard.abandon(3).what == reshard_result::ok);
+  CHECK(reshard.abandon(3).lost());
+  REQUIRE(reshard.begin(2, 3, 1, 9).ok());
+  CHECK(reshard.abandon(3).ok());
   CHECK(c.command({"GET", "g:t:shard_count"}).text == "2");
-  CHECK_FALSE(reshard.current());
+  CHECK_FALSE(reshard.current().value);
 }
 
 TEST_CASE("a reshard: a copy the old set received before the new session had its guild is never matched") {
@@ -184,23 +185,23 @@ TEST_CASE("a reshard: a copy the old set received before the new session had its
   };
   // The old set writes p (at 1002), before the new session's GUILD_CREATE for guild 7 (at 5000), then q (at 5500),
   // which the new set receives too and holds.
-  REQUIRE(store.commit(1, 0, "old", url, {in_guild(2, "p", 1002)}, 0, 2).what == commit_result::committed);
+  REQUIRE(store.commit(1, 0, "old", url, {in_guild(2, "p", 1002)}, 0, 2).ok());
   stream_event opens{1, "*", "", 5000, 7};
-  REQUIRE(store.commit(2, 1, "s1", url, {opens}, 0, 5000).what == commit_result::committed);
-  REQUIRE(store.commit(2, 0, "s0", url, {{1, "*", "", 4000}}, 0, 4000).what == commit_result::committed);
-  REQUIRE(store.commit(1, 0, "old", url, {in_guild(3, "q", 5500)}, 0, 5500).what == commit_result::committed);
-  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(2, "q", 5501)}, 0, 5501).what == commit_result::committed);
+  REQUIRE(store.commit(2, 1, "s1", url, {opens}, 0, 5000).ok());
+  REQUIRE(store.commit(2, 0, "s0", url, {{1, "*", "", 4000}}, 0, 4000).ok());
+  REQUIRE(store.commit(1, 0, "old", url, {in_guild(3, "q", 5500)}, 0, 5500).ok());
+  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(2, "q", 5501)}, 0, 5501).ok());
   CHECK(c.command({"HGET", "g:t:reshard:present", "7"}).text == "5000");
   CHECK(c.command({"HGET", "g:t:reshard:present", "0"}).text == "4000");  // shard 0's READY: where DMs go
-  reshard.set_live(0, "s0");
-  reshard.set_live(1, "s1");
+  REQUIRE(reshard.set_live(0, "s0").ok());
+  REQUIRE(reshard.set_live(1, "s1").ok());
   auto sw = reshard.switch_over(2, 1, 6000, 0);
-  REQUIRE(sw.what == reshard_result::ok);
-  CHECK(sw.skipped == 1);    // q
-  CHECK(sw.appended == 0);
-  CHECK(sw.left_out == 0);   // p was never the new set's to commit
+  REQUIRE(sw.ok());
+  CHECK(sw.value.skipped == 1);    // q
+  CHECK(sw.value.appended == 0);
+  CHECK(sw.value.left_out == 0);   // p was never the new set's to commit
   // Later the same payload as p comes again (a channel flapping back to what it was): a new event, written.
-  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(3, "p", 7000)}, 0, 7000).what == commit_result::committed);
+  REQUIRE(store.commit(2, 1, "s1", url, {in_guild(3, "p", 7000)}, 0, 7000).ok());
   auto s2 = read_stream(c, "g:t:events");
   CHECK(copies(s2, "p") == 2);
   CHECK(copies(s2, "q") == 1);

@@ -44,48 +44,52 @@ struct two_nodes {
 }  // namespace
 
 TEST_CASE_FIXTURE(two_nodes, "leases: one holder at a time, renewal, release, expiry") {
-  CHECK(a.acquire_lease(4, 1, 1000) == 0);
-  CHECK(a.acquire_lease(4, 1, 1000) == 0);  // ours: renewed
-  std::int64_t wait = b.acquire_lease(4, 1, 1000);
+  CHECK(a.acquire_lease(4, 1, 1000).ok());
+  CHECK(a.acquire_lease(4, 1, 1000).ok());  // ours: renewed
+  auto taken = b.acquire_lease(4, 1, 1000);
+  CHECK(taken.lost());
+  std::int64_t wait = taken.value;
   CHECK(wait > 0);
   CHECK(wait <= 1000);
-  CHECK(a.lease_holder(4, 1) == "node-a");
-  CHECK(a.renew_lease(4, 1, 1000));
-  CHECK_FALSE(b.renew_lease(4, 1, 1000));
-  b.release_lease(4, 1);  // not b's: nothing happens
-  CHECK(a.lease_holder(4, 1) == "node-a");
-  a.release_lease(4, 1);
-  CHECK_FALSE(a.lease_holder(4, 1));
-  CHECK(b.acquire_lease(4, 1, 150) == 0);
+  CHECK(a.lease_holder(4, 1).value == "node-a");
+  CHECK(a.renew_lease(4, 1, 1000).ok());
+  CHECK(b.renew_lease(4, 1, 1000).lost());
+  CHECK(b.release_lease(4, 1).lost());  // not b's: nothing happens
+  CHECK(a.lease_holder(4, 1).value == "node-a");
+  CHECK(a.release_lease(4, 1).ok());
+  CHECK(a.lease_holder(4, 1).value.empty());
+  CHECK(b.acquire_lease(4, 1, 150).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  CHECK(a.acquire_lease(4, 1, 1000) == 0);  // b's lease expired
+  CHECK(a.acquire_lease(4, 1, 1000).ok());  // b's lease expired
 }
 
 TEST_CASE("commit: events and the committed seq move together, exactly once, per session") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
-  REQUIRE(s.acquire_lease(2, 0, 5000) == 0);
+  REQUIRE(s.acquire_lease(2, 0, 5000).ok());
   auto r = s.commit(2, 0, "sess1", "ws://resume", events(1, 3), 1000, 5000);
-  REQUIRE(r.what == commit_result::committed);
-  CHECK(r.committed_seq == 3);
-  CHECK(r.appended == 3);
+  REQUIRE(r.ok());
+  CHECK(r.value.committed_seq == 3);
+  CHECK(r.value.appended == 3);
   // A replay overlapping what was committed (a resume from an older seq): only the new events are written.
   r = s.commit(2, 0, "sess1", "ws://resume", events(2, 5), 1000, 5001);
-  CHECK(r.what == commit_result::committed);
-  CHECK(r.committed_seq == 5);
-  CHECK(r.appended == 2);
+  CHECK(r.ok());
+  CHECK(r.value.committed_seq == 5);
+  CHECK(r.value.appended == 2);
   CHECK(stream_seqs(c, s.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
   // A gap is refused and nothing is written.
   r = s.commit(2, 0, "sess1", "ws://resume", events(7, 8), 1000, 5002);
-  CHECK(r.what == commit_result::gap);
-  CHECK(r.committed_seq == 5);
+  CHECK(r.value.refused == commit_outcome::gap);
+  CHECK(r.value.committed_seq == 5);
   CHECK(stream_seqs(c, s.keys()).size() == 5);
   // A new session starts again at 1.
   r = s.commit(2, 0, "sess2", "ws://resume2", events(1, 2), 1000, 5003);
-  CHECK(r.what == commit_result::committed);
-  CHECK(r.committed_seq == 2);
-  auto rec = s.load_session(2, 0);
+  CHECK(r.ok());
+  CHECK(r.value.committed_seq == 2);
+  auto loaded = s.load_session(2, 0);
+  REQUIRE(loaded.ok());
+  auto& rec = loaded.value;
   REQUIRE(rec);
   CHECK(rec->session_id == "sess2");
   CHECK(rec->seq == 2);
@@ -120,80 +124,82 @@ TEST_CASE("an expired lease nobody took is taken back by the next commit") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
-  REQUIRE(s.acquire_lease(1, 0, 100) == 0);
+  REQUIRE(s.acquire_lease(1, 0, 100).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  CHECK_FALSE(s.lease_holder(1, 0));
-  CHECK(s.commit(1, 0, "s", "u", events(1, 1), 1000, 1, 5000).what == commit_result::committed);
-  CHECK(s.lease_holder(1, 0) == "node-a");
+  CHECK(s.lease_holder(1, 0).value.empty());
+  CHECK(s.commit(1, 0, "s", "u", events(1, 1), 1000, 1, 5000).ok());
+  CHECK(s.lease_holder(1, 0).value == "node-a");
 }
 
 TEST_CASE_FIXTURE(two_nodes, "a lease its node gave up is not taken back by that node's commit still in flight") {
-  REQUIRE(a.acquire_lease(1, 0, 5000) == 0);
-  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
-  a.release_lease(1, 0);  // a migration: a hands the shard over
-  CHECK_FALSE(a.lease_holder(1, 0));
+  REQUIRE(a.acquire_lease(1, 0, 5000).ok());
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).ok());
+  CHECK(a.release_lease(1, 0).ok());  // a migration: a hands the shard over
+  CHECK(a.lease_holder(1, 0).value.empty());
   auto late = a.commit(1, 0, "s", "u", events(3, 3), 1000, 2);  // queued before the release
-  CHECK_MESSAGE(late.what == commit_result::fenced, late.error);
-  CHECK_FALSE(a.lease_holder(1, 0));  // still free for the new owner
-  REQUIRE(b.acquire_lease(1, 0, 5000) == 0);
-  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).what == commit_result::committed);
+  CHECK_MESSAGE(late.value.refused == commit_outcome::fenced, late.reason);
+  CHECK(a.lease_holder(1, 0).value.empty());  // still free for the new owner
+  REQUIRE(b.acquire_lease(1, 0, 5000).ok());
+  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).ok());
   CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4});
   // Later, a takes the shard back the ordinary way and commits again.
-  b.release_lease(1, 0);
-  REQUIRE(a.acquire_lease(1, 0, 5000) == 0);
-  CHECK(a.commit(1, 0, "s", "u", events(5, 5), 1000, 3).what == commit_result::committed);
+  CHECK(b.release_lease(1, 0).ok());
+  REQUIRE(a.acquire_lease(1, 0, 5000).ok());
+  CHECK(a.commit(1, 0, "s", "u", events(5, 5), 1000, 3).ok());
 }
 
 TEST_CASE("filtered events move the committed seq without being written") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
-  REQUIRE(s.acquire_lease(1, 0, 5000) == 0);
+  REQUIRE(s.acquire_lease(1, 0, 5000).ok());
   auto ev = events(1, 4);
   ev[1].t.clear();
   ev[2].t.clear();
   auto r = s.commit(1, 0, "s", "u", ev, 1000, 1);
-  CHECK(r.committed_seq == 4);
-  CHECK(r.appended == 2);
+  CHECK(r.value.committed_seq == 4);
+  CHECK(r.value.appended == 2);
   CHECK(stream_seqs(c, s.keys()) == std::vector<std::int64_t>{1, 4});
 }
 
 TEST_CASE_FIXTURE(two_nodes, "fencing: a node that lost the lease writes nothing") {
-  REQUIRE(a.acquire_lease(1, 0, 100) == 0);
-  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).what == commit_result::committed);
+  REQUIRE(a.acquire_lease(1, 0, 100).ok());
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 2), 1000, 1).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(150));  // a froze; its lease ran out
-  REQUIRE(b.acquire_lease(1, 0, 5000) == 0);
-  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).what == commit_result::committed);
+  REQUIRE(b.acquire_lease(1, 0, 5000).ok());
+  REQUIRE(b.commit(1, 0, "s", "u", events(3, 4), 1000, 2).ok());
   auto late = a.commit(1, 0, "s", "u", events(3, 6), 1000, 3);
-  CHECK_MESSAGE(late.what == commit_result::fenced, late.error);
-  CHECK_FALSE(a.renew_lease(1, 0, 5000));
+  CHECK_MESSAGE(late.value.refused == commit_outcome::fenced, late.reason);
+  CHECK(a.renew_lease(1, 0, 5000).lost());
   CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4});
-  CHECK(a.load_session(1, 0)->node == "node-b");
+  CHECK(a.load_session(1, 0).value->node == "node-b");
 }
 
 TEST_CASE_FIXTURE(two_nodes, "session stealing: a lease taken over at once fences the previous owner") {
-  REQUIRE(a.acquire_lease(1, 0, 60000) == 0);
-  REQUIRE(a.commit(1, 0, "s", "u", events(1, 3), 1000, 1).what == commit_result::committed);
-  REQUIRE(b.take_over_lease(1, 0, 60000));  // no wait for a 60 s lease
-  auto rec = b.load_session(1, 0);
+  REQUIRE(a.acquire_lease(1, 0, 60000).ok());
+  REQUIRE(a.commit(1, 0, "s", "u", events(1, 3), 1000, 1).ok());
+  REQUIRE(b.take_over_lease(1, 0, 60000).ok());  // no wait for a 60 s lease
+  auto loaded = b.load_session(1, 0);
+  REQUIRE(loaded.ok());
+  auto& rec = loaded.value;
   REQUIRE(rec);
   CHECK(rec->seq == 3);  // where the new owner resumes
-  CHECK(a.commit(1, 0, "s", "u", events(4, 4), 1000, 2).what == commit_result::fenced);
-  CHECK(b.commit(1, 0, "s", "u", events(4, 5), 1000, 3).what == commit_result::committed);
+  CHECK(a.commit(1, 0, "s", "u", events(4, 4), 1000, 2).value.refused == commit_outcome::fenced);
+  CHECK(b.commit(1, 0, "s", "u", events(4, 5), 1000, 3).ok());
   CHECK(stream_seqs(ca, a.keys()) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
 }
 
 TEST_CASE_FIXTURE(two_nodes, "the master lease: one holder, a new epoch per claim, kept while held, free after resigning") {
   auto first = a.claim_master(60000);
-  REQUIRE(first);
-  CHECK_FALSE(b.claim_master(60000));
-  CHECK(a.keep_master(60000));
-  CHECK_FALSE(b.keep_master(60000));
-  a.resign_master();
+  REQUIRE(first.ok());
+  CHECK(b.claim_master(60000).lost());
+  CHECK(a.keep_master(60000).ok());
+  CHECK(b.keep_master(60000).lost());
+  CHECK(a.resign_master().ok());
   auto second = b.claim_master(60000);
-  REQUIRE(second);
-  CHECK(*second > *first);
-  CHECK_FALSE(a.keep_master(60000));
+  REQUIRE(second.ok());
+  CHECK(second.value > first.value);
+  CHECK(a.keep_master(60000).lost());
 }
 
 TEST_CASE("the master lease of a departed node is taken once unrenewed for 750 ms, never one that is renewed") {
@@ -201,46 +207,48 @@ TEST_CASE("the master lease of a departed node is taken once unrenewed for 750 m
   redis_connection ca(at(redis)), cb(at(redis)), cc(at(redis));
   shard_store a(ca, "t", "node-a"), b(cb, "t", "node-b"), c(cc, "t", "node-c");
   auto first = a.claim_master(2000);
-  REQUIRE(first);
-  CHECK_FALSE(b.claim_master(2000, {"node-x"}));  // a is not known to be gone
-  CHECK_FALSE(b.claim_master(2000, {"node-a"}));  // gone, but renewed just now: it may be alive behind a partition
+  REQUIRE(first.ok());
+  CHECK(b.claim_master(2000, {"node-x"}).lost());  // a is not known to be gone
+  CHECK(b.claim_master(2000, {"node-a"}).lost());  // gone, but renewed just now: it may be alive behind a partition
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   auto second = b.claim_master(60000, {"node-a"});  // unrenewed for over 750 ms: no wait for the rest of the lease
-  REQUIRE(second);
-  CHECK(*second > *first);
-  CHECK_FALSE(a.keep_master(60000));  // the old master learns it at its next renewal
-  CHECK_FALSE(c.claim_master(60000, {"node-a"}));  // b holds it now
+  REQUIRE(second.ok());
+  CHECK(second.value > first.value);
+  CHECK(a.keep_master(60000).lost());  // the old master learns it at its next renewal
+  CHECK(c.claim_master(60000, {"node-a"}).lost());  // b holds it now
 }
 
 TEST_CASE_FIXTURE(two_nodes, "identify slots: one per bucket per slot length, cluster-wide") {
-  CHECK(a.take_identify_slot(0, 300) == 0);
-  std::int64_t wait = b.take_identify_slot(0, 300);
+  CHECK(a.take_identify_slot(0, 300).ok());
+  auto taken = b.take_identify_slot(0, 300);
+  CHECK(taken.lost());
+  std::int64_t wait = taken.value;
   CHECK(wait > 0);
   CHECK(wait <= 300);
-  CHECK(b.take_identify_slot(1, 300) == 0);  // another bucket
+  CHECK(b.take_identify_slot(1, 300).ok());  // another bucket
   std::this_thread::sleep_for(std::chrono::milliseconds(wait + 20));
-  CHECK(b.take_identify_slot(0, 300) == 0);
+  CHECK(b.take_identify_slot(0, 300).ok());
 }
 
 TEST_CASE("Redis down: clear errors, nothing half-written, and back up the connection recovers") {
   redis_process redis;
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
-  REQUIRE(s.acquire_lease(1, 0, 60000) == 0);
+  REQUIRE(s.acquire_lease(1, 0, 60000).ok());
   redis.kill();
   auto r = s.commit(1, 0, "s", "u", events(1, 1), 1000, 1);
-  CHECK(r.what == commit_result::redis_error);
-  CHECK(r.error.find("connection") != std::string::npos);
-  CHECK(s.acquire_lease(1, 0, 1000) == -1);
-  CHECK(s.take_identify_slot(0, 5000) == -1);
+  CHECK(r.unavailable());
+  CHECK(r.reason.find("connection") != std::string::npos);
+  CHECK(s.acquire_lease(1, 0, 1000).unavailable());
+  CHECK(s.take_identify_slot(0, 5000).unavailable());
   redis.start();  // empty: a restarted Redis without persistence
   // After a failure, calls fail at once for 200 ms (a queue of jobs drains fast instead of each waiting out the
   // timeout); then the connection comes back.
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  CHECK(s.acquire_lease(1, 0, 60000) == 0);
+  CHECK(s.acquire_lease(1, 0, 60000).ok());
   r = s.commit(1, 0, "s", "u", events(1, 2), 1000, 2);
-  CHECK(r.what == commit_result::committed);
-  CHECK(r.committed_seq == 2);
+  CHECK(r.ok());
+  CHECK(r.value.committed_seq == 2);
 }
 
 TEST_CASE("AUTH and SELECT failures are reported as such") {
@@ -280,16 +288,34 @@ TEST_CASE("Redis witnesses which nodes live: named connections in use, not idle 
   REQUIRE(other_group->command({"PING"}).text == "PONG");
   redis_connection plain(at(redis));
   shard_store witness(plain, "t", "");
-  CHECK(witness.connected_nodes() == std::vector<std::string>{"111", "222"});
+  CHECK(witness.connected_nodes().value == std::vector<std::string>{"111", "222"});
   // b goes quiet (a frozen process, or a dead host whose connection Redis has not seen close); a keeps working.
   for (int i = 0; i < 16; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     a->command({"PING"});
   }
-  CHECK(witness.connected_nodes(2) == std::vector<std::string>{"111"});
+  CHECK(witness.connected_nodes(2).value == std::vector<std::string>{"111"});
   b->command({"PING"});
-  CHECK(witness.connected_nodes(2) == std::vector<std::string>{"111", "222"});
+  CHECK(witness.connected_nodes(2).value == std::vector<std::string>{"111", "222"});
   a.reset();  // the process is gone: its connection closes
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK(witness.connected_nodes() == std::vector<std::string>{"222"});
+  CHECK(witness.connected_nodes().value == std::vector<std::string>{"222"});
+}
+
+TEST_CASE_FIXTURE(two_nodes, "member requests still to send travel with the session record to the next owner, once") {
+  REQUIRE(a.acquire_lease(1, 0, 5000).ok());
+  REQUIRE(a.commit(1, 0, "s", "u", {{1, "GUILD_CREATE", "{}", 1, 7}}, 1000, 1).ok());
+  REQUIRE(a.save_chunk_pending(1, 0, {81384788765712384ull, 7}).ok());
+  REQUIRE(a.release_lease(1, 0).ok());
+  REQUIRE(b.acquire_lease(1, 0, 5000).ok());
+  auto first = b.load_session(1, 0);
+  REQUIRE(first.ok());
+  REQUIRE(first.value);
+  CHECK(first.value->chunk_pending == std::vector<std::uint64_t>{81384788765712384ull, 7});
+  auto again = b.load_session(1, 0);  // taken by the first load
+  REQUIRE(again.ok());
+  CHECK(again.value->chunk_pending.empty());
+  CHECK(again.value->seq == 1);
+  REQUIRE(a.save_chunk_pending(1, 0, {}).ok());  // nothing pending: an empty list reads as none
+  CHECK(b.load_session(1, 0).value->chunk_pending.empty());
 }

@@ -342,3 +342,19 @@ TEST_CASE("graceful stop closes with a resumable code and keeps the session") {
   CHECK(d.m.state().resumable());
   CHECK(d.m.next_wakeup() == INT64_MAX);
 }
+
+TEST_CASE("a message G cannot decode drops the connection and resumes the session on resume_gateway_url") {
+  driver d;
+  d.to_ready();
+  auto a = d.m.on_undecodable("READY without session_id", d.t);
+  CHECK(d.m.last_error() == "dropped the connection: READY without session_id");
+  CHECK(d.m.state().resumable());
+  CHECK(has(a, K::report));
+  CHECK(find(a, K::connect).url == "wss://resume.example");  // at once: the session was ready
+  d.m.on_open(d.t);
+  a = d.m.on_hello(41250, d.t);
+  CHECK(has(a, K::send_resume));
+  // Not connected (between connections): nothing to drop.
+  session_machine idle("wss://gateway.example/", session_timing{}, 1);
+  CHECK(idle.on_undecodable("x", 0).empty());
+}
