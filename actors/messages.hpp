@@ -27,6 +27,8 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>;  // node → shar
 using end_atom = caf::atom_constant<caf::atom("end")>;          // node → shard: its set was superseded: close 1000
 using drop_atom = caf::atom_constant<caf::atom("drop")>;  // master → node → shard: give the shard up, uncommitted
 using live_atom = caf::atom_constant<caf::atom("live")>;  // shard → itself: write reshard:live again
+using chunked_atom = caf::atom_constant<caf::atom("chunked")>;  // io thread → shard: a member request was sent
+using alone_atom = caf::atom_constant<caf::atom("alone")>;  // Redis → node: no other node of the group is connected
 using opened_atom = caf::atom_constant<caf::atom("opened")>;    // io thread → shard: a prepared session has its guilds
 
 // The first element of every message an actor of a node sends to the node actor itself (ticks, Redis answers,

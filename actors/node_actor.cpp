@@ -916,12 +916,27 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         cluster::node_rank me{self_id(env), env->cfg->node.priority, env->started_ms};
         s.election = std::make_unique<cluster::election>(me, net::steady_ms() + 1500);  // 1.5 s to meet the peers
         s.total = env->shard_total;
+        // Unless Redis witnesses no other node of the group: then there is nobody to meet, and the cold start need
+        // not wait (a node that starts beside others finds their connections and waits for the links).
+        auto self_handle = caf::actor_cast<caf::actor>(self);
+        using connected = net::store_result<std::vector<std::string>>;
+        env->redis->ask<connected>([env](net::redis_connection& conn) {
+          return net::shard_store(conn, env->cfg->node.group, env->node_id).connected_nodes();
+        }, [self_handle, id = env->node_id](connected ids) {
+          const bool alone = ids.ok() && std::all_of(ids.value.begin(), ids.value.end(), [&](auto& n) { return n == id; });
+          if (alone) caf::anon_send(self_handle, local{}, alone_atom::value);
+        });
         self->send(self, local{}, register_atom::value);
         self->send(self, local{}, discover_atom::value);
         self->send(self, local{}, tick_atom::value);
         self->send(self, local{}, view_atom::value);
         self->send(self, local{}, inbox_atom::value);
         self->delayed_send(self, std::chrono::seconds(10), local{}, trim_atom::value);
+      },
+      [=](local, alone_atom) {
+        auto& s = self->state;
+        s.election->no_peers_to_meet(net::steady_ms());
+        if (s.election->next_wakeup() <= net::steady_ms()) apply_election(self, env, s.election->tick(net::steady_ms()));
       },
       [=](local, trim_atom) {
         // Bursts (a cold start's GUILD_CREATEs, a backlog after a Redis outage) leave freed memory that glibc keeps;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <set>
 #include <unordered_map>
 
 #include "actors/commit_pipeline.hpp"
@@ -134,6 +135,7 @@ struct shard_state {
   // Member chunking: guilds waiting for their op 8, paced to one a second (half the command budget), and when
   // each was last asked for (Discord allows one whole-list request per guild per 30 s).
   std::deque<std::uint64_t> chunk_queue;
+  std::set<std::uint64_t> chunk_unsent;  // handed to the connection, not yet confirmed as sent
   std::unordered_map<std::uint64_t, std::int64_t> chunk_asked;
   bool chunk_timer = false;
 
@@ -257,9 +259,12 @@ void finish(shard_actor_t* self) {
   if (s.leased) {
     node_env* env = s.env;
     int total = s.total, id = s.id;
-    if (!s.chunk_queue.empty()) {
-      // The next owner sends the member requests this one had still to send (written before the lease goes).
+    if (!s.chunk_queue.empty() || !s.chunk_unsent.empty()) {
+      // The next owner sends the member requests this one had still to send (written before the lease goes),
+      // and those handed to the connection that it has not confirmed as sent (it may close first).
       std::vector<std::uint64_t> pending(s.chunk_queue.begin(), s.chunk_queue.end());
+      for (auto g : s.chunk_unsent)
+        if (std::find(pending.begin(), pending.end(), g) == pending.end()) pending.push_back(g);
       write_state(env, "handing over pending member requests", [total, id, pending](net::shard_store& store) {
         return store.save_chunk_pending(total, id, pending);
       }, s.about());
@@ -436,12 +441,14 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         // Refused for the whole-member-list limit (another node asked, or this one before a restart): asked again
         // once Discord allows it.
         if (m.retry_after_ms >= 0) s.chunk_asked[m.guild_id] = g::net::wall_ms() - 30000 + m.retry_after_ms + 100;
+        if (s.chunk_unsent.erase(m.guild_id)) s.chunk_asked.erase(m.guild_id);  // never sent: not asked at all
         s.chunk_queue.push_back(m.guild_id);
         if (!s.chunk_timer) {
           s.chunk_timer = true;
           self->send(self, chunk_atom::value);
         }
       },
+      [=](local, chunked_atom, std::uint64_t guild) { self->state.chunk_unsent.erase(guild); },
       [=](chunk_atom) {
         auto& s = self->state;
         const std::int64_t now = g::net::wall_ms();
@@ -454,10 +461,13 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
             continue;
           }
           s.chunk_asked[gid] = now;
+          s.chunk_unsent.insert(gid);
+          auto me = caf::actor_cast<caf::actor>(self);
           s.conn->send_command(8, net::request_all_members(gid, env->cfg->chunking.presences),
-                               [id](net::command_result r, std::string why) {
-                                 if (r != net::command_result::sent)
-                                   LOG_SHARD_WARN((g::log::shard{id}), "member request not sent: %s", why.c_str());
+                               [me, id, gid](net::command_result r, std::string why) {
+                                 if (r == net::command_result::sent) return caf::anon_send(me, local{}, chunked_atom::value, gid);
+                                 LOG_SHARD_WARN((g::log::shard{id}), "member request not sent: %s", why.c_str());
+                                 caf::anon_send(me, chunk_msg{gid, -1});  // asked again (or handed over)
                                });
           break;
         }

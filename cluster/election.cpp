@@ -157,6 +157,10 @@ election_outputs election::tick(std::int64_t now_ms) {
   }
 }
 
+void election::no_peers_to_meet(std::int64_t now_ms) {
+  if (state_ == state::idle && peers_.empty() && now_ms < deadline_) deadline_ = now_ms;
+}
+
 std::int64_t election::next_wakeup() const {
   if (state_ == state::idle) return deadline_;
   if (state_ == state::electing || state_ == state::waiting_coordinator) return deadline_;

@@ -51,6 +51,9 @@ class election {
   election_outputs peer_down(std::uint64_t id, std::int64_t now_ms);
   election_outputs receive(std::uint64_t from, election_message m, std::uint64_t epoch, std::int64_t now_ms);
   election_outputs tick(std::int64_t now_ms);
+  // Before the first election: there is nobody to wait for (Redis lists no other live node), so it may start at
+  // `now_ms` instead of when the wait for peers given at construction ends.
+  void no_peers_to_meet(std::int64_t now_ms);
   // The shell's answer to claim_master: the Redis lease and the new epoch, or refused (someone else holds it).
   election_outputs claim_result(bool granted, std::uint64_t epoch, std::int64_t now_ms);
   // The master lost its Redis lease (partitioned from Redis), or gave it up (it sees no majority): it must stop

@@ -1,6 +1,11 @@
 #pragma once
 // Who may IDENTIFY when: one IDENTIFY per `shard_id % max_concurrency` bucket per 5 s, first come first served
 // within a bucket. Pure: time is passed in; the caller turns grants into IDENTIFYs.
+//
+// A bucket's slot counts from its grant, and again from when the granted IDENTIFY actually left (sent()): Discord
+// counts at its end, and an IDENTIFY that waited behind other work after its grant would otherwise leave the next
+// one less than 5 s after it. With the slot counted from the send, the slot's margin over 5 s only has to cover
+// the jitter of the network path, not G's own queueing.
 #include <cstdint>
 #include <deque>
 #include <algorithm>
@@ -36,11 +41,17 @@ class identify_schedule {
     for (auto& b : buckets_) {
       if (b.waiting.empty() || (b.used && now_ms - b.last < slot_ms_)) continue;
       out.push_back(b.waiting.front());
+      b.granted = b.waiting.front();
       b.waiting.pop_front();
       b.last = now_ms;
       b.used = true;
     }
     return out;
+  }
+  // The IDENTIFY of grant `t` left at `now_ms`: its bucket's next grant is a slot after that.
+  void sent(ticket t, std::int64_t now_ms) {
+    for (auto& b : buckets_)
+      if (b.used && b.granted == t) b.last = std::max(b.last, now_ms);
   }
   // When grant() may next return something; INT64_MAX when nobody waits.
   std::int64_t next_grant_at() const {
@@ -54,7 +65,8 @@ class identify_schedule {
  private:
   struct bucket {
     std::deque<ticket> waiting;
-    std::int64_t last = 0;
+    std::int64_t last = 0;  // the last grant, or its IDENTIFY's send
+    ticket granted = 0;
     bool used = false;
   };
   std::vector<bucket> buckets_;

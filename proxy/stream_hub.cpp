@@ -191,7 +191,9 @@ void stream_hub::tick(std::int64_t now_ms) {
     bot_session* s = find(conn);
     if (!f.in_flight && s && s->wants_more() && !position_.empty()) next_round(conn);
   }
-  if (now_ms - shard_count_read_at_ >= shard_count_every_ms && writes_) {
+  // Unknown yet (G is starting): asked often, since a bot's IDENTIFY is refused until it is known.
+  const std::int64_t every = shard_count_ == 0 ? 250 : shard_count_every_ms;
+  if (now_ms - shard_count_read_at_ >= every && writes_) {
     shard_count_read_at_ = now_ms;
     writes_->post([this, key = prefix_ + "shard_count"](net::redis_connection& redis) {
       net::redis_reply r = redis.command({"GET", key});

@@ -18,11 +18,16 @@ class identify_gate {
   // `granted` runs once, on the gate's executor, when the shard may send IDENTIFY now.
   virtual ticket request(int shard_id, std::function<void()> granted) = 0;
   virtual void cancel(ticket t) = 0;
+  // The granted IDENTIFY left just now: the bucket's next one is a slot after this moment, not after the grant.
+  virtual void sent(ticket t) = 0;
 };
 
-// max_concurrency buckets, 5 s apart plus a margin (Discord measures on its side: a grant at exactly 5 s can arrive
-// early there if the previous IDENTIFY was delayed on its way), on an Asio timer. Thread-safe.
+// A slot: Discord's 5 s, plus a margin for the jitter of the way to Discord (the slot counts from when IDENTIFY is
+// written, so G's own queueing needs none). 100 ms: a few times the spread of gateway round trips.
+inline constexpr std::int64_t identify_slot_ms = 5100;
+
+// max_concurrency buckets, a slot apart, on an Asio timer. Thread-safe.
 std::unique_ptr<identify_gate> make_local_identify_gate(boost::asio::io_context& io, int max_concurrency,
-                                                        std::int64_t slot_ms = 5500);
+                                                        std::int64_t slot_ms = identify_slot_ms);
 
 }  // namespace g::net

@@ -32,6 +32,12 @@ class local_identify_gate : public identify_gate {
     waiting_.erase(t);
   }
 
+  void sent(ticket t) override {
+    std::lock_guard lock(mu_);
+    schedule_.sent(t, steady_ms());
+    arm();
+  }
+
  private:
   void arm() {  // holds mu_
     std::int64_t at = schedule_.next_grant_at();

@@ -103,6 +103,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   };
   std::deque<queued_command> commands;
   std::optional<identify_gate::ticket> slot;
+  identify_gate::ticket identify_grant = 0;  // the grant whose IDENTIFY is queued: the gate hears when it left
   std::string identify_payload;
 
   template <class F>
@@ -177,6 +178,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
       if (auto self = weak.lock()) {
         asio::post(self->strand, [self, gen] {
           if (self->dead || gen != self->generation) return;
+          if (self->slot) self->identify_grant = *self->slot;
           self->slot.reset();
           self->apply(self->machine.on_identify_slot(steady_ms()));
         });
@@ -386,13 +388,16 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     }
     budget.record(now);
     writing = true;
+    // IDENTIFY (the codec writes op first): its slot counts from the write, which the gate hears of below.
+    const identify_gate::ticket identify = !done && payload->rfind(R"({"op":2,)", 0) == 0 ? identify_grant : 0;
     auto owned = std::make_shared<std::string>(std::move(*payload));
     if (done) commands.pop_front(); else critical.pop_front();
     std::uint64_t gen = generation;
     with_ws([&](auto& ws) {
       ws.text(true);
-      ws.async_write(asio::buffer(*owned), [self = shared_from_this(), owned, gen, done](beast::error_code ec, std::size_t) {
+      ws.async_write(asio::buffer(*owned), [self = shared_from_this(), owned, gen, done, identify](beast::error_code ec, std::size_t) {
         if (done) done(ec ? command_result::rejected_not_running : command_result::sent, ec ? ec.message() : "");
+        if (identify && !ec) self->gate.sent(identify);
         if (self->dead || gen != self->generation) return;
         self->writing = false;
         if (ec) return;  // the read side reports the connection's end

@@ -3,11 +3,13 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <map>
 #include <mutex>
 #include <set>
 
 #include "cluster/session_budget_guard.hpp"
 #include "net/clock.hpp"
+#include "net/log.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/shard_store.hpp"
 
@@ -43,6 +45,23 @@ class redis_identify_gate : public identify_gate {
   void cancel(ticket t) override {
     std::lock_guard l(mu_);
     live_.erase(t);
+    granted_.erase(t);
+  }
+
+  void sent(ticket t) override {
+    int bucket = 0;
+    {
+      std::lock_guard l(mu_);
+      auto it = granted_.find(t);
+      if (it == granted_.end()) return;
+      bucket = it->second;
+      granted_.erase(it);
+    }
+    redis_.post([this, bucket](redis_connection& conn) {
+      // Not extended (Redis down): the slot still ends a slot after the grant, which was just before.
+      auto r = shard_store(conn, group_, node_).extend_identify_slot(bucket, slot_ms_);
+      if (r.unavailable()) LOG_WARN("identify slot %d not extended from its IDENTIFY: %s", bucket, r.reason.c_str());
+    });
   }
 
  private:
@@ -71,6 +90,8 @@ class redis_identify_gate : public identify_gate {
           std::lock_guard l(mu_);
           if (!live_.erase(t)) return;  // cancelled meanwhile: the slot goes unused, as it would on Discord
           guard_.spent();
+          if (granted_.size() >= 4096) granted_.erase(granted_.begin());  // grants whose IDENTIFY never left
+          granted_[t] = bucket;
         }
         (*granted)();
         return;
@@ -96,6 +117,7 @@ class redis_identify_gate : public identify_gate {
   std::mutex mu_;
   cluster::session_budget_guard guard_;
   std::set<ticket> live_;
+  std::map<ticket, int> granted_;  // granted, IDENTIFY not yet sent: its bucket
   ticket last_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // The cluster-wide identify gate: a shard may IDENTIFY when it holds the Redis slot of its bucket
-// (identify:<shard % max_concurrency>, 5 s + margin), whichever node it runs on.
+// (identify:<shard % max_concurrency>, a slot long), whichever node it runs on. The slot is taken at the grant and
+// runs again from when the IDENTIFY left (sent): the next node's IDENTIFY in the bucket is a slot after it.
 #include <memory>
 #include <functional>
 #include <string>
@@ -21,6 +22,6 @@ struct identify_budget {
 
 std::unique_ptr<identify_gate> make_redis_identify_gate(boost::asio::io_context& io, redis_worker& redis,
                                                         std::string group, std::string node_id, int max_concurrency,
-                                                        identify_budget budget, std::int64_t slot_ms = 5500);
+                                                        identify_budget budget, std::int64_t slot_ms = identify_slot_ms);
 
 }  // namespace g::net

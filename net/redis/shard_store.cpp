@@ -491,6 +491,11 @@ store_result<std::int64_t> shard_store::take_identify_slot(int bucket, std::int6
   return result::refused("taken", ttl.number > 0 ? ttl.number : 1);
 }
 
+store_result<> shard_store::extend_identify_slot(int bucket, std::int64_t slot_ms) {
+  // The renew script: PEXPIRE only while the slot is this node's.
+  return renew(keys_.identify(bucket), slot_ms);
+}
+
 store_result<> shard_store::set_status(int id, const std::string& json) {
   return done_if_written(redis_.command({"HSET", keys_.status(), std::to_string(id), json}));
 }

@@ -119,6 +119,8 @@ class shard_store {
 
   // One cluster-wide IDENTIFY slot per bucket per `slot_ms`. lost: taken; `value` ms until it frees.
   [[nodiscard]] store_result<std::int64_t> take_identify_slot(int bucket, std::int64_t slot_ms);
+  // This node's IDENTIFY of the slot left now: the slot runs `slot_ms` from now (lost: not this node's any more).
+  [[nodiscard]] store_result<> extend_identify_slot(int bucket, std::int64_t slot_ms);
 
   // The master's lease (`master`) and its epoch: claim answers the new epoch when this node now holds the lease
   // (lost: another node is master); keep renews it (or takes it back if it expired with nobody taking it).

@@ -349,6 +349,8 @@ TEST_CASE("proxy: wss:// with [proxy] tls_cert and tls_key") {
   child_process node = w.node(cfg, "tls.log");
   child_process cache({G_CACHE_PATH, "--config", cfg}, (w.dir / "cache.log").string());
   REQUIRE(w.wait_for([&] { return w.stat("/identifies") >= 1 && w.stream_caught_up(); }, 30s));
+  // Until the proxy has read G's shard count it asks bots to come back (4000); this client would not.
+  REQUIRE(w.wait_for([&] { return node.log().find("proxy: G runs 1 shards") != std::string::npos; }, 10s));
   gateway_test_client c(proxy_port, "/?v=10&encoding=json&compress=zstd-stream", true);
   REQUIRE(c.next_op(10));
   std::string ready = c.identify(0, 1, intents, "test-token", 15s);

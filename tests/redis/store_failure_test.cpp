@@ -136,6 +136,7 @@ std::vector<std::pair<std::string, store_outcome>> run_every_operation(shard_sto
   note("save_chunk_pending", s.save_chunk_pending(1, 0, {1, 2}));
   note("commit", s.commit(1, 0, "s", "u", one_event(), 0, 1));
   note("take_identify_slot", s.take_identify_slot(0, 5000));
+  note("extend_identify_slot", s.extend_identify_slot(0, 5000));
   note("claim_master", s.claim_master(5000));
   note("keep_master", s.keep_master(5000));
   note("resign_master", s.resign_master());
@@ -149,7 +150,7 @@ std::vector<std::pair<std::string, store_outcome>> run_every_operation(shard_sto
 void check_all_unavailable(shard_store& s) {
   std::vector<std::string> reasons;
   auto results = run_every_operation(s, reasons);
-  REQUIRE(results.size() == 18);
+  REQUIRE(results.size() == 19);
   for (std::size_t i = 0; i < results.size(); ++i) {
     CAPTURE(results[i].first);
     CHECK(results[i].second == store_outcome::unavailable);

@@ -39,6 +39,18 @@ TEST_CASE("identify schedule: one grant per bucket per slot, in order of request
   CHECK(s.next_grant_at() == INT64_MAX);
 }
 
+TEST_CASE("identify schedule: the slot runs again from when the granted IDENTIFY left") {
+  identify_schedule s(1, 5100);
+  auto a = s.request(0), b = s.request(1);
+  REQUIRE(s.grant(0) == std::vector<identify_schedule::ticket>{a});
+  s.sent(a, 300);  // it waited 300 ms behind other work before leaving
+  CHECK(s.grant(5100).empty());  // 5100 after the grant would be only 4800 after the IDENTIFY
+  CHECK(s.next_grant_at() == 5400);
+  CHECK(s.grant(5400) == std::vector<identify_schedule::ticket>{b});
+  s.sent(a, 6000);  // an old grant's report changes nothing
+  CHECK(s.next_grant_at() == INT64_MAX);
+}
+
 TEST_CASE("commit batches: one session per batch, bounded, retried in order after a failure") {
   commit_batch b(5, 3);
   auto s1 = std::make_shared<session_tag>(session_tag{"one", "u1"});

@@ -225,3 +225,17 @@ TEST_CASE("election: a returning older node of equal priority (thawed after a fr
   CHECK_FALSE(b.is_master());
   CHECK(std::any_of(up.begin(), up.end(), [](auto& o) { return o.what == election_output::resign; }));
 }
+
+TEST_CASE("election: with no peer to meet, the first election starts at once instead of after the wait") {
+  election e({1, 0, 100}, 1500);  // would wait until 1500 to meet peers
+  CHECK(e.next_wakeup() == 1500);
+  e.no_peers_to_meet(20);
+  CHECK(e.next_wakeup() == 20);
+  auto out = e.tick(20);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].what == election_output::claim_master);
+  election linked({1, 0, 100}, 1500);
+  linked.peer_up({2, 0, 50}, 10);  // a peer already linked: the wait stays
+  linked.no_peers_to_meet(20);
+  CHECK(linked.next_wakeup() == 1500);
+}
