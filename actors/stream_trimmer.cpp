@@ -30,8 +30,9 @@ stream_trimmer::stream_trimmer(const config::node_config& cfg, std::string event
 }
 
 void stream_trimmer::run(net::redis_connection& conn) {
-  auto r = net::trim_stream(conn, key_, policy_);
-  if (!r.ok) return;  // Redis trouble is the commits' to report; the next round tries again
+  auto result = net::trim_stream(conn, key_, policy_);
+  if (!result.ok()) return;  // Redis trouble is the commits' to report; the next round tries again
+  auto& r = result.value;
   if (r.held_by != held_by_) {
     if (!r.held_by.empty()) {
       for (auto& g : r.groups)

@@ -70,35 +70,47 @@ class redis_identify_gate : public identify_gate {
     return live_.count(t) != 0;
   }
 
+  // What one try for a slot came to. `failed` (an unavailable Redis, or a job that threw) tries again in a second:
+  // a shard waiting for its slot always hears back.
+  struct slot_try {
+    enum { granted, held, unavailable, no_budget, cancelled } what = unavailable;
+    std::int64_t wait_ms = 0;
+    std::string why;
+    static slot_try failed(std::string why) { return {unavailable, 0, std::move(why)}; }
+  };
+
+  slot_try take_slot(redis_connection& conn, ticket t, int bucket) {
+    if (!live(t)) return {slot_try::cancelled, 0, {}};
+    {
+      std::lock_guard l(mu_);
+      if (!guard_.allows(steady_ms()))
+        return {slot_try::no_budget, 0, "IDENTIFY refused: only " + std::to_string(guard_.remaining()) +
+                                            " session starts left today (reserve reached); resuming sessions continue"};
+    }
+    auto slot = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
+    if (slot.lost()) return {slot_try::held, slot.value, {}};
+    if (!slot.ok()) return slot_try::failed(slot.reason);
+    std::lock_guard l(mu_);
+    if (!live_.erase(t)) return {slot_try::cancelled, 0, {}};  // cancelled meanwhile: the slot goes unused, as on Discord
+    guard_.spent();
+    if (granted_.size() >= 4096) granted_.erase(granted_.begin());  // grants whose IDENTIFY never left
+    granted_[t] = bucket;
+    return {slot_try::granted, 0, {}};
+  }
+
   void attempt(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted) {
-    redis_.post([this, t, bucket, granted](redis_connection& conn) {
-      if (!live(t)) return;
-      {
-        std::unique_lock l(mu_);
-        if (!guard_.allows(steady_ms())) {
-          std::string why = "IDENTIFY refused: only " + std::to_string(guard_.remaining()) +
-                            " session starts left today (reserve reached); resuming sessions continue";
-          l.unlock();
-          if (refused_) refused_(why);
-          retry_later(t, bucket, granted, 60000);
-          return;
-        }
-      }
-      auto slot = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
-      if (slot.ok()) {
-        {
-          std::lock_guard l(mu_);
-          if (!live_.erase(t)) return;  // cancelled meanwhile: the slot goes unused, as it would on Discord
-          guard_.spent();
-          if (granted_.size() >= 4096) granted_.erase(granted_.begin());  // grants whose IDENTIFY never left
-          granted_[t] = bucket;
-        }
-        (*granted)();
-        return;
-      }
-      // Held elsewhere: try again when the slot frees. Redis did not answer: in a second.
-      retry_later(t, bucket, granted, slot.lost() ? slot.value + 10 : 1000);
-    });
+    redis_.ask<slot_try>([this, t, bucket](redis_connection& conn) { return take_slot(conn, t, bucket); },
+                         [this, t, bucket, granted](slot_try r) {
+                           switch (r.what) {
+                             case slot_try::granted: (*granted)(); return;
+                             case slot_try::cancelled: return;
+                             case slot_try::held: return retry_later(t, bucket, granted, r.wait_ms + 10);  // when it frees
+                             case slot_try::unavailable: return retry_later(t, bucket, granted, 1000);
+                             case slot_try::no_budget:
+                               if (refused_) refused_(r.why);
+                               return retry_later(t, bucket, granted, 60000);
+                           }
+                         });
   }
 
   void retry_later(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted, std::int64_t ms) {

@@ -177,7 +177,8 @@ reshard_result reshard_store::begin(int from, int to, std::uint64_t epoch, std::
 store_result<std::optional<reshard_record>> reshard_store::current() {
   using result = store_result<std::optional<reshard_record>>;
   auto r = redis_.command({"HGETALL", keys_.reshard()});
-  if (r.type != redis_reply::array) return result::failed(r.text.empty() ? "unexpected reply from Redis" : r.text);
+  if (r.type != redis_reply::array || r.elements.size() % 2 != 0)
+    return result::failed(r.text.empty() ? "unexpected reply from Redis" : r.text);
   if (r.elements.empty()) return result::done(std::nullopt);
   reshard_record rec;
   for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {

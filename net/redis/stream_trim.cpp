@@ -84,17 +84,14 @@ return out
 
 }  // namespace
 
-trim_report trim_stream(redis_connection& redis, const std::string& events_key, const trim_policy& policy) {
+store_result<trim_report> trim_stream(redis_connection& redis, const std::string& events_key, const trim_policy& policy) {
   trim_report out;
   std::vector<std::string> args = {std::to_string(policy.maxlen), std::to_string(policy.hard), policy.every_group ? "*" : "-"};
   if (!policy.every_group) args.insert(args.end(), policy.groups.begin(), policy.groups.end());
   std::vector<std::string_view> argv(args.begin(), args.end());
   auto r = redis.eval(trim_script.text, trim_script.sha, {events_key}, argv);
-  if (r.type != redis_reply::array || r.elements.size() < 4) {
-    out.error = r.is_error() ? r.text : "unexpected reply to the trim script";
-    return out;
-  }
-  out.ok = true;
+  if (r.type != redis_reply::array || r.elements.size() < 4)
+    return store_result<trim_report>::failed(r.is_error() ? r.text : "unexpected reply to the trim script");
   out.length = r.elements[0].number;
   out.trimmed = r.elements[1].number;
   out.held_by = r.elements[2].text;
@@ -104,7 +101,7 @@ trim_report trim_stream(redis_connection& redis, const std::string& events_key, 
     if (g.size() < 6) continue;
     out.groups.push_back({g[0].text, g[1].number, g[2].number, g[3].number != 0, g[4].number, g[5].number});
   }
-  return out;
+  return store_result<trim_report>::done(std::move(out));
 }
 
 }  // namespace g::net

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/redis/redis_connection.hpp"
+#include "net/redis/store_result.hpp"
 
 namespace g::net {
 
@@ -30,8 +31,6 @@ struct consumer_group_state {
 };
 
 struct trim_report {
-  bool ok = false;              // false: Redis did not answer (error says why)
-  std::string error;
   std::int64_t length = 0;      // after the call
   std::int64_t trimmed = 0;     // entries this call removed
   std::string held_by;          // a protected group that keeps the stream above maxlen ("" when none does)
@@ -39,6 +38,7 @@ struct trim_report {
   std::vector<consumer_group_state> groups;
 };
 
-trim_report trim_stream(redis_connection& redis, const std::string& events_key, const trim_policy& policy);
+// unavailable: Redis did not answer, or answered what this G cannot read.
+store_result<trim_report> trim_stream(redis_connection& redis, const std::string& events_key, const trim_policy& policy);
 
 }  // namespace g::net

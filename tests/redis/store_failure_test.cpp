@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "net/redis/redis_worker.hpp"
+#include "net/redis/reshard_store.hpp"
 #include "net/redis/shard_store.hpp"
+#include "net/redis/stream_trim.hpp"
 
 using namespace g::net;
 
@@ -158,6 +160,18 @@ void check_all_unavailable(shard_store& s) {
   }
 }
 
+// The reshard's operations and the trim, likewise.
+void check_the_rest_unavailable(redis_connection& c) {
+  reshard_store r(c, "t", "node-a");
+  CHECK(r.begin(1, 2, 1, 1).unavailable());
+  CHECK(r.current().unavailable());
+  CHECK(r.switch_over(2, 1, 1, 0).unavailable());
+  CHECK(r.abandon(2).unavailable());
+  CHECK(r.set_live(0, "s").unavailable());
+  CHECK(r.set_live(0, "").unavailable());
+  CHECK(trim_stream(c, "g:t:events", {}).unavailable());
+}
+
 }  // namespace
 
 TEST_CASE("every store operation answers an error reply with unavailable and Redis's reason") {
@@ -165,6 +179,9 @@ TEST_CASE("every store operation answers an error reply with unavailable and Red
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
   check_all_unavailable(s);
+  check_the_rest_unavailable(c);
+  auto trimmed = trim_stream(c, "g:t:events", {});
+  CHECK(trimmed.reason.find("injected failure") != std::string::npos);
   std::vector<std::string> reasons;
   run_every_operation(s, reasons);
   CHECK(reasons.front().find("injected failure") != std::string::npos);
@@ -176,6 +193,7 @@ TEST_CASE("every store operation answers a reply of the wrong kind with unavaila
   redis_connection c(at(redis));
   shard_store s(c, "t", "node-a");
   check_all_unavailable(s);
+  check_the_rest_unavailable(c);
 }
 
 TEST_CASE("a session record with a field it cannot read is unavailable with the field named, not an exception") {

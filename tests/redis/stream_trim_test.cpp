@@ -51,8 +51,9 @@ TEST_CASE("trimming waits for a protected group's unacknowledged entries, then t
   trim_policy p;
   p.maxlen = 200;
   p.hard = 5000;
-  auto r = trim_stream(c, key, p);
-  REQUIRE(r.ok);
+  auto result = trim_stream(c, key, p);
+  REQUIRE(result.ok());
+  auto& r = result.value;
   CHECK(r.held_by == "slow");
   CHECK(!r.over_hard);
   // Everything from the oldest unacknowledged entry on is there; approximate trimming removed whole nodes before it.
@@ -67,10 +68,10 @@ TEST_CASE("trimming waits for a protected group's unacknowledged entries, then t
   CHECK(group(r, "fast")->lag == 0);
 
   consume(c, "slow", 700, 700);  // caught up, but 50 still pending
-  r = trim_stream(c, key, p);
+  r = trim_stream(c, key, p).value;
   CHECK(c.command({"XRANGE", key, ids[250], ids[250]}).elements.size() == 1);
   for (int i = 250; i < 300; ++i) c.command({"XACK", key, "slow", ids[static_cast<std::size_t>(i)]});
-  r = trim_stream(c, key, p);
+  r = trim_stream(c, key, p).value;
   CHECK(r.held_by.empty());
   CHECK(r.length >= 200);
   CHECK(r.length <= 300);  // MAXLEN ~: within a macro node
@@ -85,8 +86,9 @@ TEST_CASE("past stream_maxlen_hard trimming goes on and counts what each protect
   trim_policy p;
   p.maxlen = 100;
   p.hard = 400;
-  auto r = trim_stream(c, key, p);
-  REQUIRE(r.ok);
+  auto result = trim_stream(c, key, p);
+  REQUIRE(result.ok());
+  auto& r = result.value;
   CHECK(r.over_hard);
   CHECK(r.length == 400);  // exactly the hard cap: the newest 400
   CHECK(first_id(c) == ids[600]);
@@ -94,13 +96,13 @@ TEST_CASE("past stream_maxlen_hard trimming goes on and counts what each protect
   CHECK(group(r, "stuck")->pending_trimmed == 100);
   CHECK(group(r, "stuck")->unread_trimmed == 500);
   // The next round has nothing more to cut and reports no new loss.
-  r = trim_stream(c, key, p);
+  r = trim_stream(c, key, p).value;
   CHECK(r.trimmed == 0);
   CHECK(group(r, "stuck")->unread_trimmed + group(r, "stuck")->pending_trimmed == 0);
   // More comes and the group still reads nothing: only the new cut counts (its pending ids of the first cut, still
   // in its pending list, neither hold the stream up nor count again).
   auto more = add(c, 200);
-  r = trim_stream(c, key, p);
+  r = trim_stream(c, key, p).value;
   CHECK(r.length == 400);
   CHECK(first_id(c) == ids[800]);
   CHECK(group(r, "stuck")->unread_trimmed == 200);
@@ -119,7 +121,9 @@ TEST_CASE("protect_groups names the groups trimming waits for: the others, or al
   p.hard = 5000;
   p.every_group = false;
   p.groups = {"cache"};
-  auto r = trim_stream(c, key, p);
+  auto result = trim_stream(c, key, p);
+  REQUIRE(result.ok());
+  auto& r = result.value;
   CHECK(r.held_by.empty());
   CHECK(r.length <= 300);
   CHECK(!group(r, "analytics")->is_protected);
@@ -128,7 +132,7 @@ TEST_CASE("protect_groups names the groups trimming waits for: the others, or al
 
   add(c, 1000);
   p.groups.clear();  // protect none
-  r = trim_stream(c, key, p);
+  r = trim_stream(c, key, p).value;
   CHECK(r.length <= 300);
   CHECK(!group(r, "cache")->is_protected);
 }
@@ -136,8 +140,9 @@ TEST_CASE("protect_groups names the groups trimming waits for: the others, or al
 TEST_CASE("a missing stream is nothing to trim") {
   redis_process redis;
   redis_connection c(at(redis));
-  auto r = trim_stream(c, key, {});
-  CHECK(r.ok);
+  auto result = trim_stream(c, key, {});
+  REQUIRE(result.ok());
+  auto& r = result.value;
   CHECK(r.length == 0);
   CHECK(r.groups.empty());
 }
