@@ -28,6 +28,7 @@ using end_atom = caf::atom_constant<caf::atom("end")>;          // node → shar
 using drop_atom = caf::atom_constant<caf::atom("drop")>;  // master → node → shard: give the shard up, uncommitted
 using live_atom = caf::atom_constant<caf::atom("live")>;  // shard → itself: write reshard:live again
 using chunked_atom = caf::atom_constant<caf::atom("chunked")>;  // io thread → shard: a member request was sent
+using fenced_atom = caf::atom_constant<caf::atom("fenced")>;  // shard → node → master: fenced by another lease holder
 using alone_atom = caf::atom_constant<caf::atom("alone")>;  // Redis → node: no other node of the group is connected
 using opened_atom = caf::atom_constant<caf::atom("opened")>;    // io thread → shard: a prepared session has its guilds
 

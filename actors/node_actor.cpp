@@ -117,6 +117,10 @@ struct set_placement {
   std::map<int, int> leaseless;        // shard → reads in a row that found no lease holder
   std::map<int, std::int64_t> in_flight_leaseless;  // in flight, and no lease holder since (steady ms)
   std::set<int> ready;                 // shards reported ready (the prepared set switches once all are)
+  // Shards whose owner was fenced (steady ms of the report) while the master did not move them: the lease holder
+  // is stale (a failover's replica lacked a handover, say), so the shard is placed again as soon as that lease
+  // expires, not after the three reads.
+  std::map<int, std::int64_t> fenced;
   bool loaded = false, loading = false;
 };
 
@@ -493,7 +497,10 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
   const auto holding = holding_nodes(self, live);
   for (std::size_t i = 0; i < holders.size(); ++i) {
     const int shard = static_cast<int>(i);
+    if (auto f = p.fenced.find(shard); f != p.fenced.end() && net::steady_ms() - f->second > 2 * env->cfg->cluster.lease_ms)
+      p.fenced.erase(f);  // held (or placed) again meanwhile
     if (p.moving.count(shard)) {
+      p.fenced.erase(shard);  // the master moves it anyway
       p.leaseless.erase(shard);
       // A shard in flight takes its lease within a second (before any identify slot). None for 10 s: the
       // assignment was lost (its node was gone, or ignored it); place the shard again rather than wait minutes.
@@ -510,6 +517,16 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
       continue;
     }
     p.in_flight_leaseless.erase(shard);
+    if (auto f = p.fenced.find(shard); f != p.fenced.end()) {
+      if (!holders[i]) {
+        LOG_SHARD_WARN(shard_ref(self, total, shard), "its owner was fenced by a stale lease, which expired: assigning it again");
+        p.fenced.erase(f);
+        p.owners.erase(shard);
+        p.leaseless.erase(shard);
+        p.ready.erase(shard);
+        continue;
+      }
+    }
     if (holders[i]) {
       p.leaseless.erase(shard);
       if (live.count(holders[i])) p.owners[shard] = holders[i];
@@ -710,6 +727,18 @@ void begin_preparing(node_actor_t* self, node_env* env, int to) {
 }
 
 // The master learns a shard is ready: a migration landed; for the prepared set, once all are, the switch is tried.
+// A node's shard was fenced. Only where the master still counts that node as the owner (it did not move the shard
+// itself) is the lease holder stale; the shard is then placed again once that lease expires.
+void note_fenced(node_actor_t* self, std::uint64_t node, int total, int shard) {
+  auto it = self->state.placements.find(total);
+  if (it == self->state.placements.end()) return;
+  auto& p = it->second;
+  if (p.moving.count(shard)) return;
+  auto owner = p.owners.find(shard);
+  if (owner != p.owners.end() && owner->second != node) return;  // moved on purpose (a takeover): not stale
+  p.fenced[shard] = net::steady_ms();
+}
+
 void shard_ready(node_actor_t* self, node_env* env, int total, int shard) {
   auto& s = self->state;
   auto it = s.placements.find(total);
@@ -1118,7 +1147,9 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           // The first read, retried while Redis is down; then every 5 s, to catch what a lost message hid; every tick
           // while a node holds shards it cannot renew (their leases expiring is the signal to move them).
           s.placements[s.total];
-          const bool again = ++s.ticks_since_owners >= 20 || !holding_nodes(self, live_nodes(self, env)).empty();
+          bool fenced = false;
+          for (auto& [total, p] : s.placements) fenced = fenced || !p.fenced.empty();
+          const bool again = ++s.ticks_since_owners >= 20 || fenced || !holding_nodes(self, live_nodes(self, env)).empty();
           if (again) s.ticks_since_owners = 0;
           for (auto& [total, p] : s.placements)
             if (!p.loaded || again) load_owners(self, env, total);
@@ -1223,6 +1254,16 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         } else if (auto m = s.election->master(); m && s.peers.count(*m)) {
           self->send(s.peers[*m].handle, moved_atom::value, total, shard);
         }
+      },
+      [=](local, fenced_atom, std::int32_t total, std::int32_t shard) {  // from one of this node's shard actors
+        auto& s = self->state;
+        if (s.election->is_master()) return note_fenced(self, self_id(env), total, shard);
+        if (auto m = s.election->master(); m && s.peers.count(*m))
+          self->send(s.peers[*m].handle, fenced_atom::value, self_id(env), total, shard);
+      },
+      [=](fenced_atom, std::uint64_t from, std::int32_t total, std::int32_t shard) {
+        if (authenticated_sender(self) != from || !self->state.election->is_master()) return;
+        note_fenced(self, from, total, shard);
       },
       [=](moved_atom, std::int32_t total, std::int32_t shard) {
         auto& s = self->state;

@@ -113,6 +113,7 @@ class bridge : public net::shard_listener, public std::enable_shared_from_this<b
 struct shard_state {
   static inline const char* name = "shard";
   node_env* env = nullptr;
+  caf::actor node;  // this node's actor
   int total = 0;  // the shard set this shard belongs to
   int id = 0;
   bool in_force = true;  // false while a reshard prepares its set: no board, no status, events held in Redis
@@ -311,7 +312,13 @@ void let_go(shard_actor_t* self, std::atomic<std::uint64_t>& counter, const std:
   self->quit();
 }
 
-void fenced(shard_actor_t* self, const std::string& why) { let_go(self, self->state.env->counters.fenced, "fenced, stopping: " + why); }
+// The master hears of it: when it did not move the shard itself, the lease holder is stale (a failover's replica
+// lacked a handover) and the shard is placed again as soon as that lease expires.
+void fenced(shard_actor_t* self, const std::string& why) {
+  auto& s = self->state;
+  if (s.node) self->send(s.node, local{}, fenced_atom::value, static_cast<std::int32_t>(s.total), static_cast<std::int32_t>(s.id));
+  let_go(self, s.env->counters.fenced, "fenced, stopping: " + why);
+}
 
 // Cut off from Redis past its lease: whatever it buffered is Discord's to replay to the next owner.
 void give_up(shard_actor_t* self, const std::string& why) {
@@ -320,6 +327,7 @@ void give_up(shard_actor_t* self, const std::string& why) {
 
 caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int id, bool take_over, caf::actor node) {
   self->state.env = env;
+  self->state.node = node;
   self->state.total = total;
   self->state.id = id;
   self->state.in_force = total == env->shard_total;

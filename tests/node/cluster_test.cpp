@@ -21,6 +21,48 @@ TEST_CASE("cluster: a joining node gets half the shards by live migration, witho
   world::stop_all({&b, &a}, 15s);
 }
 
+TEST_CASE("cluster: a shard fenced by a stale lease (a failover's replica lacked its handover) runs again once that lease expires") {
+  world w(4, {"--rate", "200"});
+  auto a = w.node();
+  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
+  auto b = w.extra_node("b");
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    auto o = w.owners();
+    return o.size() == 2 && o.begin()->second == 2 && o.rbegin()->second == 2;
+  }), std::string(a.log() + b.log()));
+  const std::string b_id = world::node_id(b);
+  redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
+  int moved = -1;
+  for (int i = 0; i < 4 && moved < 0; ++i)
+    if (c.command({"GET", "g:g:owner:4:" + std::to_string(i)}).text == b_id) moved = i;
+  REQUIRE(moved >= 0);
+  const std::string resuming = "shard=" + std::to_string(moved) + ": resuming session";
+  auto resumes = [&] {
+    std::string logs = a.log() + b.log();
+    std::size_t n = 0;
+    for (auto at = logs.find(resuming); at != std::string::npos; at = logs.find(resuming, at + 1)) ++n;
+    return n;
+  };
+  const std::size_t resumed_before = resumes();
+  // What a promoted replica that lacked the handover holds: the lease still names the previous owner, here one that
+  // has left since (a live one would be rebalanced away from, which hides the case).
+  REQUIRE(c.command({"SET", "g:g:owner:4:" + std::to_string(moved), "1576000000000000001", "PX", "1500"}).ok());
+  REQUIRE_MESSAGE(w.wait_for([&] { return b.log().find("shard=" + std::to_string(moved) + ": fenced") != std::string::npos; }, 5s),
+                  b.log());
+  // Placed again once the stale lease expires (1.5 s), not after the master's 15 s without a lease holder.
+  REQUIRE_MESSAGE(w.wait_for([&] {
+    auto holder = c.command({"GET", "g:g:owner:4:" + std::to_string(moved)});
+    return holder.type == g::net::redis_reply::string && w.all_connected() && resumes() > resumed_before;
+  }, 6s), std::string(a.log() + b.log()));
+  CHECK_MESSAGE(std::string(a.log() + b.log()).find("fenced by a stale lease, which expired") != std::string::npos,
+                std::string(a.log() + b.log()));
+  w.load(0);
+  REQUIRE(w.wait_for([&] { return w.all_connected() && w.stream_caught_up(); }, 10s));
+  CHECK(w.stat("/identifies") == 4);
+  CHECK(w.check_stream().discontinuities == 0);
+  world::stop_all({&b, &a}, 15s);
+}
+
 TEST_CASE("cluster: kill -9 of a worker and then of the master: their shards resume elsewhere, no gap") {
   world w(4, {"--rate", "200"});
   auto a = w.node();
