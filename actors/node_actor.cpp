@@ -122,6 +122,13 @@ struct set_placement {
   // expires, not after the three reads.
   std::map<int, std::int64_t> fenced;
   bool loaded = false, loading = false;
+
+  // Nobody owns the shard as far as the master knows: placement assigns it on its next round.
+  void unown(int shard) {
+    owners.erase(shard);
+    leaseless.erase(shard);
+    ready.erase(shard);
+  }
 };
 
 struct node_state {
@@ -511,8 +518,7 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
         LOG_SHARD_WARN(shard_ref(self, total, shard), "assigned, but nobody took its lease in 10 s: assigning it again");
         p.in_flight_leaseless.erase(shard);
         p.moving.erase(shard);
-        p.owners.erase(shard);
-        p.ready.erase(shard);
+        p.unown(shard);
       }
       continue;
     }
@@ -521,9 +527,7 @@ void reconcile_owners(node_actor_t* self, node_env* env, int total, set_placemen
       if (!holders[i]) {
         LOG_SHARD_WARN(shard_ref(self, total, shard), "its owner was fenced by a stale lease, which expired: assigning it again");
         p.fenced.erase(f);
-        p.owners.erase(shard);
-        p.leaseless.erase(shard);
-        p.ready.erase(shard);
+        p.unown(shard);
         continue;
       }
     }

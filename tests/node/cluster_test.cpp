@@ -4,15 +4,25 @@
 
 using namespace g::test;
 
-TEST_CASE("cluster: a joining node gets half the shards by live migration, without a new identify") {
-  world w(4, {"--rate", "200"});
-  auto a = w.node();
+namespace {
+
+// `a` runs every shard; a second node "b" joins and the master migrates half of them to it.
+child_process join_and_balance(world& w, child_process& a) {
   REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
   auto b = w.extra_node("b");
   REQUIRE_MESSAGE(w.wait_for([&] {
     auto o = w.owners();
     return o.size() == 2 && o.begin()->second == 2 && o.rbegin()->second == 2;
   }), std::string(a.log() + b.log()));
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("cluster: a joining node gets half the shards by live migration, without a new identify") {
+  world w(4, {"--rate", "200"});
+  auto a = w.node();
+  auto b = join_and_balance(w, a);
   CHECK(w.stat("/identifies") == 4);
   CHECK(w.stat("/resumes") == 2);
   w.load(0);
@@ -24,12 +34,7 @@ TEST_CASE("cluster: a joining node gets half the shards by live migration, witho
 TEST_CASE("cluster: a shard fenced by a stale lease (a failover's replica lacked its handover) runs again once that lease expires") {
   world w(4, {"--rate", "200"});
   auto a = w.node();
-  REQUIRE_MESSAGE(w.wait_for([&] { return w.all_connected(); }), a.log());
-  auto b = w.extra_node("b");
-  REQUIRE_MESSAGE(w.wait_for([&] {
-    auto o = w.owners();
-    return o.size() == 2 && o.begin()->second == 2 && o.rbegin()->second == 2;
-  }), std::string(a.log() + b.log()));
+  auto b = join_and_balance(w, a);
   const std::string b_id = world::node_id(b);
   redis_connection c({"127.0.0.1", w.redis.port(), "", 0, 2000});
   int moved = -1;
