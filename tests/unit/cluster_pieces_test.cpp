@@ -47,8 +47,10 @@ TEST_CASE("identify schedule: the slot runs again from when the granted IDENTIFY
   CHECK(s.grant(5100).empty());  // 5100 after the grant would be only 4800 after the IDENTIFY
   CHECK(s.next_grant_at() == 5400);
   CHECK(s.grant(5400) == std::vector<identify_schedule::ticket>{b});
-  s.sent(a, 6000);  // an old grant's report changes nothing
-  CHECK(s.next_grant_at() == INT64_MAX);
+  auto c = s.request(2);
+  s.sent(a, 6000);  // an old grant's report changes nothing: the bucket's slot runs from b's grant
+  CHECK(s.next_grant_at() == 5400 + 5100);
+  CHECK(s.grant(10500) == std::vector<identify_schedule::ticket>{c});
 }
 
 TEST_CASE("commit batches: one session per batch, bounded, retried in order after a failure") {
