@@ -54,6 +54,8 @@ class gateway_codec {
 
   static std::string heartbeat(std::int64_t seq);  // seq < 0: null (nothing received yet)
   static std::string identify(const identify_params& p);
+  // Whether `payload` is one identify() built (it writes op first).
+  static bool is_identify(std::string_view payload) { return payload.rfind(R"({"op":2,)", 0) == 0; }
   static std::string resume(const std::string& token, const std::string& session_id, std::int64_t seq);
 
  private:

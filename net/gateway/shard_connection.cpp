@@ -388,8 +388,8 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     }
     budget.record(now);
     writing = true;
-    // IDENTIFY (the codec writes op first): its slot counts from the write, which the gate hears of below.
-    const identify_gate::ticket identify = !done && payload->rfind(R"({"op":2,)", 0) == 0 ? identify_grant : 0;
+    // IDENTIFY: its slot counts from the write, which the gate hears of below.
+    const identify_gate::ticket identify = !done && gateway_codec::is_identify(*payload) ? identify_grant : 0;
     auto owned = std::make_shared<std::string>(std::move(*payload));
     if (done) commands.pop_front(); else critical.pop_front();
     std::uint64_t gen = generation;

@@ -95,6 +95,8 @@ TEST_CASE("codec: heartbeat, IDENTIFY and RESUME as Discord expects them") {
   auto id = parser.parse(gateway_codec::identify(p));
   REQUIRE(id.error() == simdjson::SUCCESS);
   CHECK(int64_t(id["op"]) == 2);
+  CHECK(gateway_codec::is_identify(gateway_codec::identify(p)));
+  CHECK_FALSE(gateway_codec::is_identify(gateway_codec::resume("tok", "sess", 77)));
   CHECK(std::string_view(id["d"]["token"]) == "tok\"en");
   CHECK(uint64_t(id["d"]["intents"]) == 33281);
   CHECK(int64_t(id["d"]["shard"].at(0)) == 3);
