@@ -15,7 +15,7 @@
 
 #include "actors/cluster_link_config.hpp"
 #include "actors/cluster_view.hpp"
-#include "actors/commit_pipeline.hpp"
+#include "actors/io_threads.hpp"
 #include "actors/stream_trimmer.hpp"
 #include "actors/messages.hpp"
 #include "actors/status_client.hpp"
@@ -207,11 +207,10 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   std::unique_ptr<g::net::identify_gate> gate;  // outlives the Redis thread, whose jobs refer to it
-  g::actors::commit_pipeline commits(env);      // so does this
-  g::actors::stream_trimmer trimmer(cfg, g::net::redis_keys(cfg.node.group).events());  // and this
-  boost::asio::io_context io(1);
-  auto work = boost::asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
+  g::actors::stream_trimmer trimmer(cfg, g::net::redis_keys(cfg.node.group).events());  // so does this
+  g::actors::io_threads threads(static_cast<std::size_t>(cfg.node.io_threads), env.counters);
+  boost::asio::io_context& io = threads.first();  // the HTTP endpoints and the identify gate's timers
+  threads.run();
   int rc = 0;
   std::unique_ptr<g::net::http_server> http;
   try {
@@ -220,9 +219,7 @@ int main(int argc, char** argv) {
                                                    return g::actors::route_status(env, m, t);
                                                  });
   } catch (const std::exception& e) {
-    work.reset();
-    io.stop();
-    io_thread.join();
+    threads.stop();
     return fail(std::string("[http] ") + e.what());
   }
   std::unique_ptr<g::proxy::gateway_proxy> proxy;  // its own io and Redis threads; bots see G through it
@@ -231,9 +228,7 @@ int main(int argc, char** argv) {
       proxy = std::make_unique<g::proxy::gateway_proxy>(cfg);
     } catch (const std::exception& e) {
       http.reset();
-      work.reset();
-      io.stop();
-      io_thread.join();
+      threads.stop();
       return fail(std::string("[proxy] ") + e.what());
     }
   }
@@ -254,9 +249,9 @@ int main(int argc, char** argv) {
       LOG_ERROR("only %lld session starts left (reserve %lld): shards without a session to resume will not IDENTIFY",
                 static_cast<long long>(bot.session_remaining), static_cast<long long>(cfg.discord.session_reserve));
     gate = g::net::make_redis_identify_gate(io, redis, cfg.node.group, env.node_id, bot.max_concurrency, std::move(budget));
-    env.io = &io;
+    threads.open_pipes(redis_ep, redis);
+    env.threads = &threads;
     env.redis = &redis;
-    env.commits = &commits;
     env.trimmer = &trimmer;
     env.gate = gate.get();
 
@@ -302,11 +297,9 @@ int main(int argc, char** argv) {
       auto r = g::net::shard_store(conn, cfg.node.group, env.node_id).unregister_node();
       if (r.unavailable()) LOG_WARN("unregistering this node failed: %s", r.reason.c_str());
     });
+    http.reset();
+    threads.stop();  // before the control connection goes: the commit connections ask it where the master is
   }  // the Redis thread finishes its queue
   proxy.reset();
-  http.reset();
-  work.reset();
-  io.stop();
-  io_thread.join();
   return rc;
 }

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "actors/command_inbox.hpp"
-#include "cluster/commit_batch.hpp"
 #include "net/gateway/shard_connection.hpp"
 #include "net/redis/shard_store.hpp"
 
@@ -19,7 +18,7 @@ using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using drained_atom = caf::atom_constant<caf::atom("drained")>;  // io thread → shard: every event is committed
 using quit_atom = caf::atom_constant<caf::atom("quit")>;
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;  // shard → node: the session is ready
@@ -37,9 +36,6 @@ using opened_atom = caf::atom_constant<caf::atom("opened")>;    // io thread →
 // only hello/proof/elect/assign/release/leaving/moved/status come from the network, and those are checked.
 struct local {};
 
-struct event_msg {  // io thread → shard: the dispatches read in one pass of the io loop, in order
-  std::vector<cluster::tagged_event> events;
-};
 struct report_msg {  // io thread → shard: phase or session changed
   net::shard_report report;
 };
@@ -49,9 +45,9 @@ struct lease_msg {  // Redis → shard: the lease (ok: held now, with the stored
   std::optional<net::session_record> session;
   static lease_msg failed(std::string why) { return {net::store_result<std::int64_t>::failed(std::move(why)), std::nullopt}; }
 };
-struct commit_msg {  // Redis → shard
+struct refused_msg {  // io thread → shard: Redis refused a commit (fenced, superseded, or a gap): the stream stopped
   net::commit_result result;
-  cluster::event_batch batch;
+  net::session_state session;  // the refused batch's session; for a gap, resumed from result.value.committed_seq
 };
 struct renew_msg {  // Redis → shard: the lease is still ours (lost: fenced; unavailable: Redis did not answer)
   net::store_result<> lease;
@@ -73,10 +69,9 @@ struct inbox_msg {  // Redis → node: the commands of its shards
 }  // namespace g::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::local)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::event_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::report_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::lease_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commit_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::refused_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::renew_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::commands_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(g::actors::inbox_msg)

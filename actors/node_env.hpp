@@ -1,6 +1,6 @@
 #pragma once
-// What every actor of a node shares: configuration, the io_context of the gateway connections, the Redis
-// thread, the identify gate and the node's counters. Owned by main; outlives every actor.
+// What every actor of a node shares: configuration, the io threads of the gateway connections, the Redis
+// control thread, the identify gate and the node's counters. Owned by main; outlives every actor.
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -10,12 +10,8 @@
 #include "cluster/event_filter.hpp"
 #include "config/node_config.hpp"
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace g::actors {
-class commit_pipeline;
+class io_threads;
 class stream_trimmer;
 }
 
@@ -103,9 +99,8 @@ struct node_env {
   std::atomic<bool> minority{false};
   std::atomic<bool> redis_reachable{true};  // Redis answered within the last lease (or 1.5 s)  // the set in force: set by the node actor (a reshard's switch), read anywhere
   int max_concurrency = 1;
-  boost::asio::io_context* io = nullptr;
-  net::redis_worker* redis = nullptr;
-  commit_pipeline* commits = nullptr;  // shards' commits, pipelined on the Redis thread
+  io_threads* threads = nullptr;     // own the shards' connections and commits (io_threads.hpp)
+  net::redis_worker* redis = nullptr;  // the control connection: leases, registration, the master lease
   stream_trimmer* trimmer = nullptr;   // trims the stream once a second, keeps the consumer groups' figures
   net::identify_gate* gate = nullptr;
   cluster::event_filter filter;

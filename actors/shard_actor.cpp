@@ -11,13 +11,13 @@
 #include <set>
 #include <unordered_map>
 
-#include "actors/commit_pipeline.hpp"
 #include "actors/command_inbox.hpp"
+#include "actors/io_threads.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_env.hpp"
+#include "actors/shard_stream.hpp"
 #include "actors/state_writes.hpp"
 #include "net/gateway/member_chunking.hpp"
-#include "net/gateway/session_snapshot.hpp"
 #include "net/json/json_writer.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/reshard_store.hpp"
@@ -27,88 +27,6 @@
 namespace g::actors {
 
 namespace {
-
-// The io side of a shard: files every dispatch under the session it arrived in and hands it to the actor. The
-// dispatches read in one pass of the io loop go as one message: a message per dispatch woke a scheduler thread
-// per dispatch, which cost more CPU than reading it.
-class bridge : public net::shard_listener, public std::enable_shared_from_this<bridge> {
- public:
-  bridge(caf::actor shard, boost::asio::io_context& io, const cluster::event_filter& filter, bool chunking,
-         node_counters& counters, bool prepared)
-      : shard_(std::move(shard)), io_(io), filter_(filter), chunking_(chunking), counters_(counters), prepared_(prepared) {}
-
-  // The shard set became the one in force (a reshard's switch): from now on a session's opening dispatches are
-  // written like any other, and guilds are chunked. Called on the io thread.
-  void promote() { prepared_ = false; }
-
-  void on_dispatch(const net::gateway_frame& f, std::string_view) override {
-    if (!tag_) {
-      // READY/RESUMED are reported before they are dispatched, so this would be a bug: say so, loudly.
-      LOG_ERROR("BUG: dispatch %.*s (seq %lld) before any session report\n",
-                   static_cast<int>(f.t.size()), f.t.data(), static_cast<long long>(f.s));
-      return;
-    }
-    if (f.t == "READY") ++counters_.identifies;
-    if (f.t == "RESUMED") ++counters_.resumes;
-    net::stream_event e{f.s, {}, {}, g::net::wall_ms(), f.guild_id};
-    // A prepared set's READY and initial GUILD_CREATEs move the seq and are not held: the stream has every change
-    // since through the set in force, and this older picture written after them would undo some. They tell Redis
-    // from when the new session has each guild ("*"), which the switch's matching needs.
-    bool opened_now = false;
-    if (prepared_ && snapshot_.opens_session(f.t, f.d, f.guild_id)) {
-      e.t = "*";
-      opened_now = snapshot_.opened();
-    } else if (filter_.passes(f.t)) {  // filtered events still move the committed seq
-      e.t.assign(f.t);
-      e.d.assign(f.d);
-    }
-    pending_.push_back({tag_, std::move(e)});
-    if (!flush_posted_) {  // runs after the reads already queued on the io loop
-      flush_posted_ = true;
-      boost::asio::post(io_, [self = shared_from_this()] { self->flush(); });
-    }
-    if (opened_now && tag_) {  // every guild READY listed has come: the session may carry the stream
-      flush();
-      caf::anon_send(shard_, local{}, opened_atom::value, tag_->session_id);
-    }
-    if (chunking_ && !prepared_ && f.t == "GUILD_CREATE")
-      if (auto gid = net::guild_needing_members(f.d)) {
-        flush();  // keep the order: the guild's events first
-        caf::anon_send(shard_, chunk_msg{*gid, -1});
-      }
-    if (chunking_ && !prepared_ && f.t == "RATE_LIMITED")
-      if (auto limited = net::rate_limited_member_request(f.d)) caf::anon_send(shard_, chunk_msg{limited->first, limited->second});
-  }
-  void on_report(const net::shard_report& r) override {
-    flush();  // events read before the report arrive before it
-    if (r.session.resumable() && (!tag_ || tag_->session_id != r.session.session_id || tag_->resume_url != r.session.resume_url))
-      tag_ = std::make_shared<cluster::session_tag>(cluster::session_tag{r.session.session_id, r.session.resume_url});
-    caf::anon_send(shard_, report_msg{r});
-  }
-  // A session handed in from Redis: events that arrive before RESUMED belong to it.
-  void adopt(const net::session_state& s) {
-    if (s.resumable()) tag_ = std::make_shared<cluster::session_tag>(cluster::session_tag{s.session_id, s.resume_url});
-  }
-
- private:
-  void flush() {
-    flush_posted_ = false;
-    if (pending_.empty()) return;
-    caf::anon_send(shard_, event_msg{std::move(pending_)});
-    pending_.clear();
-  }
-
-  caf::actor shard_;
-  boost::asio::io_context& io_;
-  const cluster::event_filter& filter_;
-  bool chunking_;
-  node_counters& counters_;
-  bool prepared_;
-  net::session_snapshot snapshot_;
-  std::shared_ptr<const cluster::session_tag> tag_;
-  std::vector<cluster::tagged_event> pending_;
-  bool flush_posted_ = false;
-};
 
 struct shard_state {
   static inline const char* name = "shard";
@@ -127,31 +45,17 @@ struct shard_state {
   std::string opened_session;  // prepared: the session whose guilds have all come (or 15 s passed)
   bool announced = false;  // the node was told that this shard is ready
   bool acquiring = false;  // a lease request is on its way to Redis
-  std::shared_ptr<bridge> listener;
+  io_lane* lane = nullptr;  // the io thread that runs its connection and commits its events
+  std::shared_ptr<shard_stream> stream;  // lives on the lane's thread
   std::unique_ptr<net::shard_connection> conn;
-  cluster::commit_batch batch{batch_capacity};
+  bool drained = false;  // the stream committed everything (asked for at a graceful finish)
   net::shard_report last;
-  std::int64_t committed_seq = 0;
-  bool reading_paused = false;
   // Member chunking: guilds waiting for their op 8, paced to one a second (half the command budget), and when
   // each was last asked for (Discord allows one whole-list request per guild per 30 s).
   std::deque<std::uint64_t> chunk_queue;
   std::set<std::uint64_t> chunk_unsent;  // handed to the connection, not yet confirmed as sent
   std::unordered_map<std::uint64_t, std::int64_t> chunk_asked;
   bool chunk_timer = false;
-
-  // Backpressure: a full buffer (Redis slow or down) pauses the socket; half empty, it reads again.
-  void pace_reading() {
-    if (!conn) return;
-    if (!reading_paused && batch.full()) {
-      reading_paused = true;
-      conn->pause_reading(true);
-    } else if (reading_paused && batch.size() < batch_capacity / 2) {
-      reading_paused = false;
-      conn->pause_reading(false);
-    }
-  }
-  static constexpr std::size_t batch_capacity = 50000;
 
   ~shard_state() {
     drop_connection();
@@ -167,11 +71,21 @@ struct shard_state {
     if (env && in_force && total == env->shard_total) env->board.update(id, std::forward<F>(f));
   }
 
+  std::int64_t last_committed_seq = 0;  // as of its last stream (or the session record it resumed)
+  std::int64_t committed_seq() const { return stream ? stream->committed_seq() : last_committed_seq; }
+
+  // The connection and its stream end on their thread: the stream stops committing, the connection's destructor
+  // posts its shutdown, and the stream (which a handler queued before that shutdown may still call) is released
+  // after them.
   void drop_connection() {
     if (!conn) return;
-    conn.reset();  // posts the connection's shutdown to its strand
-    // The listener may still be referenced by a handler queued before that shutdown: release it after them.
-    boost::asio::post(*env->io, [l = std::move(listener)] {});
+    last_committed_seq = committed_seq();
+    boost::asio::post(lane->io(), [stream = std::move(stream), conn = std::shared_ptr<net::shard_connection>(std::move(conn)),
+                                   &io = lane->io()]() mutable {
+      stream->close();
+      conn.reset();
+      boost::asio::post(io, [stream = std::move(stream)] {});
+    });
   }
 };
 
@@ -194,18 +108,12 @@ void start_connection(shard_actor_t* self, net::session_state session) {
   c.large_threshold = env.cfg->discord.large_threshold;
   c.presence = env.cfg->discord.presence;
   c.compress = env.cfg->discord.compress;
-  s.listener = std::make_shared<bridge>(caf::actor_cast<caf::actor>(self), *env.io, env.filter, env.cfg->chunking.enabled,
-                                        env.counters, !s.in_force);
-  s.listener->adopt(session);
-  s.conn = std::make_unique<net::shard_connection>(*env.io, c, *env.gate, *s.listener);
+  s.drained = false;
+  s.stream = std::make_shared<shard_stream>(caf::actor_cast<caf::actor>(self), *s.lane, env, s.total, s.id, !s.in_force);
+  s.stream->adopt(session);
+  s.conn = std::make_unique<net::shard_connection>(s.lane->io(), c, *env.gate, *s.stream);
+  boost::asio::post(s.lane->io(), [stream = s.stream, conn = s.conn.get()] { stream->attach(conn); });
   s.conn->start(std::move(session));
-}
-
-void try_commit(shard_actor_t* self) {
-  auto& s = self->state;
-  cluster::event_batch b = s.batch.take();
-  if (b.empty()) return;
-  s.env->commits->submit(caf::actor_cast<caf::actor>(self), s.total, s.id, std::move(b));
 }
 
 void publish_status(shard_actor_t* self) {
@@ -216,7 +124,7 @@ void publish_status(shard_actor_t* self) {
   w.begin_object()
       .field("node", s.env->node_id)
       .field("state", std::string(net::name(s.last.phase)))
-      .field("seq", s.committed_seq)
+      .field("seq", s.committed_seq())
       .field("latency_ms", s.last.latency_ms)
       .field("updated", g::net::wall_ms());
   if (!s.last.error.empty()) w.field("error", s.last.error);
@@ -253,8 +161,8 @@ void update_live(shard_actor_t* self) {
 // Ends the shard on this node: for a graceful stop after everything is committed and the lease released.
 void finish(shard_actor_t* self) {
   auto& s = self->state;
-  if (s.batch.in_flight() || !s.batch.empty()) {
-    try_commit(self);  // commit_msg calls again once it is done
+  if (s.stream && !s.drained) {
+    boost::asio::post(s.lane->io(), [stream = s.stream] { stream->drain(); });  // `drained` calls again
     return;
   }
   if (s.leased) {
@@ -284,7 +192,7 @@ void end_session(shard_actor_t* self, const std::string& why) {
   auto& s = self->state;
   if (!s.ending) log(s, "ending the session: " + why);
   s.ending = s.stopping = true;
-  s.batch.clear();
+  if (s.stream) boost::asio::post(s.lane->io(), [stream = s.stream] { stream->close(); });
   if (s.conn && s.last.phase != net::session_phase::stopped) {
     s.conn->stop(true);  // the report (stopped) comes back here
     self->delayed_send(self, std::chrono::seconds(10), quit_atom::value);
@@ -307,8 +215,7 @@ void let_go(shard_actor_t* self, std::atomic<std::uint64_t>& counter, const std:
   ++counter;
   log(s, why, g::log::level::warn);
   s.leased = false;
-  s.batch.clear();
-  s.drop_connection();  // no graceful close: the new owner resumes the session
+  s.drop_connection();  // no graceful close, nothing more committed: the new owner resumes the session
   self->quit();
 }
 
@@ -327,6 +234,7 @@ void give_up(shard_actor_t* self, const std::string& why) {
 
 caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int id, bool take_over, caf::actor node) {
   self->state.env = env;
+  self->state.lane = &env->threads->for_shard(id);
   self->state.node = node;
   self->state.total = total;
   self->state.id = id;
@@ -383,7 +291,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         net::session_state session;
         if (m.session) {
           session = {m.session->session_id, m.session->seq, m.session->resume_url};
-          s.committed_seq = m.session->seq;
+          s.last_committed_seq = m.session->seq;
           log(s, "resuming session from seq " + std::to_string(m.session->seq));
           // Member requests its previous owner had still to send (their GUILD_CREATEs are not replayed).
           if (env->cfg->chunking.enabled && s.in_force)
@@ -392,58 +300,28 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         start_connection(self, std::move(session));
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
       },
-      [=](event_msg& m) {
-        env->counters.events += m.events.size();
-        for (auto& e : m.events) self->state.batch.add(std::move(e));
-        try_commit(self);
-        self->state.pace_reading();
-      },
-      [=](commit_msg& m) {
+      [=](refused_msg& m) {
         auto& s = self->state;
         const net::commit_outcome& c = m.result.value;
-        if (m.result.unavailable()) {
-          ++env->counters.redis_errors;
-          s.update_board([&](shard_status& st) {
-            st.committing = false;
-            st.buffered = s.batch.size() + m.batch.events.size();
-          });
-          s.batch.failed(std::move(m.batch));
-          self->delayed_send(self, std::chrono::milliseconds(500), commit_atom::value);
-          return;
-        }
         switch (c.refused) {
-          case net::commit_outcome::none:
-            ++env->counters.commits;
-            s.batch.committed();
-            s.committed_seq = c.committed_seq;
-            s.update_board([&](shard_status& st) {
-              st.committing = true;
-              st.seq = c.committed_seq;
-              st.events += static_cast<std::uint64_t>(c.appended);
-              ++st.commits;
-              st.buffered = s.batch.size();
-            });
-            break;
           case net::commit_outcome::fenced:
             return fenced(self, m.result.reason);
           case net::commit_outcome::superseded:
             return end_session(self, m.result.reason);
-          case net::commit_outcome::gap:
-            // Events went missing between what was committed and this batch: resume from the committed seq and
-            // let Discord replay them.
+          default:
+            // A gap: events went missing between what was committed and this batch. Resume from the committed
+            // seq and let Discord replay them.
             log(s, "commit refused (" + m.result.reason + "), resuming from seq " + std::to_string(c.committed_seq), g::log::level::warn);
-            s.batch.committed();
-            s.batch.clear();
             s.drop_connection();
             if (s.stopping) return finish(self);  // the next owner resumes from the committed seq
-            start_connection(self, {m.batch.session->session_id, c.committed_seq, m.batch.session->resume_url});
+            start_connection(self, std::move(m.session));
             return;
         }
-        if (s.stopping && s.last.phase == net::session_phase::stopped) return finish(self);  // commits what is left
-        try_commit(self);
-        s.pace_reading();
       },
-      [=](commit_atom) { try_commit(self); },
+      [=](local, drained_atom) {
+        self->state.drained = true;
+        if (self->state.stopping) finish(self);
+      },
       [=](chunk_msg m) {
         auto& s = self->state;
         // Refused for the whole-member-list limit (another node asked, or this one before a restart): asked again
@@ -579,11 +457,11 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         if (s.in_force) return;
         s.in_force = true;
         log(s, "in force");
-        if (s.listener) boost::asio::post(*env->io, [l = s.listener] { l->promote(); });
+        if (s.stream) boost::asio::post(s.lane->io(), [stream = s.stream] { stream->promote(); });
         s.update_board([&](shard_status& st) {
           st.here = true;
           st.state = std::string(net::name(s.last.phase));
-          st.seq = s.committed_seq;
+          st.seq = s.committed_seq();
           st.latency_ms = s.last.latency_ms;
         });
         publish_status(self);

@@ -130,6 +130,10 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
   if (c.node.log_level != "debug" && c.node.log_level != "info" && c.node.log_level != "warn" && c.node.log_level != "error")
     throw config_error((env("LOG_LEVEL") ? std::string("LOG_LEVEL") : node.where("log_level")) + " = '" + c.node.log_level +
                        "' is not debug, info, warn or error");
+  if (auto n = node.get<int>("io_threads")) {
+    if (*n < 1 || *n > 256) throw config_error(node.where("io_threads") + " = " + std::to_string(*n) + " must be 1 to 256 (leave it out: one per core)");
+    c.node.io_threads = *n;
+  }
   if (auto peers = node.strings("peers"))
     for (auto& p : *peers) c.node.peers.push_back(address(node, "peers", p, {}));
   node.check_unknown();

@@ -24,6 +24,7 @@ struct node_config {
     std::optional<host_port> advertise;  // what peers dial; default: listen
     int priority = 0;
     std::string log_level = "info";      // debug | info | warn | error
+    int io_threads = 0;                  // threads owning the shards' connections and commits; 0: one per core
     std::vector<host_port> peers;        // optional static seeds; Redis is the normal discovery
   } node;
   struct discord_section {

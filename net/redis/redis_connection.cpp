@@ -17,7 +17,7 @@ namespace g::net {
 
 namespace {
 
-redis_reply convert(const redisReply* r) {
+redis_reply convert(const redisReply* r) {  // NOLINT(misc-no-recursion): a reply nests as deep as Redis made it
   redis_reply out;
   if (!r) return out;
   switch (r->type) {
@@ -205,8 +205,21 @@ bool redis_connection::connect() {
     }
   }
   ++connections_;
+  {
+    std::lock_guard l(in_use_mu_);
+    in_use_ = at_;
+  }
   return true;
 }
+
+std::optional<redis_address> redis_connection::master_in_use() const {
+  std::lock_guard l(in_use_mu_);
+  return in_use_;
+}
+
+redis_reply redis_connection::from_hiredis(const redisReply* r) { return convert(r); }
+
+redis_reply redis_connection::transport_error(const std::string& why) { return failure(why); }
 
 redis_reply redis_connection::command(const std::vector<std::string_view>& argv) {
   auto replies = pipeline({argv});

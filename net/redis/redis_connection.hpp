@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include <vector>
 
 struct redisContext;
+struct redisReply;
 
 namespace g::net {
 
@@ -80,7 +82,14 @@ class redis_connection {
   redis_reply eval(const std::string& script, const std::string& sha1, const std::vector<std::string_view>& keys,
                    const std::vector<std::string_view>& args);
 
+  // The master in use (set on each connect; nullopt before the first): connections that follow this one's master
+  // (redis_pipe) compare with it. Any thread may call it.
+  std::optional<redis_address> master_in_use() const;
+
   static std::string sha1_hex(std::string_view text);
+  static redis_reply from_hiredis(const redisReply* r);
+  // A reply standing for a transport failure (transport_failure() is true of it).
+  static redis_reply transport_error(const std::string& why);
   // True when the reply means the transport failed (not a Redis-level error like WRONGTYPE).
   static bool transport_failure(const redis_reply& r) { return r.is_error() && r.text.rfind("connection: ", 0) == 0; }
 
@@ -108,6 +117,8 @@ class redis_connection {
   std::int64_t backoff_ms_ = 0;
   bool sentinels_silent_ = false;  // none answered the last question
   bool name_refused_ = false;
+  mutable std::mutex in_use_mu_;
+  std::optional<redis_address> in_use_;
 };
 
 }  // namespace g::net

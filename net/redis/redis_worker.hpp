@@ -47,6 +47,7 @@ class redis_worker {
   std::uint64_t failed_jobs() const { return failed_jobs_; }
   std::size_t queued() const;
   std::int64_t answered_ms() const { return conn_.answered_ms(); }  // when Redis last answered (steady ms)
+  std::optional<redis_address> master_in_use() const { return conn_.master_in_use(); }  // any thread
 
  private:
   void run();

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "net/redis/lua_script.hpp"
+#include "net/redis/resp.hpp"
 
 namespace g::net {
 
@@ -387,6 +388,14 @@ store_result<> shard_store::save_chunk_pending(int total, int id, const std::vec
 
 namespace {
 
+// The EVALSHA of one commit up to its events (keys, then ARGV 1-9: commit_script), owned.
+std::vector<std::string> commit_arguments(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
+  return {"EVALSHA", commit_script.sha, "8", keys.owner(r.total, r.id), keys.session(r.total, r.id), keys.events(),
+          keys.shard_count(), keys.reshard(), keys.reshard_held(), keys.reshard_seen(), keys.reshard_present(), node,
+          *r.session_id, *r.resume_url, std::to_string(r.now_ms), std::to_string(r.stream_maxlen), std::to_string(r.id),
+          std::to_string(r.lease_ms), std::to_string(r.total), r.in_force ? "1" : "0"};
+}
+
 // The EVALSHA of one commit: its argument texts (owned), the events' numbers in one buffer (a guild id is too long
 // for a string's inline storage: one allocation per call, not one per event), and the views hiredis is given.
 struct commit_call {
@@ -398,14 +407,9 @@ struct commit_call {
 commit_call make_commit_call(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r) {
   commit_call c;
   const auto& events = *r.events;
-  c.texts.reserve(13);  // views into `texts` and `digits` are taken below: no reallocation after reserve
-  c.digits.reserve(events.size() * 3 * 20);  // three numbers of at most 20 digits per event
-  auto text = [&](std::string v) -> std::string_view { return c.texts.emplace_back(std::move(v)); };
-  c.argv = {"EVALSHA", commit_script.sha, "8", text(keys.owner(r.total, r.id)), text(keys.session(r.total, r.id)),
-            text(keys.events()), text(keys.shard_count()), text(keys.reshard()), text(keys.reshard_held()),
-            text(keys.reshard_seen()), text(keys.reshard_present()), node, *r.session_id, *r.resume_url, text(std::to_string(r.now_ms)),
-            text(std::to_string(r.stream_maxlen)), text(std::to_string(r.id)), text(std::to_string(r.lease_ms)),
-            text(std::to_string(r.total)), r.in_force ? "1" : "0"};
+  c.texts = commit_arguments(keys, node, r);  // views into `texts` and `digits` are taken below: no reallocation
+  c.digits.reserve(events.size() * 3 * 20);   // three numbers of at most 20 digits per event
+  c.argv.assign(c.texts.begin(), c.texts.end());
   c.argv.reserve(c.argv.size() + events.size() * 5);
   auto number = [&](auto n) -> std::string_view {
     char buf[20];
@@ -420,6 +424,19 @@ commit_call make_commit_call(const redis_keys& keys, const std::string& node, co
   }
   return c;
 }
+
+}  // namespace
+
+std::string encode_commit_head(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r,
+                               std::size_t events) {
+  auto args = commit_arguments(keys, node, r);
+  std::string out;
+  resp::append_array_header(out, args.size() + events * 5);
+  for (const auto& a : args) resp::append_bulk(out, a);
+  return out;
+}
+
+const std::string& commit_script_text() { return commit_script.text; }
 
 commit_result read_commit_reply(const redis_reply& r, int id) {
   // Redis may prefix a script's error with "ERR ".
@@ -449,7 +466,6 @@ commit_result read_commit_reply(const redis_reply& r, int id) {
   return commit_result::failed(unexpected(r));
 }
 
-}  // namespace
 
 std::vector<commit_result> shard_store::commit_many(const std::vector<commit_request>& requests) {
   std::vector<commit_call> calls;

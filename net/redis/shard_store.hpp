@@ -157,4 +157,13 @@ class shard_store {
   std::string node_;
 };
 
+// The commit as Redis reads it, for a connection that writes the wire format itself (redis_pipe): the EVALSHA's
+// array header and arguments up to the events (`r.events` is not read), followed by `events` events encoded as
+// commit_batch does. Its answer reads as commit's does.
+std::string encode_commit_head(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r,
+                               std::size_t events);
+commit_result read_commit_reply(const redis_reply& reply, int shard_id);
+// The script itself: SCRIPT LOAD it on a connection that sends EVALSHA (Redis forgets scripts on a restart).
+const std::string& commit_script_text();
+
 }  // namespace g::net

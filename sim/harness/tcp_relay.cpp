@@ -72,6 +72,7 @@ void tcp_relay::run() {
         fds.push_back({p.fd[i], ev, 0});
       }
     if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+    const std::size_t polled = pairs.size();  // a pair accepted below has no pollfd yet: it is served next round
     if (fds[0].revents & POLLIN) {
       int client = ::accept(listener_, nullptr, nullptr);
       if (client >= 0) {
@@ -87,7 +88,7 @@ void tcp_relay::run() {
         }
       }
     }
-    for (std::size_t k = 0; k < pairs.size(); ++k) {
+    for (std::size_t k = 0; k < polled; ++k) {
       auto& p = pairs[k];
       for (int i = 0; i < 2 && !p.closed; ++i) {
         const pollfd& f = fds[1 + 2 * k + i];

@@ -2,7 +2,6 @@
 
 #include <set>
 
-#include "cluster/commit_batch.hpp"
 #include "cluster/event_filter.hpp"
 #include "cluster/identify_schedule.hpp"
 #include "cluster/snowflake.hpp"
@@ -51,29 +50,6 @@ TEST_CASE("identify schedule: the slot runs again from when the granted IDENTIFY
   s.sent(a, 6000);  // an old grant's report changes nothing: the bucket's slot runs from b's grant
   CHECK(s.next_grant_at() == 5400 + 5100);
   CHECK(s.grant(10500) == std::vector<identify_schedule::ticket>{c});
-}
-
-TEST_CASE("commit batches: one session per batch, bounded, retried in order after a failure") {
-  commit_batch b(5, 3);
-  auto s1 = std::make_shared<session_tag>(session_tag{"one", "u1"});
-  auto s2 = std::make_shared<session_tag>(session_tag{"two", "u2"});
-  for (int i = 1; i <= 2; ++i) b.add({s1, {i, "E", "{}", 0}});
-  for (int i = 1; i <= 3; ++i) b.add({s2, {i, "E", "{}", 0}});
-  CHECK(b.full());
-  auto first = b.take();
-  CHECK(first.session.get() == s1.get());
-  CHECK(first.events.size() == 2);
-  CHECK(b.take().empty());  // one in flight at a time
-  b.committed();
-  auto second = b.take();
-  CHECK(second.session.get() == s2.get());
-  CHECK(second.events.size() == 3);
-  b.failed(std::move(second));
-  CHECK(b.size() == 3);
-  auto again = b.take();
-  REQUIRE(again.events.size() == 3);
-  CHECK(again.events.front().seq == 1);
-  CHECK(again.events.back().seq == 3);
 }
 
 TEST_CASE("event filter: include wins, else exclude, else everything") {

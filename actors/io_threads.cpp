@@ -1,0 +1,98 @@
+#include "actors/io_threads.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <thread>
+
+#include "actors/node_env.hpp"
+#include "net/clock.hpp"
+#include "net/log.hpp"
+#include "net/redis/redis_pipe.hpp"
+#include "net/redis/redis_worker.hpp"
+
+namespace g::actors {
+
+void commit_health::note(bool failing, const std::string& why, const std::string& address) {
+  std::lock_guard l(mu_);
+  if (failing) {
+    if (failing_++ > 0) return;
+    since_ms_ = net::steady_ms();
+    ++counters_.commit_outages;
+    LOG_ERROR("Redis at %s does not take commits (%s): events are buffered and the shards are not ready until it does",
+              address.c_str(), why.c_str());
+    return;
+  }
+  if (failing_ == 0 || --failing_ > 0) return;
+  LOG_INFO("Redis at %s takes commits again after %.1f s", address.c_str(),
+           static_cast<double>(net::steady_ms() - since_ms_) / 1000.0);
+}
+
+void commit_health::note_server(const std::string& address) {
+  std::lock_guard l(mu_);
+  if (address == address_) return;
+  if (!address_.empty()) LOG_WARN("commits go to Redis at %s now (before: %s)", address.c_str(), address_.c_str());
+  address_ = address;
+}
+
+io_lane::io_lane(std::size_t index, commit_health& health)
+    : index_(index), health_(health), io_(std::make_unique<boost::asio::io_context>(1)) {}
+
+io_lane::~io_lane() { pipe_.reset(); }  // before its io_context
+
+void io_lane::note_commit(const net::commit_result& r) {
+  if (pipe_->connections() != connections_) {
+    connections_ = pipe_->connections();
+    health_.note_server(pipe_->address());
+  }
+  const bool failing = r.unavailable();
+  if (failing == failing_) return;  // the usual case: nothing shared is touched
+  failing_ = failing;
+  health_.note(failing, r.reason, pipe_->address());
+}
+
+struct io_threads::running {
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+};
+
+io_threads::io_threads(std::size_t count, node_counters& counters) : health_(counters) {
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < count; ++i) lanes_.push_back(std::make_unique<io_lane>(i, health_));
+}
+
+io_threads::~io_threads() { stop(); }
+
+void io_threads::open_pipes(const net::redis_endpoint& endpoint, net::redis_worker& control) {
+  net::redis_pipe::locate_fn locate;
+  net::redis_pipe::master_now_fn master_now;
+  if (!endpoint.sentinels.empty()) {
+    locate = [&control](std::function<void(std::optional<net::redis_address>, std::string)> found) {
+      control.post([found = std::move(found)](net::redis_connection& conn) {
+        if (conn.ensure_connected()) return found(conn.master_in_use(), {});
+        found(std::nullopt, conn.last_error());
+      });
+    };
+    master_now = [&control] { return control.master_in_use(); };
+  }
+  for (auto& lane : lanes_)
+    lane->pipe_ = std::make_unique<net::redis_pipe>(lane->io(), endpoint, std::vector<std::string>{net::commit_script_text()},
+                                                    locate, master_now);
+}
+
+void io_threads::run() {
+  if (running_) return;
+  running_ = std::make_unique<running>();
+  for (auto& lane : lanes_) running_->work.push_back(boost::asio::make_work_guard(lane->io()));
+  for (auto& lane : lanes_) running_->threads.emplace_back([&io = lane->io()] { io.run(); });
+}
+
+void io_threads::stop() {
+  if (!running_) return;
+  running_->work.clear();
+  for (auto& lane : lanes_) lane->io().stop();
+  for (auto& t : running_->threads) t.join();
+  running_.reset();
+}
+
+}  // namespace g::actors
