@@ -68,8 +68,9 @@ class io_lane {
 
 class io_threads {
  public:
-  // `count` 0: one per core. The threads start with run().
-  io_threads(std::size_t count, node_counters& counters);
+  // `count` 0: one per core. Under load a thread wakes at most once per `batch_us` (0: for every frame). The threads
+  // start with run().
+  io_threads(std::size_t count, int batch_us, node_counters& counters);
   ~io_threads();  // stop()
   std::size_t size() const { return lanes_.size(); }
   io_lane& lane(std::size_t i) { return *lanes_[i]; }
@@ -84,6 +85,7 @@ class io_threads {
 
  private:
   commit_health health_;
+  int batch_us_;
   std::vector<std::unique_ptr<io_lane>> lanes_;
   struct running;
   std::unique_ptr<running> running_;

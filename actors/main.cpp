@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<g::net::identify_gate> gate;  // outlives the Redis thread, whose jobs refer to it
   g::actors::stream_trimmer trimmer(cfg, g::net::redis_keys(cfg.node.group).events());  // so does this
-  g::actors::io_threads threads(static_cast<std::size_t>(cfg.node.io_threads), env.counters);
+  g::actors::io_threads threads(static_cast<std::size_t>(cfg.node.io_threads), cfg.node.io_batch_us, env.counters);
   boost::asio::io_context& io = threads.first();  // the HTTP endpoints and the identify gate's timers
   threads.run();
   int rc = 0;

@@ -47,6 +47,7 @@ Scenarios:
                sustained, events per CPU-second, latency), memory per idle shard, cold start; plus the floor
                --systems g,discord.js,discord.py --shards N (16) --rates 2000,5000,... --window N (5)
                --memory-shards N (1000) --cold-shards N (64) --cold-concurrency N (16)
+               --io-threads N --io-batch-us N (G's [node] settings; default: G's defaults)
                --only throughput|memory|cold-start
   cache        g-cache: events applied per CPU-second, Redis bytes per cached member and guild, lag commit → applied
                --events N (200000) --rate N (10000) --seconds N (10) --members N (100000)
@@ -162,6 +163,8 @@ int main(int argc, char** argv) {
         else if (a == "--memory-shards") c.memory_shards = std::stoi(v);
         else if (a == "--cold-shards") c.cold_shards = std::stoi(v);
         else if (a == "--cold-concurrency") c.cold_concurrency = std::stoi(v);
+        else if (a == "--io-threads") c.io_threads = std::stoi(v);
+        else if (a == "--io-batch-us") c.io_batch_us = std::stoi(v);
         else if (a == "--only") {
           c.throughput = v == "throughput";
           c.floor = c.throughput;

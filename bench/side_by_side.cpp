@@ -73,7 +73,10 @@ struct stage {
     std::vector<std::string> argv;
     if (system == "g") {
       std::string cfg = dir + "/node.toml";
-      std::ofstream(cfg) << "[node]\nname = \"g\"\nlisten = \"127.0.0.1:0\"\n[discord]\ntoken = \"" << token
+      std::ofstream(cfg) << "[node]\nname = \"g\"\nlisten = \"127.0.0.1:0\"\n"
+                         << (o.io_threads > 0 ? "io_threads = " + std::to_string(o.io_threads) + "\n" : std::string())
+                         << (o.io_batch_us >= 0 ? "io_batch_us = " + std::to_string(o.io_batch_us) + "\n" : std::string())
+                         << "[discord]\ntoken = \"" << token
                          << "\"\nrest_url = \"" << rest << "\"\nshards = " << shard_count << "\nintents = " << intents
                          << "\n[redis]\nport = " << rport << "\n[http]\nlisten = \"127.0.0.1:" << harness::free_tcp_port()
                          << "\"\n[security]\ncookie = \"bench-cookie-0123456789\"\n";

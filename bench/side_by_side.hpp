@@ -17,6 +17,8 @@ struct side_by_side_options {
   int window_seconds = 5;
   int memory_shards = 1000;
   int cold_shards = 64, cold_concurrency = 16;
+  int io_threads = 0;  // G's [node] io_threads; 0: its default (one per core)
+  int io_batch_us = -1;  // G's [node] io_batch_us; -1: its default
   bool throughput = true, memory = true, cold_start = true, floor = true;
 };
 

@@ -134,6 +134,10 @@ node_config build(const toml::table& root, const env_lookup& env, config_reader 
     if (*n < 1 || *n > 256) throw config_error(node.where("io_threads") + " = " + std::to_string(*n) + " must be 1 to 256 (leave it out: one per core)");
     c.node.io_threads = *n;
   }
+  if (auto n = node.get<int>("io_batch_us")) {
+    if (*n < 0 || *n > 100000) throw config_error(node.where("io_batch_us") + " = " + std::to_string(*n) + " must be 0 to 100000 (µs)");
+    c.node.io_batch_us = *n;
+  }
   if (auto peers = node.strings("peers"))
     for (auto& p : *peers) c.node.peers.push_back(address(node, "peers", p, {}));
   node.check_unknown();

@@ -25,6 +25,7 @@ struct node_config {
     int priority = 0;
     std::string log_level = "info";      // debug | info | warn | error
     int io_threads = 0;                  // threads owning the shards' connections and commits; 0: one per core
+    int io_batch_us = 2000;              // under load an io thread wakes at most once per this (0: on every frame)
     std::vector<host_port> peers;        // optional static seeds; Redis is the normal discovery
   } node;
   struct discord_section {

@@ -59,6 +59,7 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
   std::vector<part> writing;   // being written (kept alive until the write completes)
   std::vector<asio::const_buffer> buffers;
   bool write_busy = false;
+  bool write_posted = false;
   redisReader* reader = nullptr;
   std::array<char, 64 * 1024> in{};
 
@@ -74,7 +75,17 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
     if (answers.empty()) progress_ms = steady_ms();
     for (auto& p : parts) queued.push_back(std::move(p));
     answers.push_back(std::move(done));
-    write();
+    write_soon();
+  }
+
+  // After the handlers already queued: the commands of one pass of the io loop go out in one write.
+  void write_soon() {
+    if (write_posted || write_busy || state != phase::ready) return;
+    write_posted = true;
+    asio::post(io, [self = shared_from_this()] {
+      self->write_posted = false;
+      self->write();
+    });
   }
 
   // A connection's first commands, answered here: a refusal ends the connection with the reason.

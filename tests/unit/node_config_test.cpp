@@ -45,10 +45,14 @@ TEST_CASE("config: defaults, values and environment overrides") {
   CHECK_FALSE(c.events.protect_groups.has_value());  // every group protected
   CHECK(c.redis.sentinels.empty());
   CHECK(c.http.listen.port == 7480);
+  CHECK(c.node.io_threads == 0);  // one per core
+  CHECK(c.node.io_batch_us == 2000);
 
   r = parse_node_config(std::string(minimal) + R"(
 [node]
 name = "a"
+io_threads = 3
+io_batch_us = 0
 listen = "0.0.0.0:7500"
 peers = ["10.0.0.2:7400", "[::1]:7401"]
 priority = 3
@@ -68,6 +72,8 @@ protect_groups = []
   CHECK(r.config->node.name == "b");
   CHECK(r.config->node.group == "prod");
   CHECK(r.config->node.priority == 3);
+  CHECK(r.config->node.io_threads == 3);
+  CHECK(r.config->node.io_batch_us == 0);
   CHECK(r.config->node.peers.size() == 2);
   CHECK(r.config->node.peers[1].host == "::1");
   CHECK(r.config->redis.host == "r2");
@@ -119,6 +125,10 @@ TEST_CASE("config: every mistake is one clear line") {
   CHECK(error_of(std::string(minimal) + "[node]\nlog_level = \"verbose\"\n") ==
         "node.toml: [node] log_level = 'verbose' is not debug, info, warn or error");
   CHECK(error_of(minimal, {{"LOG_LEVEL", "loud"}}) == "node.toml: LOG_LEVEL = 'loud' is not debug, info, warn or error");
+  CHECK(error_of(std::string(minimal) + "[node]\nio_threads = 0\n") ==
+        "node.toml: [node] io_threads = 0 must be 1 to 256 (leave it out: one per core)");
+  CHECK(error_of(std::string(minimal) + "[node]\nio_batch_us = -5\n") == "node.toml: [node] io_batch_us = -5 must be 0 to 100000 (µs)");
+  CHECK(error_of(std::string(minimal) + "[node]\nio_threads = \"two\"\n") == "node.toml: [node] io_threads must be a number");
   CHECK(error_of(std::string(minimal) + "[node]\nlisten = \"nowhere\"\n") ==
         "node.toml: [node] listen = 'nowhere' is not HOST:PORT");
   CHECK(error_of(std::string(minimal) + "[node]\nlisen = \"x\"\n") == "node.toml: unknown key [node] lisen");
