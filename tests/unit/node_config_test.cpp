@@ -128,7 +128,7 @@ TEST_CASE("config: every mistake is one clear line") {
   CHECK(error_of(std::string(minimal) + "[node]\nio_threads = 0\n") ==
         "node.toml: [node] io_threads = 0 must be 1 to 256 (leave it out: one per core)");
   CHECK(error_of(std::string(minimal) + "[node]\nio_batch_us = -5\n") == "node.toml: [node] io_batch_us = -5 must be 0 to 100000 (µs)");
-  CHECK(error_of(std::string(minimal) + "[node]\nio_threads = \"two\"\n") == "node.toml: [node] io_threads must be a number");
+  CHECK(error_of(std::string(minimal) + "[node]\nio_threads = \"two\"\n") == "node.toml: [node] io_threads must be an integer");
   CHECK(error_of(std::string(minimal) + "[node]\nlisten = \"nowhere\"\n") ==
         "node.toml: [node] listen = 'nowhere' is not HOST:PORT");
   CHECK(error_of(std::string(minimal) + "[node]\nlisen = \"x\"\n") == "node.toml: unknown key [node] lisen");
