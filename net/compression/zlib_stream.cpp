@@ -111,3 +111,12 @@ zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) 
 }
 
 }  // namespace g::net
+
+namespace g::net {
+
+void zlib_stream_inflater::release_large_buffers() {
+  release_if_large(out_);
+  release_if_large(pending_);
+}
+
+}  // namespace g::net

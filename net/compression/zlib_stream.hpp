@@ -40,6 +40,8 @@ class zlib_stream_inflater {
   std::string_view message() const { return out_; }
   // Bytes readable from message().data(): at least message().size() + 64, so a SIMD parser can run in place.
   std::size_t readable() const { return out_.capacity(); }
+  // The message was handled: a large buffer is released (message() is empty until the next one).
+  void release_large_buffers();
   const std::string& error() const { return error_; }
   // Upper bound on one inflated message; a larger one is an error, not an allocation spiral.
   void set_max_message(std::size_t bytes) { max_message_ = bytes; }

@@ -75,3 +75,9 @@ bool zstd_stream_decompressor::feed(std::string_view frame) {
 }
 
 }  // namespace g::net
+
+namespace g::net {
+
+void zstd_stream_decompressor::release_large_buffers() { release_if_large(out_); }
+
+}  // namespace g::net

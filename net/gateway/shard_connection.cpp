@@ -357,8 +357,10 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
 
   void consume() {
     rbuf.consume(rbuf.size());
-    // A GUILD_CREATE burst can grow the buffer to megabytes; an idle shard should not keep that.
-    if (rbuf.capacity() > kept_buffer_bytes) rbuf = beast::flat_buffer();
+    // A GUILD_CREATE burst can grow the buffers to megabytes; an idle shard should not keep that.
+    if (rbuf.capacity() > idle_buffer_bytes) rbuf = beast::flat_buffer();
+    if (zlib) zlib->release_large_buffers();
+    if (zstd) zstd->release_large_buffers();
   }
 
   void corrupt(const std::string& why) {
