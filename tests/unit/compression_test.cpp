@@ -87,3 +87,27 @@ TEST_CASE("zstd-stream: corrupt input is an error") {
   CHECK_FALSE(dec.feed("this is not a zstd frame at all"));
   CHECK_FALSE(dec.error().empty());
 }
+
+TEST_CASE("a large message's buffers are released once it was handled, a small one's are kept for the next") {
+  zlib_stream_deflater def(1);
+  zlib_stream_inflater inf;
+  zstd_stream_compressor comp(1);
+  zstd_stream_decompressor dec;
+  const std::string small(500, 's'), large(200000, 'l');
+  for (const auto* m : {&large, &small, &large}) {
+    std::string zframe, sframe;
+    def.compress(*m, zframe);
+    comp.compress(*m, sframe);
+    REQUIRE(inf.feed(zframe) == zlib_stream_inflater::status::message);
+    REQUIRE(dec.feed(sframe));
+    CHECK(inf.message() == *m);
+    CHECK(dec.message() == *m);
+    const bool was_large = m == &large;
+    CHECK((inf.readable() > 100000) == was_large);
+    inf.release_large_buffers();
+    dec.release_large_buffers();
+    CHECK(inf.readable() <= 8192);  // an idle shard keeps at most 8 KiB here
+    CHECK(dec.readable() <= 8192);
+    if (!was_large) CHECK(inf.readable() >= small.size());  // kept: the next small message needs no allocation
+  }
+}
