@@ -272,6 +272,9 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     ws.set_option(t);
     ws.read_message_max(64u << 20);
     ws.auto_fragment(false);
+    // A client masks what it sends through this buffer (4 KiB by default, kept for the connection's life): a shard
+    // sends a heartbeat every 41 s and an IDENTIFY once, so 1 KiB is plenty (a larger command goes in several passes).
+    ws.write_buffer_bytes(1024);
     std::string host = u.host + (u.default_port() ? "" : ":" + std::to_string(u.port));
     ws.async_handshake(host, target, [self = shared_from_this(), gen](beast::error_code ec) {
       if (self->dead || gen != self->generation) return;

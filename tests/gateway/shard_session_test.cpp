@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -371,6 +372,25 @@ TEST_CASE("commands: validated, sent within the budget under a flood, the queue 
   CHECK(h.stat("/connections") == 1);
   CHECK_MESSAGE(h.violations_none(), h.stats());  // never 4008
   CHECK(json_int(h.fc.get("/_fakecord/received?op=3"), "/commands/0/op") == 3);
+}
+
+TEST_CASE("a command larger than the WebSocket's 1 KiB write buffer goes out whole") {
+  harness h({"--guilds", "1"});
+  h.conn->start();
+  REQUIRE(h.rec.wait([&] { return h.rec.ready(); }));
+  std::string ids;
+  for (int i = 0; i < 100; ++i) ids += (i ? ",\"" : "\"") + std::to_string(100000000000000000ULL + static_cast<unsigned>(i)) + "\"";
+  const std::string d = R"({"guild_id":"1","query":"","limit":0,"user_ids":[)" + ids + "]}";
+  REQUIRE(d.size() > 2048);
+  std::promise<command_result> sent;
+  h.conn->send_command(8, d, [&](command_result r, std::string) { sent.set_value(r); });
+  auto f = sent.get_future();
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  CHECK(f.get() == command_result::sent);
+  std::string received;
+  REQUIRE(h.rec.wait([&] { return (received = h.fc.get("/_fakecord/received?op=8")).find("100000000000000099") != std::string::npos; }));
+  CHECK(received.find("100000000000000000") != std::string::npos);
+  CHECK_MESSAGE(h.violations_none(), h.stats());
 }
 
 TEST_CASE("wss:// with certificate verification: a trusted CA connects, an unknown one is refused") {
