@@ -18,7 +18,13 @@
 namespace g::actors {
 
 shard_stream::shard_stream(caf::actor shard, io_lane& lane, node_env& env, int total, int id, bool prepared)
-    : shard_(std::move(shard)), lane_(lane), env_(env), keys_(env.cfg->node.group), total_(total), id_(id), prepared_(prepared) {}
+    : shard_(std::move(shard)), lane_(lane), env_(env), total_(total), id_(id), prepared_(prepared),
+      head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, !prepared) {}
+
+void shard_stream::promote() {
+  prepared_ = false;
+  head_ = net::commit_head(net::redis_keys(env_.cfg->node.group), env_.node_id, total_, id_, env_.cfg->cluster.lease_ms, true);
+}
 
 void shard_stream::adopt(const net::session_state& s) {
   if (s.resumable()) tag_ = std::make_shared<net::session_tag>(net::session_tag{s.session_id, s.resume_url});
@@ -87,15 +93,8 @@ void shard_stream::commit() {
   }
   const net::commit_segment* segment = batch_.take();
   if (!segment) return;
-  net::shard_store::commit_request r;
-  r.total = total_;
-  r.id = id_;
-  r.session_id = &segment->session->session_id;
-  r.resume_url = &segment->session->resume_url;
-  r.now_ms = net::wall_ms();
-  r.lease_ms = env_.cfg->cluster.lease_ms;
-  r.in_force = !prepared_;
-  auto head = std::make_shared<const std::string>(net::encode_commit_head(keys_, env_.node_id, r, segment->events));
+  auto head = std::make_shared<const std::string>(
+      head_.encode(segment->session->session_id, segment->session->resume_url, net::wall_ms(), segment->events));
   lane_.pipe().send({std::move(head), segment->wire},
                     [self = shared_from_this()](net::redis_reply reply) { self->on_commit_answer(reply); });
 }

@@ -32,7 +32,7 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   void attach(net::shard_connection* conn) { conn_ = conn; }  // paced by the stream until close()
   // The shard set became the one in force (a reshard's switch): a session's opening dispatches are written like
   // any other from now on, and guilds are chunked.
-  void promote() { prepared_ = false; }
+  void promote();
   // The actor hears `drained` once nothing waits for Redis (at once if nothing does).
   void drain();
   // Stops for good: nothing more is committed or reported; what waits is dropped (its next owner resumes).
@@ -58,9 +58,9 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   caf::actor shard_;
   io_lane& lane_;
   node_env& env_;
-  const net::redis_keys keys_;
   const int total_, id_;
   bool prepared_;
+  net::commit_head head_;  // the commit's arguments before the events
   net::session_snapshot snapshot_;
   std::shared_ptr<const net::session_tag> tag_;
   net::commit_batch batch_{batch_capacity};

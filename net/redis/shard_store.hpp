@@ -158,8 +158,20 @@ class shard_store {
 };
 
 // The commit as Redis reads it, for a connection that writes the wire format itself (redis_pipe): the EVALSHA's
-// array header and arguments up to the events (`r.events` is not read), followed by `events` events encoded as
-// commit_batch does. Its answer reads as commit's does.
+// array header and its arguments up to the events, followed by `events` events encoded as commit_batch does. What
+// does not change between one shard's commits (keys, node, shard, lease) is encoded once. Its answer reads as
+// commit's does.
+class commit_head {
+ public:
+  commit_head(const redis_keys& keys, const std::string& node, int total, int id, std::int64_t lease_ms, bool in_force);
+  std::string encode(const std::string& session_id, const std::string& resume_url, std::int64_t now_ms,
+                     std::size_t events) const;
+
+ private:
+  std::string before_session_;  // EVALSHA, the script, its 8 keys, the node
+  std::string after_now_;       // maxlen, shard, lease, total, in force
+};
+// The same in one call (`r.events` is not read).
 std::string encode_commit_head(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r,
                                std::size_t events);
 commit_result read_commit_reply(const redis_reply& reply, int shard_id);
