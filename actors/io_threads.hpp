@@ -81,7 +81,7 @@ class io_threads {
   // asks them) found the master, and follows it.
   void open_pipes(const net::redis_endpoint& endpoint, net::redis_worker& control);
   void run();
-  void stop();  // lets the threads finish what is queued, then joins them
+  void stop();  // stops the threads (what is still queued on them is dropped) and joins them
 
  private:
   commit_health health_;

@@ -19,12 +19,8 @@ namespace g::actors {
 
 shard_stream::shard_stream(caf::actor shard, io_lane& lane, node_env& env, int total, int id, bool prepared)
     : shard_(std::move(shard)), lane_(lane), env_(env), total_(total), id_(id), prepared_(prepared),
-      head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, !prepared) {}
-
-void shard_stream::promote() {
-  prepared_ = false;
-  head_ = net::commit_head(net::redis_keys(env_.cfg->node.group), env_.node_id, total_, id_, env_.cfg->cluster.lease_ms, true);
-}
+      in_force_head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, true),
+      prepared_head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, false) {}
 
 void shard_stream::adopt(const net::session_state& s) {
   if (s.resumable()) tag_ = std::make_shared<net::session_tag>(net::session_tag{s.session_id, s.resume_url});
@@ -58,7 +54,10 @@ void shard_stream::on_dispatch(const net::gateway_frame& f, std::string_view) {
   batch_.add(tag_, f.s, t, d, net::wall_ms(), f.guild_id);
   commit_soon();
   pace_reading();
-  if (opened_now) caf::anon_send(shard_, local{}, opened_atom::value, tag_->session_id);  // may carry the stream now
+  if (opened_now) {  // the session may carry the stream once these openings are committed
+    opened_session_ = tag_->session_id;
+    opened_seq_ = f.s;
+  }
   const bool chunking = env_.cfg->chunking.enabled && !prepared_;
   if (chunking && f.t == "GUILD_CREATE")
     if (auto gid = net::guild_needing_members(f.d)) caf::anon_send(shard_, chunk_msg{*gid, -1});
@@ -93,8 +92,9 @@ void shard_stream::commit() {
   }
   const net::commit_segment* segment = batch_.take();
   if (!segment) return;
+  const net::commit_head& arguments = total_ == env_.shard_total ? in_force_head_ : prepared_head_;
   auto head = std::make_shared<const std::string>(
-      head_.encode(segment->session->session_id, segment->session->resume_url, net::wall_ms(), segment->events));
+      arguments.encode(segment->session->session_id, segment->session->resume_url, net::wall_ms(), segment->events));
   lane_.pipe().send({std::move(head), segment->wire},
                     [self = shared_from_this()](net::redis_reply reply) { self->on_commit_answer(reply); });
 }
@@ -132,8 +132,14 @@ void shard_stream::on_commit_answer(const net::redis_reply& reply) {
     return;
   }
   ++env_.counters.commits;
+  const bool opened = !opened_session_.empty() && batch_.in_flight_segment()->session->session_id == opened_session_ &&
+                      c.committed_seq >= opened_seq_;
   batch_.committed();
   committed_seq_ = c.committed_seq;
+  if (opened) {
+    caf::anon_send(shard_, local{}, opened_atom::value, opened_session_);
+    opened_session_.clear();
+  }
   update_board([&](shard_status& st) {
     st.committing = true;
     st.seq = c.committed_seq;

@@ -32,7 +32,7 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   void attach(net::shard_connection* conn) { conn_ = conn; }  // paced by the stream until close()
   // The shard set became the one in force (a reshard's switch): a session's opening dispatches are written like
   // any other from now on, and guilds are chunked.
-  void promote();
+  void promote() { prepared_ = false; }
   // The actor hears `drained` once nothing waits for Redis (at once if nothing does).
   void drain();
   // Stops for good: nothing more is committed or reported; what waits is dropped (its next owner resumes).
@@ -60,7 +60,13 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   node_env& env_;
   const int total_, id_;
   bool prepared_;
-  net::commit_head head_;  // the commit's arguments before the events
+  // The commit's arguments before the events, as the set in force and as a set a reshard prepares: which one is the
+  // node's shard total's to say at each commit (a switch can happen between two).
+  net::commit_head in_force_head_, prepared_head_;
+  // Prepared: the session whose guilds have all come, told to the actor once Redis has their openings ("*"), so that
+  // reshard:live never says "live" before reshard:present has every guild.
+  std::string opened_session_;
+  std::int64_t opened_seq_ = 0;
   net::session_snapshot snapshot_;
   std::shared_ptr<const net::session_tag> tag_;
   net::commit_batch batch_{batch_capacity};

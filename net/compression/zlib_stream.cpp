@@ -116,7 +116,8 @@ namespace g::net {
 
 void zlib_stream_inflater::release_large_buffers() {
   release_if_large(out_);
-  release_if_large(pending_);
+  // Not while it gathers a message that spans several frames: those bytes are the message's beginning.
+  if (pending_.empty()) release_if_large(pending_);
 }
 
 }  // namespace g::net

@@ -40,7 +40,8 @@ class zlib_stream_inflater {
   std::string_view message() const { return out_; }
   // Bytes readable from message().data(): at least message().size() + 64, so a SIMD parser can run in place.
   std::size_t readable() const { return out_.capacity(); }
-  // The message was handled: a large buffer is released (message() is empty until the next one).
+  // Between messages, or after a frame that left a message incomplete: large buffers are released (message() is
+  // empty until the next one; a message still being gathered keeps its bytes).
   void release_large_buffers();
   const std::string& error() const { return error_; }
   // Upper bound on one inflated message; a larger one is an error, not an allocation spiral.

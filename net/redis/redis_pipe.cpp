@@ -43,6 +43,9 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
   master_now_fn master_now;
 
   phase state = phase::idle;
+  // Which connection attempt a handler belongs to: a resolve or a locate answer that outlived its attempt (it timed
+  // out, and getaddrinfo cannot be cancelled once started) must not act on the next one.
+  std::uint64_t attempt = 0;
   bool closed = false;
   bool ticking = false;
   redis_address at;
@@ -99,6 +102,7 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
   }
 
   void start() {
+    ++attempt;
     state = phase::locating;
     started_ms = steady_ms();
     if (reader) redisReaderFree(reader);
@@ -108,24 +112,24 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
     if (ep.db != 0) prepare({"SELECT", db}, "Redis refused SELECT " + db + ": ");
     for (const auto& s : scripts) prepare({"SCRIPT", "LOAD", s}, "Redis refused SCRIPT LOAD: ");
     tick_soon();
-    if (!locate) return located(redis_address{ep.host, ep.port}, {});
+    if (!locate) return located(attempt, redis_address{ep.host, ep.port}, {});
     auto self = shared_from_this();
-    locate([self](std::optional<redis_address> where, std::string why) {
-      asio::post(self->io, [self, where = std::move(where), why = std::move(why)] { self->located(where, why); });
+    locate([self, tried = attempt](std::optional<redis_address> where, std::string why) {
+      asio::post(self->io, [self, tried, where = std::move(where), why = std::move(why)] { self->located(tried, where, why); });
     });
   }
 
-  void located(const std::optional<redis_address>& where, const std::string& why) {
-    if (state != phase::locating) return;  // failed meanwhile (timed out)
+  void located(std::uint64_t tried, const std::optional<redis_address>& where, const std::string& why) {
+    if (tried != attempt || state != phase::locating) return;  // failed meanwhile (timed out)
     if (!where) return fail("no Redis master to connect to: " + why);
     at = *where;
     state = phase::connecting;
     auto self = shared_from_this();
-    resolver.async_resolve(at.host, std::to_string(at.port), [self](boost::system::error_code ec, tcp::resolver::results_type found) {
-      if (self->state != phase::connecting) return;
+    resolver.async_resolve(at.host, std::to_string(at.port), [self, tried](boost::system::error_code ec, tcp::resolver::results_type found) {
+      if (tried != self->attempt || self->state != phase::connecting) return;
       if (ec) return self->fail("cannot resolve Redis at " + self->at.text() + ": " + ec.message());
-      asio::async_connect(self->socket, found, [self](boost::system::error_code ec, const tcp::endpoint&) {
-        if (self->state != phase::connecting) return;
+      asio::async_connect(self->socket, found, [self, tried](boost::system::error_code ec, const tcp::endpoint&) {
+        if (tried != self->attempt || self->state != phase::connecting) return;
         if (ec) return self->fail("cannot connect to Redis at " + self->at.text() + ": " + ec.message());
         boost::system::error_code ignored;
         self->socket.set_option(tcp::no_delay(true), ignored);

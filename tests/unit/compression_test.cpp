@@ -111,3 +111,21 @@ TEST_CASE("a large message's buffers are released once it was handled, a small o
     if (!was_large) CHECK(inf.readable() >= small.size());  // kept: the next small message needs no allocation
   }
 }
+
+TEST_CASE("zlib-stream: releasing buffers between the frames of one message keeps what was gathered") {
+  zlib_stream_deflater def(1);
+  zlib_stream_inflater inf;
+  std::mt19937 rng(7);
+  std::string large(300000, ' ');
+  for (auto& c : large) c = static_cast<char>('a' + rng() % 26);  // barely compressible: a frame of ~300 KB
+  std::string frame;
+  def.compress(large, frame);
+  REQUIRE(frame.size() > 3 * 8192);
+  const std::size_t third = frame.size() / 3;
+  CHECK(inf.feed(std::string_view(frame).substr(0, third)) == zlib_stream_inflater::status::need_more);
+  inf.release_large_buffers();  // what a shard does after every frame
+  CHECK(inf.feed(std::string_view(frame).substr(third, third)) == zlib_stream_inflater::status::need_more);
+  inf.release_large_buffers();
+  REQUIRE(inf.feed(std::string_view(frame).substr(2 * third)) == zlib_stream_inflater::status::message);
+  CHECK(inf.message() == large);
+}
