@@ -1,5 +1,8 @@
 #include "sim/harness/tcp_relay.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -51,10 +54,18 @@ tcp_relay::~tcp_relay() {
   ::close(listener_);
 }
 
+void tcp_relay::hold(bool on) {
+  held_ = on;
+  // Two rounds: the one under way when the flag changed (it may still pass what it read) and one that began after.
+  const std::uint64_t now = rounds_;
+  for (int i = 0; i < 200 && rounds_ < now + 2 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 void tcp_relay::run() {
   std::vector<pair> pairs;
   std::vector<pollfd> fds;
   while (!stopping_) {
+    ++rounds_;
     if (reset_.exchange(false)) {
       for (auto& p : pairs) p.closed = true;
     }

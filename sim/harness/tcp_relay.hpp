@@ -18,7 +18,9 @@ class tcp_relay {
   tcp_relay& operator=(const tcp_relay&) = delete;
 
   std::uint16_t port() const { return port_; }
-  void hold(bool on) { held_ = on; }
+  // Takes effect before it returns: bytes the relay thread had read when the call came are passed on first, none
+  // after (a test that notes the time of a cut right after hold(true) must not see traffic from after it).
+  void hold(bool on);
   // Closes every relayed connection now (both ends see it closed); new ones are relayed as usual.
   void reset_all() { reset_ = true; }
 
@@ -28,6 +30,7 @@ class tcp_relay {
   std::uint16_t port_ = 0;
   int listener_ = -1;
   std::atomic<bool> held_{false}, reset_{false}, stopping_{false};
+  std::atomic<std::uint64_t> rounds_{0};  // loops of the relay thread begun
   std::thread thread_;
 };
 
