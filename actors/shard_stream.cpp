@@ -19,8 +19,7 @@ namespace g::actors {
 
 shard_stream::shard_stream(caf::actor shard, io_lane& lane, node_env& env, int total, int id, bool prepared)
     : shard_(std::move(shard)), lane_(lane), env_(env), total_(total), id_(id), prepared_(prepared),
-      in_force_head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, true),
-      prepared_head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms, false) {}
+      head_(net::redis_keys(env.cfg->node.group), env.node_id, total, id, env.cfg->cluster.lease_ms) {}
 
 void shard_stream::adopt(const net::session_state& s) {
   if (s.resumable()) tag_ = std::make_shared<net::session_tag>(net::session_tag{s.session_id, s.resume_url});
@@ -92,9 +91,9 @@ void shard_stream::commit() {
   }
   const net::commit_segment* segment = batch_.take();
   if (!segment) return;
-  const net::commit_head& arguments = total_ == env_.shard_total ? in_force_head_ : prepared_head_;
-  auto head = std::make_shared<const std::string>(
-      arguments.encode(segment->session->session_id, segment->session->resume_url, net::wall_ms(), segment->events));
+  // In force or prepared is the node's shard total's to say at each commit: a reshard's switch can come between two.
+  auto head = std::make_shared<const std::string>(head_.encode(segment->session->session_id, segment->session->resume_url,
+                                                               net::wall_ms(), total_ == env_.shard_total, segment->events));
   lane_.pipe().send({std::move(head), segment->wire},
                     [self = shared_from_this()](net::redis_reply reply) { self->on_commit_answer(reply); });
 }

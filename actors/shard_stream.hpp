@@ -60,9 +60,7 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   node_env& env_;
   const int total_, id_;
   bool prepared_;
-  // The commit's arguments before the events, as the set in force and as a set a reshard prepares: which one is the
-  // node's shard total's to say at each commit (a switch can happen between two).
-  net::commit_head in_force_head_, prepared_head_;
+  net::commit_head head_;  // the commit's arguments before the events
   // Prepared: the session whose guilds have all come, told to the actor once Redis has their openings ("*"), so that
   // reshard:live never says "live" before reshard:present has every guild.
   std::string opened_session_;

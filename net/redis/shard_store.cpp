@@ -432,24 +432,22 @@ constexpr std::size_t commit_fixed_arguments = 20;  // EVALSHA sha 8, 8 keys, 9 
 constexpr std::size_t commit_session_argument = 12;  // ARGV[2], then resume_url and now_ms
 }  // namespace
 
-commit_head::commit_head(const redis_keys& keys, const std::string& node, int total, int id, std::int64_t lease_ms,
-                         bool in_force) {
+commit_head::commit_head(const redis_keys& keys, const std::string& node, int total, int id, std::int64_t lease_ms) {
   const std::string none;
   shard_store::commit_request r;
   r.total = total;
   r.id = id;
   r.session_id = r.resume_url = &none;
   r.lease_ms = lease_ms;
-  r.in_force = in_force;
   auto args = commit_arguments(keys, node, r);
-  for (std::size_t i = 0; i < args.size(); ++i) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {  // the last one, "in force", is the commit's own
     if (i < commit_session_argument) resp::append_bulk(before_session_, args[i]);
     if (i >= commit_session_argument + 3) resp::append_bulk(after_now_, args[i]);
   }
 }
 
 std::string commit_head::encode(const std::string& session_id, const std::string& resume_url, std::int64_t now_ms,
-                                std::size_t events) const {
+                                bool in_force, std::size_t events) const {
   std::string out;
   out.reserve(before_session_.size() + after_now_.size() + session_id.size() + resume_url.size() + 64);
   resp::append_array_header(out, commit_fixed_arguments + events * 5);
@@ -458,12 +456,8 @@ std::string commit_head::encode(const std::string& session_id, const std::string
   resp::append_bulk(out, resume_url);
   resp::append_bulk_number(out, now_ms);
   out += after_now_;
+  resp::append_bulk(out, in_force ? "1" : "0");
   return out;
-}
-
-std::string encode_commit_head(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r,
-                               std::size_t events) {
-  return commit_head(keys, node, r.total, r.id, r.lease_ms, r.in_force).encode(*r.session_id, *r.resume_url, r.now_ms, events);
 }
 
 const std::string& commit_script_text() { return commit_script.text; }

@@ -163,17 +163,15 @@ class shard_store {
 // commit's does.
 class commit_head {
  public:
-  commit_head(const redis_keys& keys, const std::string& node, int total, int id, std::int64_t lease_ms, bool in_force);
-  std::string encode(const std::string& session_id, const std::string& resume_url, std::int64_t now_ms,
+  commit_head(const redis_keys& keys, const std::string& node, int total, int id, std::int64_t lease_ms);
+  // `in_force`: the node runs this shard's set as the one in force (not one a reshard prepares).
+  std::string encode(const std::string& session_id, const std::string& resume_url, std::int64_t now_ms, bool in_force,
                      std::size_t events) const;
 
  private:
   std::string before_session_;  // EVALSHA, the script, its 8 keys, the node
-  std::string after_now_;       // maxlen, shard, lease, total, in force
+  std::string after_now_;       // maxlen, shard, lease, total
 };
-// The same in one call (`r.events` is not read).
-std::string encode_commit_head(const redis_keys& keys, const std::string& node, const shard_store::commit_request& r,
-                               std::size_t events);
 commit_result read_commit_reply(const redis_reply& reply, int shard_id);
 // The script itself: SCRIPT LOAD it on a connection that sends EVALSHA (Redis forgets scripts on a restart).
 const std::string& commit_script_text();

@@ -65,14 +65,8 @@ TEST_CASE("redis pipe: a commit in the wire format, as a node's io thread sends 
   auto tag = std::make_shared<session_tag>(session_tag{"s1", "wss://resume"});
   for (int seq = 1; seq <= 3; ++seq) batch.add(tag, seq, "MESSAGE_CREATE", "{\"n\":" + std::to_string(seq) + "}", 1000 + seq, 77);
   auto send = [&](const commit_segment& s, std::optional<commit_result>& out) {
-    shard_store::commit_request r;
-    r.total = 1;
-    r.id = 0;
-    r.session_id = &s.session->session_id;
-    r.resume_url = &s.session->resume_url;
-    r.now_ms = 5;
-    r.lease_ms = 5000;
-    auto head = std::make_shared<const std::string>(encode_commit_head(keys, "node-a", r, s.events));
+    const commit_head arguments(keys, "node-a", 1, 0, 5000);
+    auto head = std::make_shared<const std::string>(arguments.encode(s.session->session_id, s.session->resume_url, 5, true, s.events));
     pipe.send({head, s.wire}, [&out](redis_reply reply) { out = read_commit_reply(reply, 0); });
   };
   const commit_segment* s = batch.take();
