@@ -10,6 +10,13 @@
 
 namespace g::cluster {
 
+// What a switch did (the master's machine logs it): the marker's stream id and what became of the held events.
+struct reshard_switch {
+  std::string marker_id;
+  std::int64_t appended = 0, skipped = 0, left_out = 0;
+  int not_ready = -1;  // refused because this shard of the new set has no lease holder or no session yet
+};
+
 struct reshard_input {
   int requested = 0;        // 0: "auto", the recommended count
   int current = 0;          // the set in force

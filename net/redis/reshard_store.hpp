@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/reshard_plan.hpp"
 #include "net/redis/redis_connection.hpp"
 #include "net/redis/shard_store.hpp"
 #include "net/redis/store_result.hpp"
@@ -31,13 +32,8 @@ struct reshard_record {
 };
 
 // What a reshard operation came to (store_result.hpp): done, refused by the state in Redis (lost, with the reason),
-// or Redis did not answer. The switch's details ride along.
-struct reshard_switch {
-  // The switch: the marker's stream id and what became of the held events.
-  std::string marker_id;
-  std::int64_t appended = 0, skipped = 0, left_out = 0;
-  int not_ready = -1;  // refused because this shard of the new set has no lease holder or no session yet
-};
+// or Redis did not answer. The switch's details ride along (cluster/reshard_plan.hpp).
+using cluster::reshard_switch;
 using reshard_result = store_result<reshard_switch>;
 
 class reshard_store {
