@@ -58,6 +58,23 @@ using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace
 
+// One WebSocket connection to the gateway, from resolve to close: its socket, its read buffer and inflater, its
+// heartbeats and IDENTIFY/RESUME (never carried over to the next connection), its send budget. As Beast's
+// advanced_server_flex, one small object per connection, plain and TLS sharing one path (CRTP): its handlers keep
+// it alive, and it reports to the shard only while attached. A replaced connection is detached and its socket
+// closed, so its late handlers end here instead of acting on its successor.
+struct gateway_link {
+  virtual ~gateway_link() = default;
+  virtual void send_critical(std::string payload, bool first) = 0;
+  virtual void flush() = 0;
+  virtual void close(int code) = 0;
+  virtual void read_again() = 0;  // reading was paused: go on
+  virtual bool is_open() const = 0;
+  virtual void detach() = 0;
+};
+
+// One shard: its session machine, the identify slot, the backend commands waiting for READY, and the current
+// connection. Everything runs on `strand`.
 struct shard_connection::impl : std::enable_shared_from_this<impl> {
   impl(asio::io_context& io, shard_config c, identify_gate& g, shard_listener& l)
       : strand(asio::make_strand(io)),
@@ -66,37 +83,23 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         listener(l),
         machine(cfg.gateway_url, cfg.timing,
                 cfg.seed ? cfg.seed : static_cast<std::uint64_t>(std::random_device{}()) ^ static_cast<std::uint64_t>(steady_ms())),
-        resolver(strand),
-        timer(strand),
-        send_timer(strand),
-        close_timer(strand) {}
+        timer(strand) {}
+  // Destroyed without shutdown (its io_context stopped first): the connection must not outlive it attached.
+  ~impl() { drop_link(); }
 
   asio::strand<asio::io_context::executor_type> strand;
   shard_config cfg;
   identify_gate& gate;
   shard_listener& listener;
   session_machine machine;
-  send_budget budget;
   gateway_codec codec;
   gateway_event event;  // the message being handled (reused: its strings keep their capacity)
-  tcp::resolver resolver;
-  asio::steady_timer timer, send_timer, close_timer;
+  asio::steady_timer timer;
   std::atomic<bool> dead{false};
-
-  // The current connection; `generation` tells its handlers from those of older ones.
-  std::uint64_t generation = 0;
-  std::optional<plain_ws> plain;
-  std::optional<tls_ws> tls;
   std::shared_ptr<ssl::context> tls_ctx;
-  std::unique_ptr<zlib_stream_inflater> zlib;
-  std::unique_ptr<zstd_stream_decompressor> zstd;
-  beast::flat_buffer rbuf;
-  bool open = false;
-  bool writing = false;
+  std::shared_ptr<gateway_link> link;  // the current connection, if any
   bool paused = false;
   bool read_wanted = false;  // a read is due but reading is paused
-  int pending_close = 0;
-  std::deque<std::string> critical;
   struct queued_command {
     std::string payload;
     std::function<void(command_result, std::string)> done;
@@ -104,13 +107,6 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
   std::deque<queued_command> commands;
   std::optional<identify_gate::ticket> slot;
   identify_gate::ticket identify_grant = 0;  // the grant whose IDENTIFY is queued: the gate hears when it left
-  std::string identify_payload;
-
-  template <class F>
-  void with_ws(F&& f) {
-    if (tls) f(*tls);
-    else if (plain) f(*plain);
-  }
 
   // ---- the machine's actions ------------------------------------------------------------------------------
   void apply(const session_actions& actions) {
@@ -118,20 +114,17 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
       switch (a.what) {
         case session_action::connect: connect(a.url); break;
         case session_action::close: close(a.code); break;
-        case session_action::send_heartbeat: {
+        case session_action::send_heartbeat:
           // A heartbeat jumps the queue: it must never wait behind commands.
-          critical.push_front(gateway_codec::heartbeat(a.seq));
-          flush();
+          if (link) link->send_critical(gateway_codec::heartbeat(a.seq), true);
           break;
-        }
         case session_action::send_identify:
-          critical.push_back(gateway_codec::identify({cfg.token, cfg.intents, cfg.shard_id, cfg.shard_count,
-                                                      cfg.large_threshold, cfg.presence}));
-          flush();
+          if (link)
+            link->send_critical(gateway_codec::identify({cfg.token, cfg.intents, cfg.shard_id, cfg.shard_count,
+                                                          cfg.large_threshold, cfg.presence}), false);
           break;
         case session_action::send_resume:
-          critical.push_back(gateway_codec::resume(cfg.token, machine.state().session_id, a.seq));
-          flush();
+          if (link) link->send_critical(gateway_codec::resume(cfg.token, machine.state().session_id, a.seq), false);
           break;
         case session_action::request_identify_slot: request_slot(); break;
         case session_action::cancel_identify_slot:
@@ -142,7 +135,7 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
         case session_action::fatal: report(true); break;
       }
     }
-    if (machine.phase() == session_phase::ready) flush();
+    if (link && machine.phase() == session_phase::ready) link->flush();
     arm_timer();
   }
 
@@ -171,14 +164,15 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     });
   }
 
+  // The grant answers one ticket: a slot cancelled meanwhile (the connection ended) is not this one any more.
   void request_slot() {
     std::weak_ptr<impl> weak = shared_from_this();
-    std::uint64_t gen = generation;
-    slot = gate.request(cfg.shard_id, [weak, gen] {
+    auto asked = std::make_shared<identify_gate::ticket>(0);
+    slot = *asked = gate.request(cfg.shard_id, [weak, asked] {
       if (auto self = weak.lock()) {
-        asio::post(self->strand, [self, gen] {
-          if (self->dead || gen != self->generation) return;
-          if (self->slot) self->identify_grant = *self->slot;
+        asio::post(self->strand, [self, asked] {
+          if (self->dead || !self->slot || *self->slot != *asked) return;
+          self->identify_grant = *self->slot;
           self->slot.reset();
           self->apply(self->machine.on_identify_slot(steady_ms()));
         });
@@ -186,153 +180,39 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     });
   }
 
-  // ---- connecting -----------------------------------------------------------------------------------------
-  void reset_connection() {
-    ++generation;
-    open = false;
-    writing = false;
-    pending_close = 0;
-    critical.clear();
-    budget.reset();
-    beast::error_code ec;
-    if (plain) beast::get_lowest_layer(*plain).socket().close(ec);
-    if (tls) beast::get_lowest_layer(*tls).socket().close(ec);
-    plain.reset();
-    tls.reset();
-    rbuf = beast::flat_buffer();
-    zlib.reset();
-    zstd.reset();
+  // ---- the connection's life ------------------------------------------------------------------------------
+  void connect(const std::string& address);
+  void drop_link() {
+    if (link) link->detach();
+    link.reset();
   }
-
-  void connect(const std::string& address) {
-    reset_connection();
-    auto parsed = parse_url(address);
-    if (!parsed) {
-      apply(machine.on_connect_failed("bad gateway URL '" + address + "'", steady_ms()));
+  void close(int code) {
+    if (!link || !link->is_open()) {
+      // Not connected (still connecting): just abandon the attempt.
+      drop_link();
+      apply(machine.on_closed(code, steady_ms()));
       return;
     }
-    std::string target = parsed->path + "?v=10&encoding=json";
-    if (cfg.compress == "zlib-stream") {
-      zlib = std::make_unique<zlib_stream_inflater>();
-      target += "&compress=zlib-stream";
-    } else if (cfg.compress == "zstd-stream") {
-      zstd = std::make_unique<zstd_stream_decompressor>();
-      target += "&compress=zstd-stream";
-    }
-    if (parsed->tls) {
-      try {
-        if (!tls_ctx) tls_ctx = tls_context(cfg.ca_file);
-      } catch (const std::exception& e) {
-        apply(machine.on_connect_failed(std::string("TLS setup: ") + e.what(), steady_ms()));
-        return;
-      }
-      tls.emplace(strand, *tls_ctx);
-    } else {
-      plain.emplace(strand);
-    }
-    std::uint64_t gen = generation;
-    resolver.async_resolve(parsed->host, std::to_string(parsed->port),
-                           [self = shared_from_this(), gen, u = *parsed, target](beast::error_code ec, tcp::resolver::results_type eps) {
-                             if (self->dead || gen != self->generation) return;
-                             if (ec) return self->failed("resolve " + u.host + ": " + ec.message());
-                             self->with_ws([&](auto& ws) { self->connect_tcp(ws, eps, u, target, gen); });
-                           });
+    link->close(code);
   }
-
-  template <class WS>
-  void connect_tcp(WS& ws, const tcp::resolver::results_type& eps, const net::url& u, const std::string& target, std::uint64_t gen) {
-    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
-    beast::get_lowest_layer(ws).async_connect(eps, [self = shared_from_this(), &ws, u, target, gen](beast::error_code ec, auto) {
-      if (self->dead || gen != self->generation) return;
-      if (ec) return self->failed("connect " + u.host + ":" + std::to_string(u.port) + ": " + ec.message());
-      beast::error_code ignored;
-      beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
-      if constexpr (std::is_same_v<WS, tls_ws>) {
-        if (!SSL_set_tlsext_host_name(ws.next_layer().native_handle(), u.host.c_str()))
-          return self->failed("TLS: cannot set SNI");
-        ws.next_layer().set_verify_callback(ssl::host_name_verification(u.host));
-        ws.next_layer().async_handshake(ssl::stream_base::client, [self, &ws, u, target, gen](beast::error_code ec) {
-          if (self->dead || gen != self->generation) return;
-          if (ec) return self->failed("TLS handshake with " + u.host + ": " + ec.message());
-          self->handshake(ws, u, target, gen);
-        });
-      } else {
-        self->handshake(ws, u, target, gen);
-      }
-    });
+  // What a connection reports, while it is the shard's connection.
+  void on_connect_failed(const std::string& why) {
+    drop_link();
+    apply(machine.on_connect_failed(why, steady_ms()));
   }
-
-  template <class WS>
-  void handshake(WS& ws, const net::url& u, const std::string& target, std::uint64_t gen) {
-    beast::get_lowest_layer(ws).expires_never();
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = std::chrono::seconds(10);
-    t.idle_timeout = websocket::stream_base::none();  // liveness is the heartbeat's job
-    t.keep_alive_pings = false;
-    ws.set_option(t);
-    ws.read_message_max(64u << 20);
-    ws.auto_fragment(false);
-    // A client masks what it sends through this buffer (4 KiB by default, kept for the connection's life): a shard
-    // sends a heartbeat every 41 s and an IDENTIFY once, so 1 KiB is plenty (a larger command goes in several passes).
-    ws.write_buffer_bytes(1024);
-    std::string host = u.host + (u.default_port() ? "" : ":" + std::to_string(u.port));
-    ws.async_handshake(host, target, [self = shared_from_this(), gen](beast::error_code ec) {
-      if (self->dead || gen != self->generation) return;
-      if (ec) return self->failed("WebSocket handshake: " + ec.message());
-      self->open = true;
-      self->apply(self->machine.on_open(steady_ms()));
-      self->read();
-    });
-  }
-
-  void failed(const std::string& why) { apply(machine.on_connect_failed(why, steady_ms())); }
-
-  // ---- reading: the hot path ------------------------------------------------------------------------------
-  void read() {
-    if (paused) {
-      read_wanted = true;
-      return;
-    }
-    read_wanted = false;
-    std::uint64_t gen = generation;
-    with_ws([&](auto& ws) {
-      ws.async_read(rbuf, [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
-        if (self->dead || gen != self->generation) return;
-        if (ec) return self->closed(ec);
-        self->on_message();
-        if (gen == self->generation && self->open) self->read();
-      });
-    });
-  }
-
-  void closed(beast::error_code ec) {
-    int code = 0;
-    if (ec == websocket::error::closed) with_ws([&](auto& ws) { code = ws.reason().code; });
-    open = false;
+  void on_open() { apply(machine.on_open(steady_ms())); }
+  void on_closed(int code) {
+    drop_link();
     apply(machine.on_closed(code, steady_ms()));
   }
-
-  void on_message() {
-    auto data = rbuf.data();
-    std::string_view raw(static_cast<const char*>(data.data()), data.size());
-    bool binary = false;
-    with_ws([&](auto& ws) { binary = ws.got_binary(); });
-    const char* msg = raw.data();
-    std::size_t size = raw.size(), readable = raw.size();
-    if (binary && zlib) {
-      auto st = zlib->feed(raw);
-      if (st == zlib_stream_inflater::status::need_more) return consume();
-      if (st == zlib_stream_inflater::status::error) return corrupt(zlib->error());
-      msg = zlib->message().data();
-      size = zlib->message().size();
-      readable = zlib->readable();
-    } else if (binary && zstd) {
-      if (!zstd->feed(raw)) return corrupt(zstd->error());
-      msg = zstd->message().data();
-      size = zstd->message().size();
-      readable = zstd->readable();
-    }
-    if (!codec.decode(msg, size, readable, event)) return corrupt(codec.error());
+  void on_corrupt(const std::string& why) {
+    // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
+    drop_link();
+    apply(machine.on_undecodable(why, steady_ms()));
+  }
+  // One inflated message. False: undecodable (the connection reports it).
+  bool on_message(const char* msg, std::size_t size, std::size_t readable) {
+    if (!codec.decode(msg, size, readable, event)) return false;
     const millis now = steady_ms();
     const gateway_frame& frame = event.frame;
     switch (event.what) {
@@ -355,114 +235,299 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
       case gateway_event::heartbeat_ack: apply(machine.on_heartbeat_ack(now)); break;  // the round trip reaches metrics
       case gateway_event::unknown: break;  // an op Discord added: ignored
     }
-    consume();
+    return true;
   }
-
-  void consume() {
-    rbuf.consume(rbuf.size());
-    // A GUILD_CREATE burst can grow the buffers to megabytes; an idle shard should not keep that.
-    if (rbuf.capacity() > idle_buffer_bytes) rbuf = beast::flat_buffer();
-    if (zlib) zlib->release_large_buffers();
-    if (zstd) zstd->release_large_buffers();
+  // The next backend command to write, once the session is READY.
+  bool take_command(std::string& payload, std::function<void(command_result, std::string)>& done) {
+    if (commands.empty() || machine.phase() != session_phase::ready) return false;
+    payload = std::move(commands.front().payload);
+    done = std::move(commands.front().done);
+    commands.pop_front();
+    return true;
   }
-
-  void corrupt(const std::string& why) {
-    // A stream we cannot decode cannot be trusted further: drop the connection, keep the session, resume.
-    reset_connection();
-    apply(machine.on_undecodable(why, steady_ms()));
-  }
-
-  // ---- writing --------------------------------------------------------------------------------------------
-  void flush() {
-    if (!open || writing || pending_close) {
-      if (open && !writing && pending_close) start_close();
-      return;
-    }
-    const millis now = steady_ms();
-    std::string* payload = nullptr;
-    std::function<void(command_result, std::string)> done;
-    if (!critical.empty()) {
-      if (!budget.allows(send_budget::kind::critical, now)) return wait_budget(send_budget::kind::critical, now);
-      payload = &critical.front();
-    } else if (!commands.empty() && machine.phase() == session_phase::ready) {
-      if (!budget.allows(send_budget::kind::command, now)) return wait_budget(send_budget::kind::command, now);
-      payload = &commands.front().payload;
-      done = std::move(commands.front().done);
-    } else {
-      return;
-    }
-    budget.record(now);
-    writing = true;
-    // IDENTIFY: its slot counts from the write, which the gate hears of below.
-    const identify_gate::ticket identify = !done && gateway_codec::is_identify(*payload) ? identify_grant : 0;
-    auto owned = std::make_shared<std::string>(std::move(*payload));
-    if (done) commands.pop_front(); else critical.pop_front();
-    std::uint64_t gen = generation;
-    with_ws([&](auto& ws) {
-      ws.text(true);
-      ws.async_write(asio::buffer(*owned), [self = shared_from_this(), owned, gen, done, identify](beast::error_code ec, std::size_t) {
-        if (done) done(ec ? command_result::rejected_not_running : command_result::sent, ec ? ec.message() : "");
-        if (identify && !ec) self->gate.sent(identify);
-        if (self->dead || gen != self->generation) return;
-        self->writing = false;
-        if (ec) return;  // the read side reports the connection's end
-        self->flush();
-      });
-    });
-  }
-
-  void wait_budget(send_budget::kind k, millis now) {
-    send_timer.expires_after(std::chrono::milliseconds(budget.wait_ms(k, now)));
-    send_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && !self->dead) self->flush();
-    });
-  }
-
-  void close(int code) {
-    if (!open) {
-      // Not connected (still connecting): just abandon the attempt.
-      reset_connection();
-      apply(machine.on_closed(code, steady_ms()));
-      return;
-    }
-    pending_close = code;
-    if (!writing) start_close();
-  }
-
-  void start_close() {
-    int code = pending_close;
-    std::uint64_t gen = generation;
-    critical.clear();
-    with_ws([&](auto& ws) {
-      websocket::close_reason r;
-      r.code = static_cast<std::uint16_t>(code);
-      // The read loop sees the close (or the error) and reports it; close_timer caps the wait for the reply.
-      ws.async_close(r, [self = shared_from_this()](beast::error_code) {});
-    });
-    pending_close = 0;
-    writing = true;  // nothing more goes out on this connection
-    // A dead peer (the zombie case) never answers the close frame: do not wait for it longer than this.
-    close_timer.expires_after(std::chrono::milliseconds(close_wait_ms));
-    close_timer.async_wait([self = shared_from_this(), gen, code](beast::error_code ec) {
-      if (ec || self->dead || gen != self->generation || !self->open) return;
-      self->reset_connection();
-      self->apply(self->machine.on_closed(code, steady_ms()));
-    });
-  }
-  static constexpr millis close_wait_ms = 2000;
 
   void shutdown() {
     dead = true;
     timer.cancel();
-    send_timer.cancel();
     if (slot) gate.cancel(*slot);
     slot.reset();
     for (auto& c : commands)
       if (c.done) c.done(command_result::rejected_not_running, "shard connection destroyed");
     commands.clear();
-    reset_connection();
+    drop_link();
   }
 };
+
+template <class Derived>
+class gateway_connection : public gateway_link, public std::enable_shared_from_this<Derived> {
+ public:
+  gateway_connection(shard_connection::impl* shard, url u, std::string target)
+      : shard_(shard), gate_(shard->gate), url_(std::move(u)), target_(std::move(target)), resolver_(shard_->strand),
+        send_timer_(shard_->strand), close_timer_(shard_->strand) {
+    if (shard_->cfg.compress == "zlib-stream") zlib_ = std::make_unique<zlib_stream_inflater>();
+    else if (shard_->cfg.compress == "zstd-stream") zstd_ = std::make_unique<zstd_stream_decompressor>();
+  }
+
+  void run() {
+    resolver_.async_resolve(url_.host, std::to_string(url_.port),
+                            [self = this->shared_from_this()](beast::error_code ec, tcp::resolver::results_type eps) {
+                              if (!self->attached_) return;
+                              if (ec) return self->shard_->on_connect_failed("resolve " + self->url_.host + ": " + ec.message());
+                              self->connect_tcp(eps);
+                            });
+  }
+
+  bool is_open() const override { return open_; }
+
+  void detach() override {
+    attached_ = false;
+    open_ = false;
+    resolver_.cancel();
+    send_timer_.cancel();
+    close_timer_.cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws()).socket().close(ec);
+  }
+
+  void send_critical(std::string payload, bool first) override {
+    if (first) critical_.push_front(std::move(payload));
+    else critical_.push_back(std::move(payload));
+    flush();
+  }
+
+  void read_again() override {
+    if (open_ && attached_) read();
+  }
+
+  // ---- writing: one frame at a time, heartbeats and IDENTIFY/RESUME before commands, within the send budget.
+  void flush() override {
+    if (!open_ || writing_ || !attached_) return;
+    if (pending_close_) return start_close();
+    const millis now = steady_ms();
+    std::string payload;
+    std::function<void(command_result, std::string)> done;
+    if (!critical_.empty()) {
+      if (!budget_.allows(send_budget::kind::critical, now)) return wait_budget(send_budget::kind::critical, now);
+      payload = std::move(critical_.front());
+      critical_.pop_front();
+    } else if (!shard_->commands.empty() && shard_->machine.phase() == session_phase::ready) {
+      if (!budget_.allows(send_budget::kind::command, now)) return wait_budget(send_budget::kind::command, now);
+      shard_->take_command(payload, done);
+    } else {
+      return;
+    }
+    budget_.record(now);
+    writing_ = true;
+    // IDENTIFY: its slot counts from the write, which the gate hears of below.
+    const identify_gate::ticket identify = !done && gateway_codec::is_identify(payload) ? shard_->identify_grant : 0;
+    auto owned = std::make_shared<std::string>(std::move(payload));
+    ws().text(true);
+    ws().async_write(asio::buffer(*owned), [self = this->shared_from_this(), owned, done, identify](beast::error_code ec, std::size_t) {
+      if (done) done(ec ? command_result::rejected_not_running : command_result::sent, ec ? ec.message() : "");
+      if (identify && !ec) self->gate_.sent(identify);
+      self->writing_ = false;
+      if (ec || !self->attached_) return;  // the read side reports the connection's end
+      self->flush();
+    });
+  }
+
+  void close(int code) override {
+    pending_close_ = code;
+    if (!writing_) start_close();
+  }
+
+ protected:
+  auto& ws() { return static_cast<Derived*>(this)->ws(); }
+
+  void connect_tcp(const tcp::resolver::results_type& eps) {
+    beast::get_lowest_layer(ws()).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(ws()).async_connect(eps, [self = this->shared_from_this()](beast::error_code ec, auto) {
+      if (!self->attached_) return;
+      if (ec)
+        return self->shard_->on_connect_failed("connect " + self->url_.host + ":" + std::to_string(self->url_.port) + ": " +
+                                               ec.message());
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws()).socket().set_option(tcp::no_delay(true), ignored);
+      static_cast<Derived&>(*self).secure();  // TLS: the handshake, then `handshake`; plain: `handshake` at once
+    });
+  }
+
+  void handshake() {
+    beast::get_lowest_layer(ws()).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = websocket::stream_base::none();  // liveness is the heartbeat's job
+    t.keep_alive_pings = false;
+    ws().set_option(t);
+    ws().read_message_max(64u << 20);
+    ws().auto_fragment(false);
+    // A client masks what it sends through this buffer (4 KiB by default, kept for the connection's life): a shard
+    // sends a heartbeat every 41 s and an IDENTIFY once, so 1 KiB is plenty (a larger command goes in several passes).
+    ws().write_buffer_bytes(1024);
+    std::string host = url_.host + (url_.default_port() ? "" : ":" + std::to_string(url_.port));
+    ws().async_handshake(host, target_, [self = this->shared_from_this()](beast::error_code ec) {
+      if (!self->attached_) return;
+      if (ec) return self->shard_->on_connect_failed("WebSocket handshake: " + ec.message());
+      self->open_ = true;
+      self->shard_->on_open();
+      if (self->attached_) self->read();
+    });
+  }
+
+  void failed(const std::string& why) {
+    if (attached_) shard_->on_connect_failed(why);
+  }
+
+  shard_connection::impl* shard_;  // valid while attached: the shard detaches its connection before it goes
+  identify_gate& gate_;            // outlives every shard
+  url url_;
+  bool attached_ = true;
+
+ private:
+  // ---- reading: the hot path ------------------------------------------------------------------------------
+  void read() {
+    if (shard_->paused) {
+      shard_->read_wanted = true;
+      return;
+    }
+    shard_->read_wanted = false;
+    ws().async_read(rbuf_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!self->attached_) return;
+      if (ec) return self->closed(ec);
+      self->on_message();
+      if (self->attached_ && self->open_) self->read();
+    });
+  }
+
+  void closed(beast::error_code ec) {
+    int code = 0;
+    if (ec == websocket::error::closed) code = ws().reason().code;
+    open_ = false;
+    shard_->on_closed(code);
+  }
+
+  void on_message() {
+    auto data = rbuf_.data();
+    std::string_view raw(static_cast<const char*>(data.data()), data.size());
+    const bool binary = ws().got_binary();
+    const char* msg = raw.data();
+    std::size_t size = raw.size(), readable = raw.size();
+    if (binary && zlib_) {
+      auto st = zlib_->feed(raw);
+      if (st == zlib_stream_inflater::status::need_more) return consume();
+      if (st == zlib_stream_inflater::status::error) return shard_->on_corrupt(zlib_->error());
+      msg = zlib_->message().data();
+      size = zlib_->message().size();
+      readable = zlib_->readable();
+    } else if (binary && zstd_) {
+      if (!zstd_->feed(raw)) return shard_->on_corrupt(zstd_->error());
+      msg = zstd_->message().data();
+      size = zstd_->message().size();
+      readable = zstd_->readable();
+    }
+    if (!shard_->on_message(msg, size, readable)) return shard_->on_corrupt(shard_->codec.error());
+    consume();
+  }
+
+  void consume() {
+    rbuf_.consume(rbuf_.size());
+    // A GUILD_CREATE burst can grow the buffers to megabytes; an idle shard should not keep that.
+    if (rbuf_.capacity() > idle_buffer_bytes) rbuf_ = beast::flat_buffer();
+    if (zlib_) zlib_->release_large_buffers();
+    if (zstd_) zstd_->release_large_buffers();
+  }
+
+  void wait_budget(send_budget::kind k, millis now) {
+    send_timer_.expires_after(std::chrono::milliseconds(budget_.wait_ms(k, now)));
+    send_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec && self->attached_) self->flush();
+    });
+  }
+
+  void start_close() {
+    const int code = pending_close_;
+    critical_.clear();
+    websocket::close_reason r;
+    r.code = static_cast<std::uint16_t>(code);
+    // The read loop sees the close (or the error) and reports it; close_timer caps the wait for the reply.
+    ws().async_close(r, [self = this->shared_from_this()](beast::error_code) {});
+    pending_close_ = 0;
+    writing_ = true;  // nothing more goes out on this connection
+    // A dead peer (the zombie case) never answers the close frame: do not wait for it longer than this.
+    close_timer_.expires_after(std::chrono::milliseconds(close_wait_ms));
+    close_timer_.async_wait([self = this->shared_from_this(), code](beast::error_code ec) {
+      if (ec || !self->attached_ || !self->open_) return;
+      self->open_ = false;
+      self->shard_->on_closed(code);
+    });
+  }
+  static constexpr millis close_wait_ms = 2000;
+
+  std::string target_;
+  tcp::resolver resolver_;
+  asio::steady_timer send_timer_, close_timer_;
+  std::unique_ptr<zlib_stream_inflater> zlib_;
+  std::unique_ptr<zstd_stream_decompressor> zstd_;
+  beast::flat_buffer rbuf_;
+  send_budget budget_;
+  std::deque<std::string> critical_;
+  bool open_ = false;
+  bool writing_ = false;
+  int pending_close_ = 0;
+};
+
+class plain_connection : public gateway_connection<plain_connection> {
+ public:
+  plain_connection(shard_connection::impl* shard, url u, std::string target)
+      : gateway_connection(shard, std::move(u), std::move(target)), ws_(shard->strand) {}
+  plain_ws& ws() { return ws_; }
+  void secure() { handshake(); }
+
+ private:
+  plain_ws ws_;
+};
+
+class tls_connection : public gateway_connection<tls_connection> {
+ public:
+  tls_connection(shard_connection::impl* shard, url u, std::string target, ssl::context& ctx)
+      : gateway_connection(shard, std::move(u), std::move(target)), ws_(shard->strand, ctx) {}
+  tls_ws& ws() { return ws_; }
+  void secure() {
+    if (!SSL_set_tlsext_host_name(ws_.next_layer().native_handle(), url_.host.c_str())) return failed("TLS: cannot set SNI");
+    ws_.next_layer().set_verify_callback(ssl::host_name_verification(url_.host));
+    ws_.next_layer().async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
+      if (!self->attached_) return;
+      if (ec) return self->failed("TLS handshake with " + self->url_.host + ": " + ec.message());
+      self->handshake();
+    });
+  }
+
+ private:
+  tls_ws ws_;
+};
+
+void shard_connection::impl::connect(const std::string& address) {
+  drop_link();
+  auto parsed = parse_url(address);
+  if (!parsed) return apply(machine.on_connect_failed("bad gateway URL '" + address + "'", steady_ms()));
+  std::string target = parsed->path + "?v=10&encoding=json";
+  if (cfg.compress == "zlib-stream") target += "&compress=zlib-stream";
+  else if (cfg.compress == "zstd-stream") target += "&compress=zstd-stream";
+  if (parsed->tls) {
+    try {
+      if (!tls_ctx) tls_ctx = tls_context(cfg.ca_file);
+    } catch (const std::exception& e) {
+      return apply(machine.on_connect_failed(std::string("TLS setup: ") + e.what(), steady_ms()));
+    }
+    auto c = std::make_shared<tls_connection>(this, *parsed, std::move(target), *tls_ctx);
+    link = c;
+    c->run();
+  } else {
+    auto c = std::make_shared<plain_connection>(this, *parsed, std::move(target));
+    link = c;
+    c->run();
+  }
+}
 
 shard_connection::shard_connection(asio::io_context& io, shard_config config, identify_gate& gate, shard_listener& listener)
     : impl_(std::make_shared<impl>(io, std::move(config), gate, listener)) {}
@@ -481,7 +546,7 @@ void shard_connection::start(session_state initial) {
 void shard_connection::pause_reading(bool paused) {
   asio::post(impl_->strand, [i = impl_, paused] {
     i->paused = paused;
-    if (!paused && i->read_wanted && i->open && !i->dead) i->read();
+    if (!paused && i->read_wanted && i->link && !i->dead) i->link->read_again();
   });
 }
 
@@ -505,7 +570,7 @@ void shard_connection::send_command(int op, std::string d_json, std::function<vo
       return;
     }
     i->commands.push_back({std::move(*check.payload), std::move(done)});
-    i->flush();
+    if (i->link) i->link->flush();
   });
 }
 
