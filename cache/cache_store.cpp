@@ -88,25 +88,23 @@ const std::string& apply_sha() {
 cache_store::cache_store(net::redis_connection& redis, const cache_keys& keys, std::string group, std::string consumer)
     : redis_(redis), keys_(keys), group_(std::move(group)), consumer_(std::move(consumer)) {}
 
-bool cache_store::prepare() {
+net::store_result<> cache_store::prepare() {
   auto r = redis_.command({"XGROUP", "CREATE", keys_.events(), group_, "0", "MKSTREAM"});
-  if (r.is_error() && r.text.rfind("BUSYGROUP", 0) != 0) {
-    error_ = "cannot create consumer group " + group_ + " on " + keys_.events() + ": " + r.text;
-    return false;
-  }
+  if (r.is_error() && r.text.rfind("BUSYGROUP", 0) != 0)
+    return net::store_result<>::failed("cannot create consumer group " + group_ + " on " + keys_.events() + ": " + r.text);
   auto v = redis_.command({"SET", keys_.version(), std::string(cache_version)});
-  if (!v.ok()) {
-    error_ = "cannot write " + keys_.version() + ": " + v.text;
-    return false;
-  }
-  return true;
+  if (!v.ok()) return net::store_result<>::failed("cannot write " + keys_.version() + ": " + v.text);
+  return net::store_result<>::done();
 }
 
-std::optional<std::vector<stream_entry>> cache_store::entries_of(const net::redis_reply& r, bool nested_stream) {
-  return net::parse_stream_entries(r, nested_stream, error_);
+cache_store::entries cache_store::entries_of(const net::redis_reply& r, bool nested_stream) {
+  std::string error;
+  auto parsed = net::parse_stream_entries(r, nested_stream, error);
+  if (!parsed) return entries::failed(error.empty() ? "unreadable stream entries" : error);
+  return entries::done(std::move(*parsed));
 }
 
-std::optional<std::vector<stream_entry>> cache_store::read_new(int count, int block_ms) {
+cache_store::entries cache_store::read_new(int count, int block_ms) {
   // XREADGROUP's BLOCK 0 waits for ever: no wait means no BLOCK.
   std::string count_text = std::to_string(count), block_text = std::to_string(block_ms);
   std::vector<std::string_view> argv = {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", count_text};
@@ -116,40 +114,37 @@ std::optional<std::vector<stream_entry>> cache_store::read_new(int count, int bl
   return entries_of(r, true);
 }
 
-std::optional<std::vector<stream_entry>> cache_store::read_own_pending(int count) {
+cache_store::entries cache_store::read_own_pending(int count) {
   auto r = redis_.command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", std::to_string(count), "STREAMS",
                            keys_.events(), "0"});
   return entries_of(r, true);
 }
 
-std::optional<std::vector<stream_entry>> cache_store::claim_idle(std::int64_t idle_ms, int count) {
+cache_store::entries cache_store::claim_idle(std::int64_t idle_ms, int count) {
   auto r = redis_.command({"XAUTOCLAIM", keys_.events(), group_, consumer_, std::to_string(idle_ms), "0-0", "COUNT",
                            std::to_string(count)});
-  if (r.is_error()) {
-    error_ = r.text;
-    return std::nullopt;
-  }
-  if (r.elements.size() < 2) return std::vector<stream_entry>{};
+  if (r.is_error()) return entries::failed(r.text);
+  if (r.elements.size() < 2) return entries::done();
   return entries_of(r.elements[1], false);
 }
 
-std::optional<std::map<int, std::string>> cache_store::applied_ids(const std::vector<int>& shards) {
+net::store_result<std::map<int, std::string>> cache_store::applied_ids(const std::vector<int>& shards) {
+  using result = net::store_result<std::map<int, std::string>>;
   std::map<int, std::string> out;
-  if (shards.empty()) return out;
+  if (shards.empty()) return result::done();
   std::vector<std::string> args = {"HMGET", keys_.applied_id()};
   for (int s : shards) args.push_back(std::to_string(s));
   std::vector<std::string_view> argv(args.begin(), args.end());
   auto r = redis_.command(argv);
-  if (r.is_error() || r.elements.size() != shards.size()) {
-    error_ = r.is_error() ? r.text : "HMGET answered the wrong number of fields";
-    return std::nullopt;
-  }
+  if (r.is_error() || r.elements.size() != shards.size())
+    return result::failed(r.is_error() ? r.text : "HMGET answered the wrong number of fields");
   for (std::size_t i = 0; i < shards.size(); ++i)
     out[shards[i]] = r.elements[i].type == net::redis_reply::string ? r.elements[i].text : "0-0";
-  return out;
+  return result::done(std::move(out));
 }
 
-std::optional<std::vector<read_result>> cache_store::read(const std::vector<read_request>& reqs) {
+net::store_result<std::vector<read_result>> cache_store::read(const std::vector<read_request>& reqs) {
+  using result = net::store_result<std::vector<read_result>>;
   std::vector<std::vector<std::string_view>> cmds;
   for (const auto& q : reqs) {
     switch (q.what) {
@@ -163,10 +158,7 @@ std::optional<std::vector<read_result>> cache_store::read(const std::vector<read
   std::vector<read_result> out(reqs.size());
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     const auto& r = replies[i];
-    if (r.is_error()) {
-      error_ = r.text;
-      return std::nullopt;
-    }
+    if (r.is_error()) return result::failed(r.text);
     read_result& x = out[i];
     if (reqs[i].what == read_request::hgetall) {
       x.found = !r.elements.empty();
@@ -179,11 +171,11 @@ std::optional<std::vector<read_result>> cache_store::read(const std::vector<read
       x.value = r.text;
     }
   }
-  return out;
+  return result::done(std::move(out));
 }
 
-std::vector<apply_outcome> cache_store::apply(const std::vector<pending_apply>& batch) {
-  std::vector<apply_outcome> out(batch.size(), apply_outcome::failed);
+net::store_result<std::vector<apply_outcome>> cache_store::apply(const std::vector<pending_apply>& batch) {
+  net::store_result<std::vector<apply_outcome>> out{net::store_outcome::ok, std::vector<apply_outcome>(batch.size(), apply_outcome::failed), {}};
   if (batch.empty()) return out;
   std::vector<std::string> fixed;  // per entry: shard, seq (strings that must outlive the views)
   fixed.reserve(batch.size() * 2);
@@ -208,36 +200,39 @@ std::vector<apply_outcome> cache_store::apply(const std::vector<pending_apply>& 
     redis_.command({"SCRIPT", "LOAD", apply_script});
     replies = redis_.pipeline(cmds);
   }
-  for (std::size_t i = 0; i < batch.size() && i < replies.size(); ++i) {
-    const auto& r = replies[i];
-    if (r.is_error()) {
-      error_ = r.text;
-      continue;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& outcome = out.value[i];
+    const net::redis_reply* r = i < replies.size() ? &replies[i] : nullptr;
+    if (r && r->text == "OK" && !r->is_error()) outcome = apply_outcome::applied;
+    else if (r && r->text == "DUP" && !r->is_error()) outcome = apply_outcome::duplicate;
+    else if (r && !r->is_error() && r->text.rfind("WAIT", 0) == 0) outcome = apply_outcome::not_next;
+    else if (out.ok()) {  // the first failure's reason stands for the batch
+      out.outcome = net::store_outcome::unavailable;
+      out.reason = !r ? "no reply" : r->is_error() ? r->text : "unexpected reply '" + r->text + "'";
     }
-    if (r.text == "OK") out[i] = apply_outcome::applied;
-    else if (r.text == "DUP") out[i] = apply_outcome::duplicate;
-    else if (r.text.rfind("WAIT", 0) == 0) out[i] = apply_outcome::not_next;
   }
   return out;
 }
 
-std::optional<bool> cache_store::in_stream(const std::string& id) {
+net::store_result<bool> cache_store::in_stream(const std::string& id) {
   auto r = redis_.command({"XRANGE", keys_.events(), id, id});
-  if (r.is_error()) return std::nullopt;
-  return !r.elements.empty();
+  if (r.is_error()) return net::store_result<bool>::failed(r.text);
+  return net::store_result<bool>::done(!r.elements.empty());
 }
 
-std::optional<bool> cache_store::pending(const std::string& id) {
+net::store_result<bool> cache_store::pending(const std::string& id) {
   auto r = redis_.command({"XPENDING", keys_.events(), group_, id, id, "1"});
-  if (r.is_error()) return std::nullopt;
-  return !r.elements.empty();
+  if (r.is_error()) return net::store_result<bool>::failed(r.text);
+  return net::store_result<bool>::done(!r.elements.empty());
 }
 
-std::optional<stream_entry> cache_store::fetch(const std::string& id) {
+net::store_result<std::optional<stream_entry>> cache_store::fetch(const std::string& id) {
+  using result = net::store_result<std::optional<stream_entry>>;
   auto r = redis_.command({"XRANGE", keys_.events(), id, id});
-  auto entries = entries_of(r, false);
-  if (!entries || entries->empty()) return std::nullopt;
-  return std::move(entries->front());
+  auto found = entries_of(r, false);
+  if (!found.ok()) return result::failed(found.reason);
+  if (found.value.empty()) return result::done();
+  return result::done(std::move(found.value.front()));
 }
 
 }  // namespace g::cache

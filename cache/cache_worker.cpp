@@ -37,45 +37,44 @@ cache_worker::cache_worker(cache_store& store, event_planner& planner, worker_se
 
 void cache_worker::log(const std::string& what) const { LOG_WARN("%s", what.c_str()); }
 
-bool cache_worker::take(std::optional<std::vector<stream_entry>> entries, bool claimed) {
-  if (!entries) return false;
+net::store_result<> cache_worker::take(cache_store::entries entries, bool claimed) {
+  if (!entries.ok()) return net::store_result<>::failed("reading the stream: " + entries.reason);
   std::int64_t now = monotonic_ms();
-  for (auto& e : *entries) {
+  for (auto& e : entries.value) {
     if (claimed && !held_.count(e.id)) ++counters_.claimed;
     std::string id = e.id;
     held_.try_emplace(std::move(id), held_entry{std::move(e), now, false});
   }
-  return true;
+  return net::store_result<>::done();
 }
 
-bool cache_worker::step() {
+net::store_result<> cache_worker::step() {
   if (!started_) {
     // Entries this consumer held before a restart under the same name come first.
-    if (!take(store_.read_own_pending(settings_.batch * 4), false)) return false;
+    if (auto r = take(store_.read_own_pending(settings_.batch * 4), false); !r.ok()) return r;
     started_ = true;
   }
   std::int64_t now = monotonic_ms();
   if (now - last_claim_ms_ >= 1000) {
     last_claim_ms_ = now;
-    if (!take(store_.claim_idle(settings_.claim_idle_ms, settings_.batch), true)) return false;
+    if (auto r = take(store_.claim_idle(settings_.claim_idle_ms, settings_.batch), true); !r.ok()) return r;
   }
   // Wait for new entries when nothing is held; when the last round applied something, more may be ready at once
   // (no wait); else the held entries wait for other workers (a short one).
   int block_ms = held_.empty() ? 500 : progressed_ ? 0 : 5;
-  if (!take(store_.read_new(settings_.batch, block_ms), false)) return false;
+  if (auto r = take(store_.read_new(settings_.batch, block_ms), false); !r.ok()) return r;
   const std::uint64_t applied_before = counters_.applied + counters_.duplicates;
-  bool ok = apply_ready();
+  auto applied = apply_ready();
   progressed_ = counters_.applied + counters_.duplicates != applied_before;
-  return ok;
+  return applied;
 }
 
-bool cache_worker::flush(std::vector<pending_apply>& batch) {
-  if (batch.empty()) return true;
+net::store_result<> cache_worker::flush(std::vector<pending_apply>& batch) {
+  if (batch.empty()) return net::store_result<>::done();
   auto outcomes = store_.apply(batch);
-  bool ok = true;
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+  for (std::size_t i = 0; i < outcomes.value.size(); ++i) {
     std::string id = batch[i].entry->id;  // a copy: erasing the entry frees the original
-    switch (outcomes[i]) {
+    switch (outcomes.value[i]) {
       case apply_outcome::applied:
         ++counters_.applied;
         held_.erase(id);
@@ -85,27 +84,30 @@ bool cache_worker::flush(std::vector<pending_apply>& batch) {
         held_.erase(id);
         break;
       case apply_outcome::not_next: break;  // another worker moved the shard meanwhile: retried next step
-      case apply_outcome::failed: ok = false; break;
+      case apply_outcome::failed: break;    // still held and pending: applied on a later step
     }
   }
   batch.clear();
-  if (!ok) log("applying failed, will retry: " + store_.error());
-  return ok;
+  if (!outcomes.ok()) return net::store_result<>::failed("applying: " + outcomes.reason);
+  return net::store_result<>::done();
 }
 
 // A predecessor not applied yet: held by another worker (wait; a dead one's entries are claimed), still in the
 // stream but held by nobody (take it), or trimmed away (true: a gap, to be applied without it, loudly).
 bool cache_worker::predecessor_gone(const std::string& prev) {
   if (held_.count(prev)) return false;
+  // Any read unanswered: not known to be gone, so not a gap (asked again on a later round).
   auto pending = store_.pending(prev);
-  if (!pending || *pending) return false;
-  if (auto e = store_.fetch(prev)) {
-    std::string pid = e->id;
-    held_.try_emplace(std::move(pid), held_entry{std::move(*e), monotonic_ms(), false});
+  if (!pending.ok() || pending.value) return false;
+  auto e = store_.fetch(prev);
+  if (!e.ok()) return false;
+  if (e.value) {
+    std::string pid = e.value->id;
+    held_.try_emplace(std::move(pid), held_entry{std::move(*e.value), monotonic_ms(), false});
     return false;
   }
   auto in_stream = store_.in_stream(prev);
-  return in_stream && !*in_stream;
+  return in_stream.ok() && !in_stream.value;
 }
 
 void cache_worker::look_for_gaps(const std::string& id, held_entry& h) {
@@ -116,8 +118,8 @@ void cache_worker::look_for_gaps(const std::string& id, held_entry& h) {
       ", which is no longer in the stream; applied without it (the shard's cache may miss changes until its next READY)");
 }
 
-bool cache_worker::apply_ready() {
-  if (held_.empty()) return true;
+net::store_result<> cache_worker::apply_ready() {
+  if (held_.empty()) return net::store_result<>::done();
   std::set<int> shards;
   std::map<std::string, std::map<int, std::string>> markers;  // a held reshard marker's predecessors
   for (auto& [id, h] : held_) {
@@ -128,11 +130,8 @@ bool cache_worker::apply_ready() {
     }
   }
   auto applied = store_.applied_ids({shards.begin(), shards.end()});
-  if (!applied) {
-    log("cannot read cache:applied_id: " + store_.error());
-    return false;
-  }
-  std::map<int, std::string>& last = *applied;
+  if (!applied.ok()) return net::store_result<>::failed("reading cache:applied_id: " + applied.reason);
+  std::map<int, std::string>& last = applied.value;
 
   // The entries that are next, in stream order, at most a batch. One that reads nothing is planned at once; one
   // that reads is planned once the batch's values are in (and parsed again then: cheaper than a round trip).
@@ -187,18 +186,15 @@ bool cache_worker::apply_ready() {
     all_reads.insert(all_reads.end(), reads.begin(), reads.end());
     last[shard] = id;
   }
-  if (ready.empty()) return true;
+  if (ready.empty()) return net::store_result<>::done();
 
   // One read for the whole batch: the values before it. Each entry then sees them with the writes of the
   // entries planned before it laid over (pending_writes), as if those were already applied.
   std::vector<read_result> before;
   if (!all_reads.empty()) {
     auto r = store_.read(all_reads);
-    if (!r) {
-      log("cannot read the cache: " + store_.error());
-      return false;
-    }
-    before = std::move(*r);
+    if (!r.ok()) return net::store_result<>::failed("reading the cache: " + r.reason);
+    before = std::move(r.value);
   }
   pending_writes written(store_.keys());
   std::vector<pending_apply> batch;
@@ -215,13 +211,10 @@ bool cache_worker::apply_ready() {
       }
       if (results.size() != re.reads.size()) {
         // The writes cannot answer (a shard's guild set after guilds moved): write what is planned, read again.
-        if (!flush(batch)) return false;
+        if (auto f = flush(batch); !f.ok()) return f;
         auto r = store_.read(re.reads);
-        if (!r) {
-          log("cannot read the cache: " + store_.error());
-          return false;
-        }
-        results = std::move(*r);
+        if (!r.ok()) return net::store_result<>::failed("reading the cache: " + r.reason);
+        results = std::move(r.value);
       }
       plan = planner_.plan(std::move(results));
     }

@@ -26,8 +26,9 @@ class cache_worker {
  public:
   cache_worker(cache_store& store, event_planner& planner, worker_settings settings, std::string name);
 
-  // One round: read, claim, apply what is next. False if Redis could not be used (the caller logs and retries).
-  bool step();
+  // One round: read, claim, apply what is next. Unavailable, with what Redis said, if it could not be used (the
+  // caller logs and retries; nothing is lost: unapplied entries stay pending in the group).
+  net::store_result<> step();
   const worker_counters& counters() const { return counters_; }
   std::size_t held() const { return held_.size(); }
 
@@ -37,9 +38,9 @@ class cache_worker {
     std::int64_t waiting_since_ms = 0;
     bool force = false;  // its predecessor is gone from the stream: applied without the check
   };
-  bool take(std::optional<std::vector<stream_entry>> entries, bool claimed);
-  bool apply_ready();
-  bool flush(std::vector<pending_apply>& batch);
+  net::store_result<> take(cache_store::entries entries, bool claimed);
+  net::store_result<> apply_ready();
+  net::store_result<> flush(std::vector<pending_apply>& batch);
   void look_for_gaps(const std::string& id, held_entry& h);
   bool predecessor_gone(const std::string& prev);
   void log(const std::string& what) const;

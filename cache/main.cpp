@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
 
   g::cache::cache_keys keys(cfg.node.group);
   g::cache::cache_store store(redis, keys, cfg.cache.consumer_group, consumer);
-  if (!store.prepare()) return fail(store.error(), 1);
+  if (auto prepared = store.prepare(); !prepared.ok()) return fail(prepared.reason, 1);
   g::cache::event_planner planner(keys, {cfg.cache.members, cfg.cache.presences, cfg.cache.voice_states, cfg.cache.emojis});
   g::cache::worker_settings settings;
   settings.batch = cfg.cache.batch;
@@ -88,8 +88,10 @@ int main(int argc, char** argv) {
   bool failing = false;
   auto last_report = std::chrono::steady_clock::now();
   while (!stopping) {
-    bool ok = worker.step();
-    if (!ok && !failing) LOG_WARN("Redis at %s unusable; retrying every 500 ms", redis.address().c_str());
+    auto stepped = worker.step();
+    const bool ok = stepped.ok();
+    if (!ok && !failing)
+      LOG_WARN("Redis at %s unusable (%s); retrying every 500 ms", redis.address().c_str(), stepped.reason.c_str());
     if (ok && failing) LOG_INFO("Redis usable again");
     failing = !ok;
     if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -165,20 +165,20 @@ void bot_session::identify(const net::client_identify& id, std::int64_t now_ms) 
 void bot_session::on_snapshot(snapshot_result r, std::int64_t now_ms) {
   if (closed_ || phase_ != phase::snapshot) return;
   now_ = now_ms;
-  if (!r.snapshot) {
+  if (!r.ok()) {
     // While G's shard or g-cache is still starting, the bot waits a little (libraries wait 15 s for READY), then is
     // told to come back: a clean close it recovers from by identifying again.
     if (now_ms - identified_at_ < snapshot_patience_ms) {
-      if (!snapshot_waiting_) log("waiting for the cache: " + r.error);
+      if (!snapshot_waiting_) log("waiting for the cache: " + r.reason);
       snapshot_waiting_ = true;
       retry_snapshot_at_ = now_ms + 500;
       return;
     }
-    log("no READY: " + r.error);
+    log("no READY: " + r.reason);
     close(4000, "The cache is not ready for this shard yet", true);
     return;
   }
-  const shard_snapshot& s = *r.snapshot;
+  const shard_snapshot& s = r.value;
   ready_fields f{record_.session_id, settings_.gateway_url, shard_sent_, record_.shard, record_.total};
   dispatch_frame(frame_, "READY", ++seq_, ready_d(s, f));
   send(frame_);

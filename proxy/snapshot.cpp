@@ -82,22 +82,14 @@ std::string guild_create(const net::redis_reply& item) {
 }  // namespace
 
 snapshot_result read_snapshot(net::redis_connection& redis, const std::string& prefix, int shard, bool presences) {
-  snapshot_result result;
   net::redis_reply r = redis.eval(snapshot_script, snapshot_sha(), {},
                                   {prefix, std::to_string(shard), presences ? "1" : "0"});
-  if (r.is_error()) {
-    result.error = "cannot read the cache: " + r.text;
-    return result;
-  }
-  if (r.type != net::redis_reply::array || r.elements.size() != 4) {
-    result.error = "cannot read the cache: unexpected reply to the snapshot script";
-    return result;
-  }
-  if (r.elements[0].type == net::redis_reply::nil || r.elements[1].type == net::redis_reply::nil) {
-    result.error = "the cache holds nothing for shard " + std::to_string(shard) +
-                   " yet (is g-cache running, and has the shard sent READY?)";
-    return result;
-  }
+  if (r.is_error()) return snapshot_result::failed("cannot read the cache: " + r.text);
+  if (r.type != net::redis_reply::array || r.elements.size() != 4)
+    return snapshot_result::failed("cannot read the cache: unexpected reply to the snapshot script");
+  if (r.elements[0].type == net::redis_reply::nil || r.elements[1].type == net::redis_reply::nil)
+    return snapshot_result::refused("the cache holds nothing for shard " + std::to_string(shard) +
+                                    " yet (is g-cache running, and has the shard sent READY?)");
   shard_snapshot s;
   s.applied_id = r.elements[0].text;
   s.me = r.elements[1].text;
@@ -109,8 +101,7 @@ snapshot_result read_snapshot(net::redis_connection& redis, const std::string& p
     std::string d = guild_create(item);
     if (!d.empty()) s.guild_creates.push_back(std::move(d));
   }
-  result.snapshot = std::move(s);
-  return result;
+  return snapshot_result::done(std::move(s));
 }
 
 std::string ready_d(const shard_snapshot& s, const ready_fields& f) {

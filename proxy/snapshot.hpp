@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "net/redis/store_result.hpp"
+
 namespace g::net {
 class redis_connection;
 }
@@ -20,10 +22,8 @@ struct shard_snapshot {
   std::vector<std::string> guild_creates;    // the d of each available guild's GUILD_CREATE
 };
 
-struct snapshot_result {
-  std::optional<shard_snapshot> snapshot;  // nullopt: see `error`
-  std::string error;  // Redis failed, or the cache holds nothing for the shard yet (is g-cache running?)
-};
+// Lost: the cache holds nothing for the shard yet (is g-cache running?); unavailable: Redis did not answer.
+using snapshot_result = net::store_result<shard_snapshot>;
 
 // Reads one shard's snapshot; presences only when the bot has the intent (and the cache keeps them).
 snapshot_result read_snapshot(net::redis_connection& redis, const std::string& prefix, int shard, bool presences);

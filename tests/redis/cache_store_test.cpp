@@ -47,26 +47,26 @@ TEST_CASE("g-cache: a dead worker's entries are claimed, and session B's READY w
 
   // A worker that took session A's entries and died before applying them.
   cache_store ghost(c, keys, "cache", "ghost");
-  REQUIRE(ghost.prepare());
+  REQUIRE(ghost.prepare().ok());
   auto taken = ghost.read_new(4, 0);
-  REQUIRE(taken);
-  REQUIRE(taken->size() == 4);
+  REQUIRE(taken.ok());
+  REQUIRE(taken.value.size() == 4);
 
   redis_connection c2(endpoint(redis));
   cache_store store(c2, keys, "cache", "live");
-  REQUIRE(store.prepare());
+  REQUIRE(store.prepare().ok());
   event_planner planner(keys, {});
   worker_settings settings;
   settings.claim_idle_ms = 300;
   cache_worker worker(store, planner, settings, "live");
-  REQUIRE(worker.step());
+  REQUIRE(worker.step().ok());
   // Session B's entries are held, not applied: their predecessor is the ghost's.
   CHECK(worker.counters().applied == 0);
   CHECK(worker.held() == 2);
   CHECK(c.command({"HGET", "g:t:cache:applied", "0"}).type == g::net::redis_reply::nil);
 
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (worker.counters().applied < 6 && std::chrono::steady_clock::now() < until) REQUIRE(worker.step());
+  while (worker.counters().applied < 6 && std::chrono::steady_clock::now() < until) REQUIRE(worker.step().ok());
   CHECK(worker.counters().applied == 6);
   CHECK(worker.counters().claimed == 4);
   CHECK(c.command({"HGET", "g:t:cache:applied", "0"}).text == "B:2");
@@ -79,8 +79,14 @@ TEST_CASE("g-cache: a dead worker's entries are claimed, and session B's READY w
 
   // Once applied, an entry applies no more: the script acknowledges it as a duplicate.
   auto again = store.fetch("1-3");
-  REQUIRE(again);
-  auto outcome = store.apply({pending_apply{&*again, cache_plan{}, true}});
-  CHECK(outcome[0] == apply_outcome::duplicate);
+  REQUIRE(again.ok());
+  REQUIRE(again.value);
+  auto outcome = store.apply({pending_apply{&*again.value, cache_plan{}, true}});
+  CHECK(outcome.ok());
+  CHECK(outcome.value[0] == apply_outcome::duplicate);
+  // Not in the stream: found nothing, which is not a failure.
+  auto none = store.fetch("9-9");
+  CHECK(none.ok());
+  CHECK_FALSE(none.value);
   CHECK(c.command({"GET", "g:t:cache:guild:11"}).text == R"({"id":"11","name":"eleven B","member_count":1})");
 }
