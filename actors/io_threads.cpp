@@ -14,7 +14,7 @@
 
 namespace g::actors {
 
-void commit_health::note(bool failing, const std::string& why, const std::string& address) {
+void commit_health::note(bool failing, const std::string& why, const std::string& address, bool left) {
   std::lock_guard l(mu_);
   if (failing) {
     if (failing_++ > 0) return;
@@ -25,6 +25,11 @@ void commit_health::note(bool failing, const std::string& why, const std::string
     return;
   }
   if (failing_ == 0 || --failing_ > 0) return;
+  if (left) {
+    LOG_INFO("no shard of this node waits for Redis at %s to take commits any more (they left it) after %.1f s",
+             address.c_str(), static_cast<double>(net::steady_ms() - since_ms_) / 1000.0);
+    return;
+  }
   LOG_INFO("Redis at %s takes commits again after %.1f s", address.c_str(),
            static_cast<double>(net::steady_ms() - since_ms_) / 1000.0);
 }
@@ -41,15 +46,21 @@ io_lane::io_lane(std::size_t index, commit_health& health)
 
 io_lane::~io_lane() { pipe_.reset(); }  // before its io_context
 
-void io_lane::note_commit(const net::commit_result& r) {
+void io_lane::note_commit(const net::commit_result& r, bool& stream_failing) {
   if (pipe_->connections() != connections_) {
     connections_ = pipe_->connections();
     health_.note_server(pipe_->address());
   }
   const bool failing = r.unavailable();
-  if (failing == failing_) return;  // the usual case: nothing shared is touched
-  failing_ = failing;
-  health_.note(failing, r.reason, pipe_->address());
+  if (failing == stream_failing) return;  // the usual case: nothing shared is touched
+  stream_failing = failing;
+  if (failing ? failing_streams_++ == 0 : --failing_streams_ == 0) health_.note(failing, r.reason, pipe_->address());
+}
+
+void io_lane::forget(bool& stream_failing) {
+  if (!stream_failing) return;
+  stream_failing = false;
+  if (--failing_streams_ == 0) health_.note(false, {}, pipe_->address(), true);
 }
 
 struct io_threads::running {

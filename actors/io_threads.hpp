@@ -33,7 +33,8 @@ class commit_health {
  public:
   explicit commit_health(node_counters& counters) : counters_(counters) {}
   // A thread's commits started (failing) or stopped (!failing) failing; `why` is the first failure's reason.
-  void note(bool failing, const std::string& why, const std::string& address);
+  // `left`: not a recovery, the thread's last failing shard left it (moved, stopped) during the outage.
+  void note(bool failing, const std::string& why, const std::string& address, bool left = false);
   // A thread connected to `address`: a server other than the last one is logged (a failover).
   void note_server(const std::string& address);
 
@@ -53,8 +54,11 @@ class io_lane {
   net::redis_pipe& pipe() { return *pipe_; }
   std::size_t index() const { return index_; }
   // Every commit's answer, on this lane's thread: only a change (failing or not, another server) reaches the
-  // node-wide health.
-  void note_commit(const net::commit_result& r);
+  // node-wide health. `stream_failing` is the committing shard's own mark: the thread fails while any of its
+  // shards' last commit failed.
+  void note_commit(const net::commit_result& r, bool& stream_failing);
+  // A shard's stream closed: if its last commit had failed, the thread stops counting it.
+  void forget(bool& stream_failing);
 
  private:
   friend class io_threads;
@@ -62,7 +66,7 @@ class io_lane {
   commit_health& health_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<net::redis_pipe> pipe_;
-  bool failing_ = false;
+  std::size_t failing_streams_ = 0;  // shards whose last commit failed
   std::uint64_t connections_ = 0;
 };
 

@@ -106,7 +106,7 @@ void shard_stream::update_board(F&& f) {
 void shard_stream::on_commit_answer(const net::redis_reply& reply) {
   if (closed_) return;
   net::commit_result result = net::read_commit_reply(reply, id_);
-  lane_.note_commit(result);
+  lane_.note_commit(result, failing_);
   if (result.unavailable()) {
     ++env_.counters.redis_errors;
     // Redis forgot the script (a restart, SCRIPT FLUSH): loaded again before the retry.
@@ -184,6 +184,7 @@ void shard_stream::drain() {
 }
 
 void shard_stream::close() {
+  lane_.forget(failing_);
   closed_ = true;
   conn_ = nullptr;
   batch_.clear();

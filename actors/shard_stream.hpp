@@ -71,6 +71,7 @@ class shard_stream : public net::shard_listener, public std::enable_shared_from_
   net::shard_connection* conn_ = nullptr;
   std::uint64_t received_ = 0;  // dispatches not yet added to the node's counter
   bool commit_posted_ = false, retrying_ = false, draining_ = false, closed_ = false, reading_paused_ = false;
+  bool failing_ = false;  // its last commit failed (the io lane counts such shards: io_lane::note_commit)
   std::atomic<std::int64_t> committed_seq_{0};
 };
 
