@@ -28,7 +28,7 @@ g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
   fc_ = std::make_unique<harness::fakecord_process>(
       o.fakecord, std::vector<std::string>{"--guilds", std::to_string(o.guilds), "--shards", std::to_string(o.shards),
                                            "--max-concurrency", std::to_string(o.max_concurrency), "--token", "bench-token",
-                                           "--rate", std::to_string(o.rate)});
+                                           "--rate", std::to_string(o.rate), "--session-limit", std::to_string(o.session_limit)});
   dir_ = (std::filesystem::temp_directory_path() / ("g-bench-cluster-" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(dir_);
   std::mt19937_64 rng(std::random_device{}());

@@ -75,6 +75,9 @@ g_cluster_options cluster_options(const scale_options& o, int nodes, int shards)
   c.max_concurrency = max_concurrency_for(shards);
   c.rate = o.rate;
   c.max_moves = o.max_moves;
+  // Discord gives a bot of thousands of shards more than 1,000 session starts a day; a cold start and one full
+  // re-identify fit, so a failover that fell back to IDENTIFY would show as IDENTIFYs, not as a refusal.
+  c.session_limit = 1000 + 2 * shards;
   return c;
 }
 
