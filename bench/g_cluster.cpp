@@ -92,7 +92,7 @@ bool g_cluster::restart_and_rebalance(int i, std::chrono::milliseconds timeout) 
   restart(i);
   // Every status poll reads the whole hash: a tenth of a second apart is fine-grained enough for a rebalance.
   return wait_for([&] { return !node_id(i).empty() && node_id(i) != before && balanced(); }, timeout,
-                  std::chrono::milliseconds(o_.shards > 1000 ? 250 : 10));
+                  std::chrono::milliseconds(o_.shards > 5000 ? 1000 : o_.shards > 1000 ? 250 : 10));
 }
 
 std::string g_cluster::node_id(int i) {
