@@ -27,6 +27,7 @@ struct fakecord_counts {
   std::int64_t heartbeat_timeouts = 0;  // g-fakecord closed a client that stopped beating (4009): a zombie
   std::int64_t node_closes = 0;         // the node closed a connection itself, resumable (4900)
   std::int64_t violations = 0;
+  std::string violation_kinds;  // "kind n, …"
 
   explicit fakecord_counts(const std::string& stats) {
     auto n = [&](const char* pointer) { return std::max<std::int64_t>(0, json_int(stats, pointer)); };
@@ -42,7 +43,13 @@ struct fakecord_counts {
     // in time, and a shard handed over to another node. Which of them the status tells (shard_health).
     node_closes = n("/client_closes/4900");
     violations = std::max<std::int64_t>(0, json_sum(stats, "/violations"));
+    simdjson::dom::parser p;
+    simdjson::dom::object v;
+    if (p.parse(stats).at_pointer("/violations").get(v) == simdjson::SUCCESS)
+      for (auto field : v) violation_kinds += (violation_kinds.empty() ? "" : ", ") + std::string(field.key) + " " +
+                                              std::to_string(std::max<std::int64_t>(0, field.value.get_int64().value_unsafe()));
   }
+  std::string violations_text() const { return std::to_string(violations) + (violations ? " (" + violation_kinds + ")" : ""); }
 };
 
 // Discord gives large bots a power of two; g-fakecord accepts up to 1024 (--max-concurrency).
@@ -160,7 +167,7 @@ bool run_one(const scale_options& o) {
             << "| stream entries, gaps or duplicates | " << st.entries << ", " << st.breaks << " |\n"
             << "| g-fakecord: CPU in the window, RSS | " << num((fc_cpu1 - fc_cpu0) / window * 100, 1) << " % of a core, "
             << mib(fc_rss) << " (" << num(static_cast<double>(fc_rss) / n, 1) << " KiB per session) |\n"
-            << "| g-fakecord's protocol violations | " << f2.violations << " |\n\n";
+            << "| g-fakecord's protocol violations | " << f2.violations_text() << " |\n\n";
   const bool ok = k.all_resumed() && back && k.identified == 0 && f2.heartbeat_timeouts == 0 && zombies.empty() && st.breaks == 0 &&
                   f2.identifies == n && f2.violations == 0;
   if (!ok) std::cerr << "g-bench: scale A failed a hard condition\n";
@@ -237,7 +244,7 @@ bool run_many(const scale_options& o) {
             << " / " << zombies.size() << " |\n"
             << "| resumable closes by the node (4900: zombies, timeouts and handovers) | " << after.node_closes << " |\n"
             << "| stream entries, gaps or duplicates | " << st.entries << ", " << st.breaks << " |\n"
-            << "| g-fakecord's protocol violations | " << after.violations << " |\n\n";
+            << "| g-fakecord's protocol violations | " << after.violations_text() << " |\n\n";
   const bool ok = lost == 0 && rebalanced && st.breaks == 0 && after.identifies == before.identifies &&
                   after.heartbeat_timeouts == 0 && zombies.empty() && after.violations == 0;
   if (!ok) std::cerr << "g-bench: scale B failed a hard condition\n";
