@@ -1,30 +1,12 @@
 #include "bench/failover.hpp"
 
-#include <algorithm>
-#include <cstdio>
 #include <iostream>
 #include <thread>
 
+#include "bench/figures.hpp"
 #include "bench/g_cluster.hpp"
 
 namespace g::bench {
-
-namespace {
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-std::string fmt(double ms) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.0f ms", ms);
-  return b;
-}
-
-}  // namespace
 
 int run_failover(const failover_options& o) {
   g_cluster_options c;
@@ -49,25 +31,17 @@ int run_failover(const failover_options& o) {
     const int master = cluster.master_index();
     const bool kill_master = k % 2 == 0 && master >= 0;
     const int victim = kill_master ? master : (master + 1 + k / 2 % (o.nodes - 1)) % o.nodes;
-    const std::string id = cluster.node_id(victim);
-    const int owned = cluster.ready_by_node()[id];
-    const std::int64_t base = cluster.fakecord_stat("/resumes");
-    auto t0 = steady_clock::now();
-    cluster.kill(victim);
-    bool done = cluster.wait_for([&] { return cluster.fakecord_stat("/resumes") >= base + owned; }, seconds(30));
-    double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
-    if (!done) {
+    kill_outcome k_out = cluster.kill_awaiting_resumes(victim, false, seconds(30));
+    if (!k_out.all_resumed()) {
       ++failures;
       std::cerr << "g-bench: kill " << k + 1 << ": shards not resumed within 30 s\n";
     } else {
-      all.push_back(ms);
-      (kill_master ? of_master : of_worker).push_back(ms);
+      all.push_back(k_out.ms);
+      (kill_master ? of_master : of_worker).push_back(k_out.ms);
     }
     std::cerr << "g-bench: kill " << k + 1 << " (node " << static_cast<char>('a' + victim) << (kill_master ? ", the master" : "")
-              << ", " << owned << " shards): last RESUMED after " << fmt(ms) << "\n";
-    cluster.restart(victim);
-    if (!cluster.wait_for([&] { return !cluster.node_id(victim).empty() && cluster.node_id(victim) != id && cluster.balanced(); },
-                          seconds(60))) {
+              << ", " << k_out.owned << " shards): last RESUMED after " << fmt_ms(k_out.ms) << "\n";
+    if (!cluster.restart_and_rebalance(victim, seconds(60))) {
       std::cerr << "g-bench: the cluster did not rebalance after restarting the node\n";
       return 1;
     }
@@ -80,9 +54,9 @@ int run_failover(const failover_options& o) {
             << " dispatches/s, default cluster settings)\n\n"
             << "| kills | p50 | p99 | max | p50 master / worker | not resumed | identifies (shards) | stream entries | gaps or duplicates |\n"
             << "|---|---|---|---|---|---|---|---|---|\n"
-            << "| " << o.kills << " | " << fmt(percentile(all, 0.5)) << " | " << fmt(percentile(all, 0.99)) << " | "
-            << fmt(all.empty() ? 0 : *std::max_element(all.begin(), all.end())) << " | " << fmt(percentile(of_master, 0.5))
-            << " / " << fmt(percentile(of_worker, 0.5)) << " | " << failures << " | " << identifies
+            << "| " << o.kills << " | " << fmt_ms(percentile(all, 0.5)) << " | " << fmt_ms(percentile(all, 0.99)) << " | "
+            << fmt_ms(max_of(all)) << " | " << fmt_ms(percentile(of_master, 0.5))
+            << " / " << fmt_ms(percentile(of_worker, 0.5)) << " | " << failures << " | " << identifies
             << " (" << o.shards << ") | " << st.entries << " | " << st.breaks << " |\n\n"
             << "Time from `kill -9` to the last of that node's shards RESUMED at g-fakecord. Aim: p99 <= 250 ms, no gap, no\n"
             << "duplicate, identifies = shards (every failover is a resume).\n";

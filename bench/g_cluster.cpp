@@ -28,7 +28,7 @@ g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
   fc_ = std::make_unique<harness::fakecord_process>(
       o.fakecord, std::vector<std::string>{"--guilds", std::to_string(o.guilds), "--shards", std::to_string(o.shards),
                                            "--max-concurrency", std::to_string(o.max_concurrency), "--token", "bench-token",
-                                           "--rate", std::to_string(o.rate)});
+                                           "--rate", std::to_string(o.rate), "--session-limit", std::to_string(o.session_limit)});
   dir_ = (std::filesystem::temp_directory_path() / ("g-bench-cluster-" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(dir_);
   std::mt19937_64 rng(std::random_device{}());
@@ -40,7 +40,8 @@ g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
                         << "[discord]\ntoken = \"bench-token\"\nrest_url = \"http://127.0.0.1:" << fc_->port() << "/api\"\n"
                         << "[redis]\nport = " << redis_.port() << "\n"
                         << "[http]\nlisten = \"127.0.0.1:" << harness::free_tcp_port() << "\"\n"
-                        << "[security]\ncookie = \"" << cookie << "\"\n";
+                        << "[security]\ncookie = \"" << cookie << "\"\n"
+                        << (o.max_moves > 0 ? "[cluster]\nmax_moves = " + std::to_string(o.max_moves) + "\n" : std::string());
     configs_.push_back(path);
     nodes_.emplace_back();
     alive_.push_back(false);
@@ -66,6 +67,32 @@ void g_cluster::restart(int i) {
   auto k = static_cast<std::size_t>(i);
   nodes_[k] = harness::child_process({o_.g_actor, "--config", configs_[k]}, configs_[k] + ".log");
   alive_[k] = true;
+}
+
+pid_t g_cluster::node_pid(int i) const { return nodes_[static_cast<std::size_t>(i)].pid(); }
+
+kill_outcome g_cluster::kill_awaiting_resumes(int i, bool restart_at_once, std::chrono::milliseconds bound) {
+  using namespace std::chrono;
+  kill_outcome out;
+  out.owned = ready_by_node()[node_id(i)];
+  const std::int64_t resumes = fakecord_stat("/resumes"), identifies = fakecord_stat("/identifies");
+  const auto t0 = steady_clock::now();
+  kill(i);
+  if (restart_at_once) restart(i);
+  wait_for([&] { return fakecord_stat("/resumes") >= resumes + out.owned; }, bound);
+  out.ms = duration<double, std::milli>(steady_clock::now() - t0).count();
+  out.resumed = fakecord_stat("/resumes") - resumes;
+  out.identified = fakecord_stat("/identifies") - identifies;
+  return out;
+}
+
+bool g_cluster::restart_and_rebalance(int i, std::chrono::milliseconds timeout) {
+  const std::string before = node_id(i);
+  if (alive_[static_cast<std::size_t>(i)]) kill(i);
+  restart(i);
+  // Every status poll reads the whole hash: a tenth of a second apart is fine-grained enough for a rebalance.
+  return wait_for([&] { return !node_id(i).empty() && node_id(i) != before && balanced(); }, timeout,
+                  std::chrono::milliseconds(o_.shards > 5000 ? 1000 : o_.shards > 1000 ? 250 : 10));
 }
 
 std::string g_cluster::node_id(int i) {
@@ -97,6 +124,23 @@ std::map<std::string, int> g_cluster::ready_by_node() {
   return out;
 }
 
+shard_health g_cluster::health() {
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
+  shard_health out;
+  simdjson::dom::parser p;
+  auto all = c.command({"HGETALL", "g:g:status"});
+  for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
+    simdjson::dom::element e;
+    if (p.parse(all.elements[i + 1].text).get(e) != simdjson::SUCCESS) continue;
+    std::int64_t latency = -1;
+    if (e["latency_ms"].get(latency) == simdjson::SUCCESS && latency >= 0) out.latency_ms.push_back(static_cast<double>(latency));
+    // The session machine's words for it (net/gateway/session_machine.cpp).
+    if (json_string(e, "/error").find("zombie connection") != std::string::npos)
+      out.zombies.insert(json_string(e, "/node") + " " + all.elements[i].text);
+  }
+  return out;
+}
+
 bool g_cluster::balanced() {
   auto ready = ready_by_node();
   int running = 0, lo = o_.shards, hi = 0, sum = 0;
@@ -111,7 +155,9 @@ bool g_cluster::balanced() {
   return sum == o_.shards && hi - lo <= 1 && running > 0;
 }
 
-std::int64_t g_cluster::fakecord_stat(const char* pointer) { return json_int(fc_->stats(), pointer); }
+std::string g_cluster::fakecord_counters() { return fc_->get("/_fakecord/stats?sessions=false"); }
+
+std::int64_t g_cluster::fakecord_stat(const char* pointer) { return json_int(fakecord_counters(), pointer); }
 
 stream_check g_cluster::check_stream() {
   net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 10000});
@@ -148,21 +194,35 @@ bool g_cluster::caught_up() {
   simdjson::dom::parser p;
   simdjson::dom::element stats;
   if (p.parse(fc_->stats()).get(stats) != simdjson::SUCCESS) return false;
-  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 10000});
   simdjson::dom::array sessions;
   if (stats["sessions"].get(sessions) != simdjson::SUCCESS) return false;
+  // One pipeline for every session's record: at 10,000 shards, one round trip each would take a second a poll.
+  std::vector<std::string> keys;
+  std::vector<std::pair<std::string_view, std::int64_t>> expected;  // session id, seq
   for (auto s : sessions) {
     std::int64_t shard = 0, seq = 0;
     std::string_view id;
     if (s["shard"].get(shard) || s["seq"].get(seq) || s["session_id"].get(id)) return false;
-    auto h = c.command({"HMGET", "g:g:session:" + std::to_string(o_.shards) + ":" + std::to_string(shard), "session_id", "seq"});
-    if (h.elements.size() != 2 || h.elements[0].text != id || std::stoll("0" + h.elements[1].text) != seq) return false;
+    keys.push_back("g:g:session:" + std::to_string(o_.shards) + ":" + std::to_string(shard));
+    expected.emplace_back(id, seq);
+  }
+  std::vector<std::vector<std::string_view>> commands;
+  for (auto& k : keys) commands.push_back({"HMGET", k, "session_id", "seq"});
+  auto replies = c.pipeline(commands);
+  if (replies.size() != expected.size()) return false;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    auto& h = replies[i];
+    if (h.elements.size() != 2 || h.elements[0].text != expected[i].first ||
+        std::stoll("0" + h.elements[1].text) != expected[i].second)
+      return false;
   }
   return true;
 }
 
-bool g_cluster::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  return harness::wait_until(pred, timeout, std::chrono::milliseconds(10));
+bool g_cluster::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds poll) {
+  return harness::wait_until(pred, timeout, poll);
 }
 
 std::string g_cluster::logs() const {

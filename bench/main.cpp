@@ -11,6 +11,7 @@
 #include "bench/decode_throughput.hpp"
 #include "bench/all_scenarios.hpp"
 #include "bench/failover.hpp"
+#include "bench/scale.hpp"
 #include "bench/nemesis.hpp"
 #include "bench/side_by_side.hpp"
 #include "bench/fakecord_throughput.hpp"
@@ -38,6 +39,13 @@ Scenarios:
                --sessions N (1000) --compress zlib-stream|zstd-stream|none (zlib-stream)
   failover     kill -9 of a node of a 3-node cluster under load, repeated: time to the last shard RESUMED
                --kills N (10) --shards N (12) --rate N (500)
+  scale        thousands of shards. Part A, one node: spawn → every shard READY, the node's CPU and RSS in a steady
+               window, heartbeats on time (at g-fakecord), zombie closes, kill -9 and restart → last RESUMED.
+               Part B, several nodes: kill -9 of a worker, repeated: p50/p99/max → last RESUMED, lost, duplicated,
+               IDENTIFYs. Exit 1 when a hard condition fails (a zombie close, a shard not RESUMED, a gap/duplicate)
+               --shards-one N (2500) --shards-many N (10000) --nodes N (4) --kills N (3) --rate N (2000)
+               --guilds-per-shard N (10) --window S (45) --bound S (60) --max-moves N (64; the node's is 2)
+               --only one|many
   nemesis      three nodes in network namespaces (root) under load, a random schedule of faults (kill -9,
                SIGSTOP, link cut, node-node cut, node-Redis cut, Redis restart, Sentinel failover, g-fakecord
                op 7 / op 9 / zombie / drop), each printed with its recovery time; then the oracle (no gap, no
@@ -203,6 +211,42 @@ int main(int argc, char** argv) {
       if (n.seconds <= 0 || n.shards < n.nodes || n.recovery_bound_s <= 0)
         throw std::invalid_argument("need a positive duration and bound, and --shards >= 3");
       return g::bench::run_nemesis(n);
+    } catch (const std::exception& e) {
+      std::cerr << "g-bench: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (scenario == "scale") {
+    try {
+      g::bench::scale_options o;
+      o.g_actor = sibling_binary("g-actor");
+      o.fakecord = sibling_binary("g-fakecord");
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+        const std::string& a = args[i];
+        const std::string& v = args[++i];
+        if (a == "--only") {
+          o.part_one = v == "one";
+          o.part_many = v == "many";
+          if (!o.part_one && !o.part_many) throw std::invalid_argument("--only takes one or many");
+          continue;
+        }
+        const int n = std::stoi(v);
+        if (n < 1) throw std::invalid_argument(a + " must be at least 1");
+        if (a == "--shards-one") o.shards_one = n;
+        else if (a == "--shards-many") o.shards_many = n;
+        else if (a == "--nodes") o.nodes = n;
+        else if (a == "--kills") o.kills = n;
+        else if (a == "--rate") o.rate = n;
+        else if (a == "--guilds-per-shard") o.guilds_per_shard = n;
+        else if (a == "--window") o.window_seconds = n;
+        else if (a == "--bound") o.bound_seconds = n;
+        else if (a == "--max-moves") o.max_moves = n;
+        else throw std::invalid_argument("unknown option " + a + " for scale");
+      }
+      if (o.nodes < 2 || o.shards_many < o.nodes) throw std::invalid_argument("need --nodes >= 2 and --shards-many >= --nodes");
+      if (o.nodes > 26) throw std::invalid_argument("--nodes is at most 26 (nodes are named a to z)");
+      return g::bench::run_scale(o);
     } catch (const std::exception& e) {
       std::cerr << "g-bench: " << e.what() << "\n";
       return 2;

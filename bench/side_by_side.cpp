@@ -36,20 +36,6 @@ using namespace std::chrono;
 constexpr const char* token = "bench-token";
 constexpr const char* intents = "36611";  // everything g-fakecord generates: the same for every system
 
-std::int64_t violations(const std::string& stats) {
-  simdjson::dom::parser p;
-  simdjson::dom::element e;
-  simdjson::dom::object v;
-  std::int64_t n = 0;
-  if (p.parse(stats).get(e) != simdjson::SUCCESS || e["violations"].get(v) != simdjson::SUCCESS) return -1;
-  for (auto field : v) {
-    std::int64_t k = 0;
-    if (field.value.get(k) == simdjson::SUCCESS) n += k;
-  }
-  return n;
-}
-
-
 // One system under test with its own redis-server and g-fakecord.
 struct stage {
   harness::redis_process redis;
@@ -248,7 +234,7 @@ cold_result measure_cold_start(const side_by_side_options& o, const std::string&
   if (!s.ready(milliseconds(static_cast<std::int64_t>(budget * 1000)))) return out;
   out.ran = true;
   out.seconds_to_ready = duration<double>(steady_clock::now() - s.spawned).count();
-  out.violations = violations(s.fc->stats());
+  out.violations = json_sum(s.fc->stats(), "/violations");
   return out;
 }
 

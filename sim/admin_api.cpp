@@ -25,7 +25,9 @@ dom::parser& parser_for_messages() {
 }
 
 
-http_reply stats(fakecord& fc) {
+// `with_sessions` false leaves out the list of sessions: a poller of counters at 10,000 sessions would otherwise
+// cost g-fakecord a sort and a megabyte of JSON per request, and slow the very thing it measures.
+http_reply stats(fakecord& fc, bool with_sessions) {
   http_reply r;
   json::writer w(r.body);
   w.begin_object()
@@ -33,6 +35,13 @@ http_reply stats(fakecord& fc) {
       .field("identifies", fc.identifies)
       .field("resumes", fc.resumes)
       .field("heartbeats", fc.heartbeats)
+      .key("heartbeat_timing")
+      .begin_object()
+      .field("on_time", fc.heartbeat_timing.on_time)
+      .field("late_under_1s", fc.heartbeat_timing.late_under_1s)
+      .field("late_over_1s", fc.heartbeat_timing.late_over_1s)
+      .field("worst_ms", fc.heartbeat_timing.worst_ms)
+      .end_object()
       .field("dispatches_sent", fc.dispatches_sent)
       .field("bytes_sent", fc.bytes_sent)
       .field("generated_total", fc.load().generated())
@@ -50,7 +59,14 @@ http_reply stats(fakecord& fc) {
     w.begin_object().field("t", u.t).field("guild_id", std::to_string(u.guild_id)).field("at_us", u.at_us).field("why", u.why).end_object();
   w.end_array().key("violations").begin_object();
   for (auto& [kind, n] : fc.violations()) w.field(kind, n);
-  w.end_object().key("sessions").begin_array();
+  w.end_object().key("client_closes").begin_object();
+  for (auto& [code, n] : fc.client_closes) w.field(std::to_string(code), n);
+  w.end_object();
+  if (!with_sessions) {
+    w.end_object();
+    return r;
+  }
+  w.key("sessions").begin_array();
   for (const session* s : fc.sessions()) {
     w.begin_object()
         .field("shard", s->shard_id)
@@ -243,7 +259,7 @@ http_reply admin_error(int status, std::string_view message) {
 http_reply handle_admin(fakecord& fc, const http_request_view& req, std::string_view route, millis now) {
   std::string_view query;
   if (auto q = req.target.find('?'); q != std::string_view::npos) query = req.target.substr(q + 1);
-  if (route == "stats" && req.method == "GET") return stats(fc);
+  if (route == "stats" && req.method == "GET") return stats(fc, query.find("sessions=false") == std::string_view::npos);
   if (route == "received" && req.method == "GET") return received(fc, query);
   if (route.rfind("guild/", 0) == 0 && req.method == "GET") return guild_truth(fc, route.substr(6));
   if (route == "guilds" && req.method == "GET") return guild_list(fc);

@@ -242,6 +242,15 @@ int fakecord::apply_fault(int shard_id, std::string_view kind, millis now, int s
   return n;
 }
 
+void fakecord::note_heartbeat(millis since_previous) {
+  const millis over = since_previous - opts_.heartbeat_ms;
+  auto& t = heartbeat_timing;
+  if (over <= heartbeat_lateness::on_time_slack_ms) ++t.on_time;
+  else if (over <= 1000) ++t.late_under_1s;
+  else ++t.late_over_1s;
+  t.worst_ms = std::max(t.worst_ms, over);
+}
+
 void fakecord::tick(millis now) {
   std::vector<gateway_connection*> conns = connections_;
   for (auto* c : conns) c->tick(now);

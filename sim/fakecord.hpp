@@ -155,6 +155,18 @@ class fakecord {
   void count_violation(std::string_view kind) { ++violations_[std::string(kind)]; }
   const std::map<std::string, std::uint64_t>& violations() const { return violations_; }
   std::uint64_t identifies = 0, resumes = 0, heartbeats = 0, dispatches_sent = 0, bytes_sent = 0;
+  // A client's punctuality: each heartbeat against the previous one on its connection (the first against HELLO),
+  // over the interval HELLO gave. Discord tolerates some lateness; a client that is late has a scheduler falling
+  // behind, which is what a benchmark at scale wants to see before it becomes a zombie close.
+  struct heartbeat_lateness {
+    static constexpr millis on_time_slack_ms = 100;  // loopback and timer jitter
+    std::uint64_t on_time = 0, late_under_1s = 0, late_over_1s = 0;
+    millis worst_ms = 0;  // the largest overrun seen
+  };
+  heartbeat_lateness heartbeat_timing;
+  void note_heartbeat(millis since_previous);
+  // Closes the client started, by its close code (0: the TCP connection ended without a close frame).
+  std::map<int, std::uint64_t> client_closes;
   void record_command(const session& s, int op, std::string d, millis now);
   const std::deque<received_command>& received() const { return received_; }
 

@@ -133,6 +133,7 @@ void gateway_connection::on_socket_closed(int client_code, millis now) {
     return;
   }
   closed_ = true;
+  ++fc_.client_closes[client_code];
   // A client closing with 1000/1001 ends its session; any other code or a dropped socket keeps it resumable.
   now_ = now;
   release_session(client_code == 1000 || client_code == 1001);
@@ -199,6 +200,7 @@ void gateway_connection::on_message(std::string_view payload, millis now) {
                  net::client_refusal_name(p.refusal));
       return;
     case net::client_payload::heartbeat:
+      fc_.note_heartbeat(now - last_heartbeat_);
       last_heartbeat_ = now;
       handle_heartbeat();
       return;

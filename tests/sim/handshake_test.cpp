@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <unistd.h>
 
 #include "tests/support/fakecord_process.hpp"
@@ -21,6 +23,32 @@ TEST_CASE("HELLO comes first and heartbeats are ACKed even before IDENTIFY") {
   auto ack = c.next();
   REQUIRE(ack);
   CHECK(json_int(*ack, "/op") == 11);
+}
+
+TEST_CASE("stats time each heartbeat against the interval and count the closes clients start") {
+  fakecord_process fc({"--heartbeat-ms", "200"});
+  {
+    gateway_test_client c(fc.port());
+    REQUIRE(c.next());                 // HELLO
+    c.send(R"({"op":1,"d":null})");    // at once: on time
+    REQUIRE(c.next());
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    c.send(R"({"op":1,"d":null})");    // 600 ms after the last, 400 over the interval
+    REQUIRE(c.next());
+    c.close(4321);
+  }
+  std::string stats;
+  for (int i = 0; i < 100 && json_int(stats, "/client_closes/4321") != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stats = fc.get("/_fakecord/stats?sessions=false");
+  }
+  CHECK(json_int(stats, "/heartbeat_timing/on_time") == 1);
+  CHECK(json_int(stats, "/heartbeat_timing/late_under_1s") == 1);
+  CHECK(json_int(stats, "/heartbeat_timing/late_over_1s") == 0);
+  CHECK(json_int(stats, "/heartbeat_timing/worst_ms") >= 390);
+  CHECK(json_int(stats, "/client_closes/4321") == 1);
+  CHECK(stats.find("\"sessions\"") == std::string::npos);
+  CHECK(fc.stats().find("\"sessions\"") != std::string::npos);
 }
 
 TEST_CASE("zlib-stream and zstd-stream carry every message, HELLO included") {
