@@ -51,6 +51,7 @@ Scenarios:
                op 7 / op 9 / zombie / drop), each printed with its recovery time; then the oracle (no gap, no
                duplicate, tail complete, identifies only for op 9, no violation). Exit 0 pass, 1 fail, 77 no root
                --minutes N (10) --seconds N --seed N (1) --shards N (12) --rate N (800) --bound S (30)
+               --slow S (0: off): a recovery slower than S seconds prints the nodes' logs since its fault
   compare      G beside @discordjs/ws and discord.py (bench/peers/) on the same load: throughput (highest rate
                sustained, events per CPU-second, latency), memory per idle shard, cold start; plus the floor
                --systems g,discord.js,discord.py --shards N (16) --rates 2000,5000,... --window N (5)
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
         else if (a == "--shards") n.shards = std::stoi(v);
         else if (a == "--rate") n.rate = std::stoi(v);
         else if (a == "--bound") n.recovery_bound_s = std::stod(v);
+        else if (a == "--slow") n.slow_s = std::stod(v);
         else throw std::invalid_argument("unknown option " + a + " for nemesis");
       }
       if (n.seconds <= 0 || n.shards < n.nodes || n.recovery_bound_s <= 0)

@@ -267,6 +267,10 @@ int run_nemesis(const nemesis_options& o) {
     const double t = duration<double>(clock_type::now() - began).count();
     std::vector<std::size_t> log_sizes;  // what each node logs from here on is printed if the fault is not healed
     for (auto& n : nodes) log_sizes.push_back(n.log().size());
+    auto print_logs_since_fault = [&] {
+      for (std::size_t k = 0; k < nodes.size(); ++k)
+        std::cerr << "--- n" << k << "\n" << nodes[k].log().substr(std::min(log_sizes[k], nodes[k].log().size()));
+    };
     std::string what = kinds[kind];
     auto held = [&] { std::this_thread::sleep_for(milliseconds(static_cast<int>(hold * 1000))); };
     double held_s = hold;
@@ -352,8 +356,7 @@ int run_nemesis(const nemesis_options& o) {
     if (took < 0) {
       ++violations;
       std::cerr << "== not recovered from '" << what << "' at " << t << " s; the nodes logged meanwhile:\n";
-      for (std::size_t k = 0; k < nodes.size(); ++k)
-        std::cerr << "--- n" << k << "\n" << nodes[k].log().substr(std::min(log_sizes[k], nodes[k].log().size()));
+      print_logs_since_fault();
       auto sessions = fakecord_sessions(fc);
       for (auto& [shard, st] : sessions) {
         auto h = watch.command({"HMGET", "g:g:session:" + std::to_string(o.shards) + ":" + std::to_string(shard), "session_id", "seq", "node"});
@@ -364,6 +367,10 @@ int run_nemesis(const nemesis_options& o) {
       }
     }
     else recoveries.push_back(took);
+    if (took >= 0 && o.slow_s > 0 && took > o.slow_s) {  // within the bound, but slow: what the nodes did meanwhile
+      std::cerr << "== slow recovery from '" << what << "' at " << t << " s (" << took << " s); the nodes logged meanwhile:\n";
+      print_logs_since_fault();
+    }
     by_kind[kinds[kind]].push_back(took < 0 ? o.recovery_bound_s : took);
     worst = std::max(worst, took < 0 ? o.recovery_bound_s : took);
     std::printf("| %.1f | %s | %.0f | %s |\n", t, what.c_str(), held_s, took < 0 ? "NOT WITHIN THE BOUND" : std::to_string(took).substr(0, 5).c_str());

@@ -19,6 +19,7 @@ struct nemesis_options {
   int shards = 12;
   int rate = 800;
   double recovery_bound_s = 30;  // a fault not healed within this is a violation
+  double slow_s = 0;             // > 0: a recovery slower than this prints the nodes' logs since the fault (stderr)
 };
 
 int run_nemesis(const nemesis_options& o);
