@@ -161,7 +161,7 @@ TEST_CASE("cluster: a rolling restart of every node in turn: zero identifies, ze
   CHECK(st.entries > 300);  // the load ran throughout
   CHECK(w.fc.stats().find(no_violations) != std::string::npos);
   for (auto& n : nodes) n.signal(SIGTERM);
-  for (auto& n : nodes) CHECK(n.wait(30s) == 0);
+  for (auto& n : nodes) CHECK_MESSAGE(n.wait(30s) == 0, n.log());
 }
 
 TEST_CASE("cluster: a frozen node (SIGSTOP) loses its shards and, thawed, is fenced and writes nothing") {
