@@ -41,7 +41,9 @@ g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
                         << "[redis]\nport = " << redis_.port() << "\n"
                         << "[http]\nlisten = \"127.0.0.1:" << harness::free_tcp_port() << "\"\n"
                         << "[security]\ncookie = \"" << cookie << "\"\n"
-                        << (o.max_moves > 0 ? "[cluster]\nmax_moves = " + std::to_string(o.max_moves) + "\n" : std::string());
+                        << "[cluster]\n"
+                        << (o.max_moves > 0 ? "max_moves = " + std::to_string(o.max_moves) + "\n" : std::string())
+                        << (o.lease_ms > 0 ? "lease_ms = " + std::to_string(o.lease_ms) + "\n" : std::string());
     configs_.push_back(path);
     nodes_.emplace_back();
     alive_.push_back(false);

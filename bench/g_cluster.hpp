@@ -25,6 +25,7 @@ struct g_cluster_options {
   int max_concurrency = 12;
   int rate = 500;  // dispatches/s from g-fakecord
   int max_moves = 0;  // [cluster] max_moves (live migrations in flight); 0: the node's default
+  int lease_ms = 0;   // [cluster] lease_ms; 0: the node's default
   int session_limit = 1000;  // g-fakecord's daily session starts (Discord's default; large bots are given more)
 };
 

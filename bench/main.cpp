@@ -45,6 +45,7 @@ Scenarios:
                IDENTIFYs. Exit 1 when a hard condition fails (a zombie close, a shard not RESUMED, a gap/duplicate)
                --shards-one N (2500) --shards-many N (10000) --nodes N (4) --kills N (3) --rate N (2000)
                --guilds-per-shard N (10) --window S (45) --bound S (60) --max-moves N (64; the node's is 2)
+               --lease-ms N (the node's default, 5000): [cluster] lease_ms for every node
                --only one|many
   nemesis      three nodes in network namespaces (root) under load, a random schedule of faults (kill -9,
                SIGSTOP, link cut, node-node cut, node-Redis cut, Redis restart, Sentinel failover, g-fakecord
@@ -244,6 +245,7 @@ int main(int argc, char** argv) {
         else if (a == "--window") o.window_seconds = n;
         else if (a == "--bound") o.bound_seconds = n;
         else if (a == "--max-moves") o.max_moves = n;
+        else if (a == "--lease-ms") o.lease_ms = n;
         else throw std::invalid_argument("unknown option " + a + " for scale");
       }
       if (o.nodes < 2 || o.shards_many < o.nodes) throw std::invalid_argument("need --nodes >= 2 and --shards-many >= --nodes");

@@ -83,6 +83,7 @@ g_cluster_options cluster_options(const scale_options& o, int nodes, int shards)
   c.max_concurrency = max_concurrency_for(shards);
   c.rate = o.rate;
   c.max_moves = o.max_moves;
+  c.lease_ms = o.lease_ms;
   // Discord gives a bot of thousands of shards more than 1,000 session starts a day; a cold start and one full
   // re-identify fit, so a failover that fell back to IDENTIFY would show as IDENTIFYs, not as a refusal.
   c.session_limit = 1000 + 2 * shards;
@@ -142,7 +143,9 @@ bool run_one(const scale_options& o) {
   for (auto& z : cluster.health().zombies) zombies.insert(z);
 
   std::cout << "## scale, part A: one node, " << n << " shards (" << o.rate << " dispatches/s, " << o.guilds_per_shard
-            << " guilds per shard, max_concurrency " << c.max_concurrency << ", default node settings)\n\n"
+            << " guilds per shard, max_concurrency " << c.max_concurrency
+            << (o.lease_ms ? ", [cluster] lease_ms " + std::to_string(o.lease_ms) + ", other node settings default" : ", default node settings")
+            << ")\n\n"
             << "| measure | value |\n|---|---|\n"
             << "| spawn → every shard READY (the node's status) | " << num(ready_s, 1) << " s |\n"
             << "| node CPU over " << num(window) << " s of steady state | " << num((cpu1 - cpu0) / window * 100, 1)
@@ -225,7 +228,8 @@ bool run_many(const scale_options& o) {
 
   std::cout << "## scale, part B: " << o.nodes << " nodes, " << n << " shards, kill -9 of a worker (" << o.rate
             << " dispatches/s, " << o.guilds_per_shard << " guilds per shard, max_concurrency " << c.max_concurrency
-            << ", [cluster] max_moves " << o.max_moves << ", other settings default)\n\n"
+            << ", [cluster] max_moves " << o.max_moves
+            << (o.lease_ms ? ", lease_ms " + std::to_string(o.lease_ms) : std::string()) << ", other settings default)\n\n"
             << "| measure | value |\n|---|---|\n"
             << "| spawn → balanced (every shard READY) | " << num(balanced_s, 1) << " s |\n"
             << "| RSS of the " << o.nodes << " nodes | " << mib(nodes_rss) << ", "

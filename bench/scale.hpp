@@ -19,6 +19,7 @@ struct scale_options {
   // Live migrations in flight: the default (2) moves a few shards a second, so putting 2,500 shards back on a
   // restarted node (and spreading a cold start over nodes that joined one after another) would take many minutes.
   int max_moves = 64;
+  int lease_ms = 0;  // [cluster] lease_ms for every node; 0: the node's default (5,000)
   bool part_one = true, part_many = true;
 };
 
