@@ -70,6 +70,20 @@ Scenarios:
 Prints a Markdown table on stdout.
 )";
 
+// A scenario's options come in pairs (--name value); each pair goes to `take`, which throws on a bad one.
+template <class Take>
+void for_each_option(const std::vector<std::string>& args, Take take) {
+  for (std::size_t i = 1; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
+    take(args[i], args[i + 1]);
+  }
+}
+
+int bad_usage(const std::exception& e) {
+  std::cerr << "g-bench: " << e.what() << "\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,40 +98,33 @@ int main(int argc, char** argv) {
       g::bench::decode_options d;
       g::bench::session_memory_options m;
       d.fakecord = m.fakecord = sibling_binary("g-fakecord");
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        const std::string& v = args[++i];
+      for_each_option(args, [&](const std::string& a, const std::string& v) {
         if (a == "--frames" && scenario == "decode") d.frames = std::stoi(v);
         else if (a == "--sessions" && scenario == "sessions") m.sessions = std::stoi(v);
         else if (a == "--compress" && scenario == "sessions") m.compress = v;
         else throw std::invalid_argument("unknown option " + a + " for " + scenario);
-      }
+      });
       return scenario == "decode" ? g::bench::run_decode_throughput(d) : g::bench::run_session_memory(m);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "cache") {
     try {
       g::bench::cache_bench_options o;
       o.g_cache = sibling_binary("g-cache");
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        int v = std::stoi(args[++i]);
+      for_each_option(args, [&](const std::string& a, const std::string& text) {
+        const int v = std::stoi(text);
         if (v <= 0) throw std::invalid_argument(a + " must be greater than 0");
         if (a == "--events") o.events = v;
         else if (a == "--rate") o.rate = v;
         else if (a == "--seconds") o.seconds = v;
         else if (a == "--members") o.members = v;
         else throw std::invalid_argument("unknown option " + a + " for cache");
-      }
+      });
       return g::bench::run_cache_bench(o);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "proxy") {
@@ -127,10 +134,8 @@ int main(int argc, char** argv) {
       o.g_cache = sibling_binary("g-cache");
       o.fakecord = sibling_binary("g-fakecord");
       o.source_dir = G_SOURCE_DIR;
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        int v = std::stoi(args[++i]);
+      for_each_option(args, [&](const std::string& a, const std::string& text) {
+        const int v = std::stoi(text);
         if (v <= 0) throw std::invalid_argument(a + " must be greater than 0");
         if (a == "--shards") o.shards = v;
         else if (a == "--guilds") o.guilds = v;
@@ -138,11 +143,10 @@ int main(int argc, char** argv) {
         else if (a == "--rate") o.rate = v;
         else if (a == "--seconds") o.seconds = v;
         else throw std::invalid_argument("unknown option " + a + " for proxy");
-      }
+      });
       return g::bench::run_proxy_bench(o);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "compare") {
@@ -160,10 +164,7 @@ int main(int argc, char** argv) {
         }
         return out;
       };
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        const std::string& v = args[++i];
+      for_each_option(args, [&](const std::string& a, const std::string& v) {
         if (a == "--systems") c.systems = list(v);
         else if (a == "--shards") c.shards = std::stoi(v);
         else if (a == "--rates") {
@@ -182,14 +183,13 @@ int main(int argc, char** argv) {
           c.cold_start = v == "cold-start";
           if (!c.throughput && !c.memory && !c.cold_start) throw std::invalid_argument("--only takes throughput, memory or cold-start");
         } else throw std::invalid_argument("unknown option " + a + " for compare");
-      }
+      });
       for (auto& sys : c.systems)
         if (sys != "g" && sys != "discord.js" && sys != "discord.py") throw std::invalid_argument("unknown system " + sys);
       if (c.rates.empty() || c.shards < 1) throw std::invalid_argument("need --rates and --shards >= 1");
       return g::bench::run_side_by_side(c);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "all") return g::bench::run_all(sibling_binary("g-bench"), G_SOURCE_DIR, {args.begin() + 1, args.end()});
@@ -198,10 +198,7 @@ int main(int argc, char** argv) {
       g::bench::nemesis_options n;
       n.g_actor = sibling_binary("g-actor");
       n.fakecord = sibling_binary("g-fakecord");
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        const std::string& v = args[++i];
+      for_each_option(args, [&](const std::string& a, const std::string& v) {
         if (a == "--minutes") n.seconds = std::stod(v) * 60;
         else if (a == "--seconds") n.seconds = std::stod(v);
         else if (a == "--seed") n.seed = static_cast<unsigned>(std::stoul(v));
@@ -210,13 +207,12 @@ int main(int argc, char** argv) {
         else if (a == "--bound") n.recovery_bound_s = std::stod(v);
         else if (a == "--slow") n.slow_s = std::stod(v);
         else throw std::invalid_argument("unknown option " + a + " for nemesis");
-      }
+      });
       if (n.seconds <= 0 || n.shards < n.nodes || n.recovery_bound_s <= 0)
         throw std::invalid_argument("need a positive duration and bound, and --shards >= 3");
       return g::bench::run_nemesis(n);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "scale") {
@@ -224,15 +220,12 @@ int main(int argc, char** argv) {
       g::bench::scale_options o;
       o.g_actor = sibling_binary("g-actor");
       o.fakecord = sibling_binary("g-fakecord");
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        const std::string& v = args[++i];
+      for_each_option(args, [&](const std::string& a, const std::string& v) {
         if (a == "--only") {
           o.part_one = v == "one";
           o.part_many = v == "many";
           if (!o.part_one && !o.part_many) throw std::invalid_argument("--only takes one or many");
-          continue;
+          return;
         }
         const int n = std::stoi(v);
         if (n < 1) throw std::invalid_argument(a + " must be at least 1");
@@ -247,13 +240,12 @@ int main(int argc, char** argv) {
         else if (a == "--max-moves") o.max_moves = n;
         else if (a == "--lease-ms") o.lease_ms = n;
         else throw std::invalid_argument("unknown option " + a + " for scale");
-      }
+      });
       if (o.nodes < 2 || o.shards_many < o.nodes) throw std::invalid_argument("need --nodes >= 2 and --shards-many >= --nodes");
       if (o.nodes > 26) throw std::invalid_argument("--nodes is at most 26 (nodes are named a to z)");
       return g::bench::run_scale(o);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario == "failover") {
@@ -261,20 +253,16 @@ int main(int argc, char** argv) {
       g::bench::failover_options f;
       f.g_actor = sibling_binary("g-actor");
       f.fakecord = sibling_binary("g-fakecord");
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) throw std::invalid_argument("option " + args[i] + " needs a value");
-        const std::string& a = args[i];
-        const std::string& v = args[++i];
+      for_each_option(args, [&](const std::string& a, const std::string& v) {
         if (a == "--kills") f.kills = std::stoi(v);
         else if (a == "--shards") f.shards = std::stoi(v);
         else if (a == "--rate") f.rate = std::stoi(v);
         else throw std::invalid_argument("unknown option " + a + " for failover");
-      }
+      });
       if (f.kills < 1 || f.shards < f.nodes) throw std::invalid_argument("need --kills >= 1 and --shards >= 3");
       return g::bench::run_failover(f);
     } catch (const std::exception& e) {
-      std::cerr << "g-bench: " << e.what() << "\n";
-      return 2;
+      return bad_usage(e);
     }
   }
   if (scenario != "fakecord") {
@@ -305,7 +293,6 @@ int main(int argc, char** argv) {
     if (o.shards < 1 || o.seconds < 1 || o.rate <= 0) throw std::invalid_argument("--shards, --seconds and --rate must be positive");
     return g::bench::run_fakecord_throughput(o);
   } catch (const std::exception& e) {
-    std::cerr << "g-bench: " << e.what() << "\n";
-    return 2;
+    return bad_usage(e);
   }
 }
