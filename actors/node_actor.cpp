@@ -101,12 +101,16 @@ std::vector<std::string> id_texts(const cluster::node_ids& ids) {
   return out;
 }
 
+cluster::node_ids ids_of(const std::vector<std::string>& texts) {
+  cluster::node_ids out;
+  for (auto& id : texts) out.push_back(std::strtoull(id.c_str(), nullptr, 10));
+  return out;
+}
+
 // Redis's witness of the live nodes, as the machine takes it (nothing when Redis did not answer).
 std::optional<cluster::node_ids> witnessed(const net::store_result<std::vector<std::string>>& ids) {
   if (!ids.ok()) return std::nullopt;
-  cluster::node_ids out;
-  for (auto& id : ids.value) out.push_back(std::strtoull(id.c_str(), nullptr, 10));
-  return out;
+  return ids_of(ids.value);
 }
 
 // Registered again every second (the view round), so one failed write is repaired by the next.
@@ -661,7 +665,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         }
         if (snap.ok) {
           in::view_read v;
-          if (snap.connected) v.connected = witnessed(net::store_result<std::vector<std::string>>::done(*snap.connected));
+          if (snap.connected) v.connected = ids_of(*snap.connected);
           v.shard_count = snap.shard_count;
           v.reshard_to = snap.reshard_to;
           step(self, env, v);

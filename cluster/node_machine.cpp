@@ -885,18 +885,6 @@ const std::set<int>& node_machine::ready_in_force() const {
   return it == sets_.end() ? none : it->second.ready;
 }
 
-bool node_machine::runs(int total, int shard) const {
-  auto it = sets_.find(total);
-  return it != sets_.end() && it->second.running.count(shard);
-}
-
-std::uint64_t node_machine::owner(int total, int shard) const {
-  auto it = placements_.find(total);
-  if (it == placements_.end()) return 0;
-  auto o = it->second.owners.find(shard);
-  return o == it->second.owners.end() ? 0 : o->second;
-}
-
 // ---- Membership.
 
 std::set<std::uint64_t> node_machine::live_nodes() const {

@@ -180,10 +180,7 @@ class node_machine {
   bool in_minority() const { return !sees_majority(); }
   bool redis_reachable() const { return redis_reachable_; }
   const std::set<int>& ready_in_force() const;  // shards whose backend commands this node takes
-  bool runs(int total, int shard) const;
   int preparing() const { return preparing_; }
-  // The master's map: who owns `shard` of `total` (0: nobody).
-  std::uint64_t owner(int total, int shard) const;
 
  private:
   // This node's shards of one shard total: the set in force, and during a reshard the set being prepared.

@@ -237,13 +237,12 @@ struct shard_connection::impl : std::enable_shared_from_this<impl> {
     }
     return true;
   }
-  // The next backend command to write, once the session is READY.
-  bool take_command(std::string& payload, std::function<void(command_result, std::string)>& done) {
-    if (commands.empty() || machine.phase() != session_phase::ready) return false;
+  // Backend commands go out only once the session is READY.
+  bool command_ready() const { return !commands.empty() && machine.phase() == session_phase::ready; }
+  void take_command(std::string& payload, std::function<void(command_result, std::string)>& done) {
     payload = std::move(commands.front().payload);
     done = std::move(commands.front().done);
     commands.pop_front();
-    return true;
   }
 
   void shutdown() {
@@ -310,7 +309,7 @@ class gateway_connection : public gateway_link, public std::enable_shared_from_t
       if (!budget_.allows(send_budget::kind::critical, now)) return wait_budget(send_budget::kind::critical, now);
       payload = std::move(critical_.front());
       critical_.pop_front();
-    } else if (!shard_->commands.empty() && shard_->machine.phase() == session_phase::ready) {
+    } else if (shard_->command_ready()) {
       if (!budget_.allows(send_budget::kind::command, now)) return wait_budget(send_budget::kind::command, now);
       shard_->take_command(payload, done);
     } else {
