@@ -16,6 +16,7 @@
 #include "actors/cluster_link_config.hpp"
 #include "actors/cluster_view.hpp"
 #include "actors/io_threads.hpp"
+#include "net/redis/lease_renewals.hpp"
 #include "actors/stream_trimmer.hpp"
 #include "actors/messages.hpp"
 #include "actors/status_client.hpp"
@@ -236,6 +237,8 @@ int main(int argc, char** argv) {
     // Named, so that Redis witnesses that this node lives (the master tells a dead node from a partitioned one by it).
     redis_ep.client_name = g::net::redis_keys(cfg.node.group).client_name(env.node_id);
     g::net::redis_worker redis(redis_ep);
+    g::net::redis_worker control(redis_ep);
+    g::net::lease_renewals renewals(redis, cfg.node.group, env.node_id, cfg.cluster.lease_ms);
     g::net::identify_budget budget;
     budget.total = bot.session_total;
     budget.remaining = bot.session_remaining;
@@ -252,6 +255,8 @@ int main(int argc, char** argv) {
     threads.open_pipes(redis_ep, redis);
     env.threads = &threads;
     env.redis = &redis;
+    env.control = &control;
+    env.renewals = &renewals;
     env.trimmer = &trimmer;
     env.gate = gate.get();
 

@@ -241,7 +241,7 @@ void claim_master(node_env* env, const caf::actor& me, const cluster::redis_op& 
   for (auto id : op.visible) visible.push_back(std::to_string(id));
   for (auto id : op.linked) linked.push_back(std::to_string(id));
   const std::uint64_t known = op.known_epoch;
-  env->redis->ask<claim_round>([env, departed, known, visible, linked](net::redis_connection& conn) {
+  env->control->ask<claim_round>([env, departed, known, visible, linked](net::redis_connection& conn) {
     net::shard_store store(conn, env->cfg->node.group, env->node_id);
     claim_round c;
     c.connected = store.connected_nodes();
@@ -298,7 +298,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
         connected ids;
         static master_round failed(std::string why) { return {net::store_result<>::failed(std::move(why)), {}}; }
       };
-      env->redis->ask<master_round>([env](net::redis_connection& conn) {
+      env->control->ask<master_round>([env](net::redis_connection& conn) {
         net::shard_store store(conn, env->cfg->node.group, env->node_id);
         master_round m;
         m.lease = store.keep_master(env->cfg->cluster.lease_ms);
@@ -314,7 +314,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
       return write_state(env, "resigning the master lease", [](net::shard_store& store) { return store.resign_master(); });
     case k::read_owners: {
       const int total = op.total;
-      env->redis->ask<connected>([env, total](net::redis_connection& conn) {
+      env->control->ask<connected>([env, total](net::redis_connection& conn) {
         return net::shard_store(conn, env->cfg->node.group, env->node_id).lease_holders(total);
       }, [me, total](connected h) {
         answer(me, in::owners_read{total, witnessed(h), net::steady_ms()});  // nothing read: the next tick asks again
@@ -323,7 +323,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
     }
     case k::read_connected: {
       const std::uint64_t link_down = op.link_down;
-      env->redis->ask<connected>([env](net::redis_connection& conn) {
+      env->control->ask<connected>([env](net::redis_connection& conn) {
         return net::shard_store(conn, env->cfg->node.group, env->node_id).connected_nodes();
       }, [me, link_down](connected ids) {
         answer(me, in::connected_read{witnessed(ids), link_down, net::steady_ms()});
@@ -341,7 +341,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
     case k::read_reshard: {
       // (the count in force, the count being prepared or 0)
       using reading = net::store_result<std::pair<int, int>>;
-      env->redis->ask<reading>([env](net::redis_connection& conn) {
+      env->control->ask<reading>([env](net::redis_connection& conn) {
         auto rec = net::reshard_store(conn, env->cfg->node.group, env->node_id).current();
         if (!rec.ok()) return reading::failed(rec.reason);
         auto count = conn.command({"GET", net::redis_keys(env->cfg->node.group).shard_count()});
@@ -354,7 +354,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
     case k::begin_reshard: {
       const int from = op.from, to = op.total;
       const std::uint64_t epoch = op.epoch;
-      env->redis->ask<net::reshard_result>([env, from, to, epoch](net::redis_connection& conn) {
+      env->control->ask<net::reshard_result>([env, from, to, epoch](net::redis_connection& conn) {
         return net::reshard_store(conn, env->cfg->node.group, env->node_id).begin(from, to, epoch, net::wall_ms());
       }, [me, to, note = op.note](net::reshard_result r) { answer(me, in::reshard_begun{to, r, note, net::steady_ms()}); });
       return;
@@ -367,7 +367,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
         std::int64_t took_us = 0;
         static timed_switch failed(std::string why) { return {net::reshard_result::failed(std::move(why)), 0}; }
       };
-      env->redis->ask<timed_switch>([env, to, epoch](net::redis_connection& conn) {
+      env->control->ask<timed_switch>([env, to, epoch](net::redis_connection& conn) {
         const auto t0 = std::chrono::steady_clock::now();
         timed_switch t;
         t.result = net::reshard_store(conn, env->cfg->node.group, env->node_id).switch_over(to, epoch, net::wall_ms(), 0);
@@ -378,7 +378,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
     }
     case k::abandon_reshard: {
       const int to = op.total;
-      env->redis->ask<net::reshard_result>([env, to](net::redis_connection& conn) {
+      env->control->ask<net::reshard_result>([env, to](net::redis_connection& conn) {
         return net::reshard_store(conn, env->cfg->node.group, env->node_id).abandon(to);
       }, [me, to](net::reshard_result r) { answer(me, in::abandon_done{to, r}); });
       return;
@@ -389,7 +389,7 @@ void run(node_actor_t* self, node_env* env, const cluster::redis_op& op) {
 
 void refresh_view(node_actor_t* self, node_env* env) {
   auto me = caf::actor_cast<caf::actor>(self);
-  env->redis->post([env, me](net::redis_connection& conn) {
+  env->control->post([env, me](net::redis_connection& conn) {
     caf::anon_send(me, local{}, view_atom::value, read_cluster(conn, env->cfg->node.group, env->shard_total));
   });
 }
@@ -448,7 +448,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         // not wait (a node that starts beside others finds their connections and waits for the links).
         auto me = caf::actor_cast<caf::actor>(self);
         using connected = net::store_result<std::vector<std::string>>;
-        env->redis->ask<connected>([env](net::redis_connection& conn) {
+        env->control->ask<connected>([env](net::redis_connection& conn) {
           return net::shard_store(conn, env->cfg->node.group, env->node_id).connected_nodes();
         }, [me, id = env->node_id](connected ids) {
           const bool alone = ids.ok() && std::all_of(ids.value.begin(), ids.value.end(), [&](auto& n) { return n == id; });
@@ -477,7 +477,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
         auto& s = self->state;
         if (s.machine->stopping()) return;
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->post([env, me](net::redis_connection& conn) {
+        env->control->post([env, me](net::redis_connection& conn) {
           auto r = conn.command({"HGETALL", net::redis_keys(env->cfg->node.group).nodes()});
           std::vector<std::string> entries;
           for (auto& e : r.elements) entries.push_back(e.text);
@@ -575,7 +575,7 @@ caf::behavior node_behavior(node_actor_t* self, node_env* env) {
           self->demonitor(it->second.handle);
           it = s.handshakes.erase(it);
         }
-        step(self, env, in::tick{now, env->redis->answered_ms()});
+        step(self, env, in::tick{now, env->control->answered_ms()});
         self->delayed_send(self, std::chrono::milliseconds(250), local{}, tick_atom::value);
       },
       // The master's orders: the machine acts only on those of the master it follows, at its epoch.

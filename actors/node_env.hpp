@@ -17,6 +17,7 @@ class stream_trimmer;
 
 namespace g::net {
 class redis_worker;
+class lease_renewals;
 class identify_gate;
 }  // namespace g::net
 
@@ -100,7 +101,12 @@ struct node_env {
   std::atomic<bool> redis_reachable{true};  // Redis answered within the last lease (or 1.5 s)  // the set in force: set by the node actor (a reshard's switch), read anywhere
   int max_concurrency = 1;
   io_threads* threads = nullptr;     // own the shards' connections and commits (io_threads.hpp)
-  net::redis_worker* redis = nullptr;  // the control connection: leases, registration, the master lease
+  // Two blocking Redis connections, each with its own thread, so that a node's thousands of shards never delay its
+  // master lease: `redis` for the shards (leases, identify slots, session records, status lines, commands, trims,
+  // registration), `control` for the node actor (the master lease and claims, who is connected, the view, reshards).
+  net::redis_worker* redis = nullptr;
+  net::redis_worker* control = nullptr;
+  net::lease_renewals* renewals = nullptr;  // the shards' renewals and status lines, in rounds on `redis`
   stream_trimmer* trimmer = nullptr;   // trims the stream once a second, keeps the consumer groups' figures
   net::identify_gate* gate = nullptr;
   cluster::event_filter filter;

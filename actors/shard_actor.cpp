@@ -19,6 +19,7 @@
 #include "actors/state_writes.hpp"
 #include "net/gateway/member_chunking.hpp"
 #include "net/json/json_writer.hpp"
+#include "net/redis/lease_renewals.hpp"
 #include "net/redis/redis_worker.hpp"
 #include "net/redis/reshard_store.hpp"
 #include "net/clock.hpp"
@@ -129,11 +130,7 @@ void publish_status(shard_actor_t* self) {
       .field("updated", g::net::wall_ms());
   if (!s.last.error.empty()) w.field("error", s.last.error);
   w.end_object();
-  node_env* env = s.env;
-  int id = s.id;
-  // Only the status page reads it, and the next round (a third of a lease) writes it again.
-  write_state(env, "writing the status", [id, json = std::move(json)](net::shard_store& store) { return store.set_status(id, json); },
-              g::log::shard{id}, g::log::level::debug);
+  s.env->renewals->set_status(s.id, std::move(json));
 }
 
 // Prepared: Redis learns whether the shard runs its session live, with all its guilds (reshard:live). The switch
@@ -392,16 +389,7 @@ caf::behavior shard_behavior(shard_actor_t* self, node_env* env, int total, int 
         if (!s.leased) return;
         publish_status(self);  // keeps latency and seq in `status` fresh
         auto me = caf::actor_cast<caf::actor>(self);
-        env->redis->ask<renew_msg>(
-            [=](net::redis_connection& conn) {
-              net::shard_store store(conn, env->cfg->node.group, env->node_id);
-              auto renewed = store.renew_lease(total, id, lease_ms);
-              if (!renewed.lost()) return renew_msg{renewed};
-              // Not ours any more, or gone (a Redis restart without persistence): take it back if it is free.
-              auto taken = store.acquire_lease(total, id, lease_ms);
-              return renew_msg{{taken.outcome, {}, taken.reason}};
-            },
-            [me](renew_msg m) { caf::anon_send(me, std::move(m)); });
+        env->renewals->renew(total, id, [me](net::store_result<> r) { caf::anon_send(me, renew_msg{std::move(r)}); });
         self->delayed_send(self, std::chrono::milliseconds(lease_ms / 3), renew_atom::value);
       },
       [=](renew_msg m) {

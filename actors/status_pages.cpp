@@ -82,7 +82,7 @@ net::http_answer metrics_page(const node_env& env) {
   counter(o, "g_node_shards_given_up_total", "shards let go because their lease expired while Redis was unreachable", c.given_up);
   if (env.redis) {
     metric(o, "g_node_redis_job_failures_total", "counter", "Redis jobs that threw (a bug: the caller got a failure): alert on it");
-    o += "g_node_redis_job_failures_total " + std::to_string(env.redis->failed_jobs()) + "\n";
+    o += "g_node_redis_job_failures_total " + std::to_string(env.redis->failed_jobs() + (env.control ? env.control->failed_jobs() : 0)) + "\n";
   }
   if (env.trimmer) env.trimmer->append_metrics(o);
   return a;

@@ -32,14 +32,18 @@ placement_plan plan_placement(const placement_input& in) {
     else unowned.push_back(s);
   }
   if (load.empty()) return plan;  // everyone is leaving: nowhere to put anything
+  const int mc = std::max(1, in.max_concurrency);
+  int room = fresh_in_flight(mc) - static_cast<int>(in.moving.size());
   for (int s : unowned) {  // ascending shard ids: buckets 0…mc-1 first
+    const bool fresh = !in.owners.count(s);
+    if (fresh && room <= 0) continue;  // placed when earlier ones are ready, on the nodes there are by then
+    if (fresh) --room;
     auto it = least(load);
     it->second.push_back(s);
     plan.assigns.push_back({s, it->first});
   }
   if (!unowned.empty()) return plan;
 
-  const int mc = std::max(1, in.max_concurrency);
   int in_flight = static_cast<int>(in.moving.size());
   std::set<int> busy_buckets;
   for (int s : in.moving) busy_buckets.insert(s % mc);

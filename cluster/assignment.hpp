@@ -3,6 +3,12 @@
 // the fewest shards (lowest shard ids first, which starts IDENTIFYs in bucket order). With nothing unowned, shards
 // move off draining nodes (a node stopping hands everything over), then from the busiest node to the idlest until
 // counts differ by at most one; at most `max_moves` migrations are in flight and never two of one identify bucket.
+//
+// Shards that nobody ever owned (a cold start) are placed two identify rounds ahead: no more than
+// fresh_in_flight(max_concurrency) are in flight (assigned, not yet ready) at once. More could not IDENTIFY
+// sooner anyway, and the rest go to the nodes there are when earlier ones are ready: the cluster's first master,
+// alone for its first seconds, would otherwise take every shard and hand most of them on by migration later. A
+// shard whose owner died (a takeover) is placed at once: it resumes, and needs no slot.
 #include <cstdint>
 #include <map>
 #include <set>
@@ -36,6 +42,8 @@ struct placement_plan {
   std::vector<assign> assigns;
   std::vector<move> moves;
 };
+
+constexpr int fresh_in_flight(int max_concurrency) { return max_concurrency * 2 > 64 ? max_concurrency * 2 : 64; }
 
 placement_plan plan_placement(const placement_input& in);
 

@@ -58,7 +58,7 @@ class redis_identify_gate : public identify_gate {
       granted_.erase(it);
     }
     redis_.post([this, bucket](redis_connection& conn) {
-      // Not extended (Redis down): the slot still ends a slot after the grant, which was just before.
+      // Not set (Redis down): the slot ends two slots after the grant, which was just before.
       auto r = shard_store(conn, group_, node_).extend_identify_slot(bucket, slot_ms_);
       if (r.unavailable()) LOG_WARN("identify slot %d not extended from its IDENTIFY: %s", bucket, r.reason.c_str());
     });
@@ -87,7 +87,9 @@ class redis_identify_gate : public identify_gate {
         return {slot_try::no_budget, 0, "IDENTIFY refused: only " + std::to_string(guard_.remaining()) +
                                             " session starts left today (reserve reached); resuming sessions continue"};
     }
-    auto slot = shard_store(conn, group_, node_).take_identify_slot(bucket, slot_ms_);
+    // Held for two slots from the grant, and set to one slot from the IDENTIFY when it leaves (sent): the slot
+    // counts from the IDENTIFY, as Discord counts, however late the IDENTIFY or the Redis job that marks it.
+    auto slot = shard_store(conn, group_, node_).take_identify_slot(bucket, 2 * slot_ms_);
     if (slot.lost()) return {slot_try::held, slot.value, {}};
     if (!slot.ok()) return slot_try::failed(slot.reason);
     std::lock_guard l(mu_);

@@ -1,7 +1,8 @@
 #pragma once
 // The cluster-wide identify gate: a shard may IDENTIFY when it holds the Redis slot of its bucket
-// (identify:<shard % max_concurrency>, a slot long), whichever node it runs on. The slot is taken at the grant and
-// runs again from when the IDENTIFY left (sent): the next node's IDENTIFY in the bucket is a slot after it.
+// (identify:<shard % max_concurrency>), whichever node it runs on. The slot is taken at the grant for two slots and
+// set to one slot from when the IDENTIFY left (sent): the next node's IDENTIFY in the bucket is a slot after it,
+// even when the IDENTIFY, or the Redis job that marks it, came late.
 #include <memory>
 #include <functional>
 #include <string>

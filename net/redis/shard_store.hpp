@@ -81,6 +81,8 @@ class shard_store {
   [[nodiscard]] store_result<std::int64_t> acquire_lease(int total, int id, std::int64_t lease_ms);
   // lost: another node's now, or gone (expired, or a Redis restart without persistence).
   [[nodiscard]] store_result<> renew_lease(int total, int id, std::int64_t lease_ms);
+  // Several of this node's leases of one set at once (one script call per 1,000): each answer as renew_lease's.
+  [[nodiscard]] std::vector<store_result<>> renew_leases(int total, const std::vector<int>& ids, std::int64_t lease_ms);
   // Session stealing: the master decided this node now owns the shard (its previous owner is dead or leaving),
   // so the lease is taken over at once instead of waiting for it to expire; the previous owner, if it still
   // runs, is fenced by its next commit.
@@ -140,6 +142,8 @@ class shard_store {
   [[nodiscard]] store_result<> unregister_node() { return unregister_node(node_); }
   [[nodiscard]] store_result<> unregister_node(const std::string& id);  // also for a node that died and cannot do it itself
   [[nodiscard]] store_result<> set_status(int id, const std::string& json);
+  // Several shards' status lines (id, JSON) in one HSET per 1,000.
+  [[nodiscard]] store_result<> set_statuses(const std::vector<std::pair<int, std::string>>& lines);
 
   // The nodes of this group with a connection to Redis now (named with redis_keys::client_name) that used it within
   // `max_idle_s`, by id, sorted: Redis sees a killed process's connections close at once, while a node behind a

@@ -63,6 +63,35 @@ TEST_CASE_FIXTURE(two_nodes, "leases: one holder at a time, renewal, release, ex
   CHECK(a.acquire_lease(4, 1, 1000).ok());  // b's lease expired
 }
 
+TEST_CASE_FIXTURE(two_nodes, "leases renewed many at once: each answered as its own renewal, in order") {
+  std::vector<int> ids;
+  for (int i = 0; i < 2500; ++i) ids.push_back(i);  // more than one call's worth
+  for (int i : ids)
+    if (i % 7 != 3) REQUIRE(a.acquire_lease(2500, i, 300).ok());
+  REQUIRE(b.acquire_lease(2500, 10, 5000).ok());  // b's, a never had it
+  auto r = a.renew_leases(2500, ids, 5000);
+  REQUIRE(r.size() == ids.size());
+  for (int i : ids) {
+    CAPTURE(i);
+    CHECK(r[i].lost() == (i % 7 == 3));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the 300 ms they were taken for
+  CHECK(a.lease_holder(2500, 0).value == "node-a");  // renewed for 5 s
+  CHECK(a.lease_holder(2500, 2499).value == "node-a");
+  CHECK(a.lease_holder(2500, 10).value == "node-b");
+  CHECK(a.renew_leases(2500, {}, 5000).empty());
+}
+
+TEST_CASE_FIXTURE(two_nodes, "status lines written many at once") {
+  std::vector<std::pair<int, std::string>> lines;
+  for (int i = 0; i < 1500; ++i) lines.emplace_back(i, "{\"seq\":" + std::to_string(i) + "}");
+  REQUIRE(a.set_statuses(lines).ok());
+  redis_connection check(at(redis));
+  CHECK(check.command({"HLEN", a.keys().status()}).number == 1500);
+  CHECK(check.command({"HGET", a.keys().status(), "1499"}).text == "{\"seq\":1499}");
+  CHECK(a.set_statuses({}).ok());
+}
+
 TEST_CASE("commit: events and the committed seq move together, exactly once, per session") {
   redis_process redis;
   redis_connection c(at(redis));

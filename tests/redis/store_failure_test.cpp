@@ -129,6 +129,7 @@ std::vector<std::pair<std::string, store_outcome>> run_every_operation(shard_sto
   };
   note("acquire_lease", s.acquire_lease(1, 0, 5000));
   note("renew_lease", s.renew_lease(1, 0, 5000));
+  note("renew_leases", s.renew_leases(4, {0, 3}, 5000).back());
   note("take_over_lease", s.take_over_lease(1, 0, 5000));
   note("release_lease", s.release_lease(1, 0));
   note("forget_session", s.forget_session(1, 0, "s"));
@@ -145,6 +146,7 @@ std::vector<std::pair<std::string, store_outcome>> run_every_operation(shard_sto
   note("register_node", s.register_node("{}", 1));
   note("unregister_node", s.unregister_node());
   note("set_status", s.set_status(0, "{}"));
+  note("set_statuses", s.set_statuses({{0, "{}"}, {1, "{}"}}));
   note("connected_nodes", s.connected_nodes());
   return out;
 }
@@ -152,7 +154,7 @@ std::vector<std::pair<std::string, store_outcome>> run_every_operation(shard_sto
 void check_all_unavailable(shard_store& s) {
   std::vector<std::string> reasons;
   auto results = run_every_operation(s, reasons);
-  REQUIRE(results.size() == 19);
+  REQUIRE(results.size() == 21);
   for (std::size_t i = 0; i < results.size(); ++i) {
     CAPTURE(results[i].first);
     CHECK(results[i].second == store_outcome::unavailable);

@@ -47,6 +47,47 @@ TEST_CASE("placement: shards of a dead node count as unowned") {
   CHECK(p.assigns[1].shard == 2);
 }
 
+TEST_CASE("placement: a cold start places two identify rounds ahead, the rest once earlier ones are ready") {
+  placement_input in;
+  in.total = 1000;
+  in.max_concurrency = 64;  // 128 at once
+  in.live_nodes = {1};      // the first master, alone for now
+  auto p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 128);
+  CHECK(p.assigns.front().shard == 0);
+  CHECK(p.assigns.back().shard == 127);
+  for (auto& a : p.assigns) {
+    in.owners[a.shard] = a.node;
+    in.moving.insert(a.shard);  // in flight until ready
+  }
+  CHECK(plan_placement(in).assigns.empty());  // nothing more while 128 are in flight
+  in.live_nodes = {1, 2, 3, 4};  // the others came
+  for (int s = 0; s < 30; ++s) in.moving.erase(s);  // 30 are ready
+  p = plan_placement(in);
+  REQUIRE(p.assigns.size() == 30);
+  CHECK(p.assigns.front().shard == 128);
+  CHECK(p.moves.empty());  // no rebalancing while shards are unowned
+  for (auto& a : p.assigns) CHECK(a.node != 1);  // to the nodes with fewest: the newcomers
+  // Small bots: at least 64 at once, whatever max_concurrency is.
+  placement_input small;
+  small.total = 100;
+  small.live_nodes = {1, 2};
+  CHECK(plan_placement(small).assigns.size() == 64);
+}
+
+TEST_CASE("placement: a dead node's shards are placed at once, however many, beside a paced cold start") {
+  placement_input in;
+  in.total = 3000;
+  in.max_concurrency = 16;  // 64 fresh at once
+  in.live_nodes = {1, 2};
+  for (int s = 0; s < 2500; ++s) in.owners[s] = 9;  // node 9 died: its sessions resume elsewhere
+  auto p = plan_placement(in);
+  std::size_t takeovers = 0, fresh = 0;
+  for (auto& a : p.assigns) (a.shard < 2500 ? takeovers : fresh) += 1;
+  CHECK(takeovers == 2500);
+  CHECK(fresh == 64);
+}
+
 TEST_CASE("placement: rebalancing moves one shard at a time within the cap, never two of one bucket") {
   placement_input in;
   in.total = 12;
