@@ -3,6 +3,7 @@
 #include "net/compression/message_buffer.hpp"
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -58,7 +59,68 @@ zlib_stream_inflater::zlib_stream_inflater() : s_(std::make_unique<state>()) {
   if (inflateInit(&s_->z) != Z_OK) throw std::runtime_error("inflateInit failed");
 }
 
-zlib_stream_inflater::~zlib_stream_inflater() { inflateEnd(&s_->z); }
+zlib_stream_inflater::~zlib_stream_inflater() {
+  if (!hibernating()) inflateEnd(&s_->z);
+}
+
+namespace {
+// One of each per thread: an io thread packs and unpacks its own shards' windows one at a time.
+struct window_packer {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  unsigned char window[32768];
+  ~window_packer() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+window_packer& packer() {
+  thread_local window_packer p;
+  return p;
+}
+}  // namespace
+
+bool zlib_stream_inflater::hibernate() {
+  if (hibernating() || !pending_.empty()) return false;
+  z_stream& z = s_->z;
+  // zlib's data_type after inflate: the bits pending in the last byte (low 6 bits), 64 in the last block, 128 at a
+  // block boundary. A sync flush leaves the stream at a boundary with nothing pending; a fresh inflater (still
+  // before the header) is not at one.
+  if (z.total_in == 0 || (z.data_type & 128) == 0 || (z.data_type & (64 | 63)) != 0) return false;
+  window_packer& p = packer();
+  uInt len = 0;
+  if (!p.cctx || inflateGetDictionary(&z, p.window, &len) != Z_OK) return false;
+  std::string packed(ZSTD_compressBound(len) + 1, '\0');
+  const std::size_t n = ZSTD_compressCCtx(p.cctx, packed.data() + 1, packed.size() - 1, p.window, len, 1);
+  if (ZSTD_isError(n)) return false;
+  packed.resize(n + 1);
+  packed[0] = 'w';  // never empty, even for an empty window: hibernating() is !packed_window_.empty()
+  packed.shrink_to_fit();
+  inflateEnd(&z);
+  z = z_stream{};
+  packed_window_ = std::move(packed);
+  std::string().swap(out_);
+  std::string().swap(pending_);
+  return true;
+}
+
+bool zlib_stream_inflater::wake() {
+  window_packer& p = packer();
+  const std::size_t len = p.dctx ? ZSTD_decompressDCtx(p.dctx, p.window, sizeof p.window, packed_window_.data() + 1,
+                                                       packed_window_.size() - 1)
+                                 : 0;
+  z_stream& z = s_->z;
+  if (!p.dctx || ZSTD_isError(len) || inflateInit2(&z, -15) != Z_OK) {
+    error_ = "zlib-stream: the idle connection's window could not be unpacked";
+    return false;
+  }
+  std::string().swap(packed_window_);
+  if (len > 0 && inflateSetDictionary(&z, p.window, static_cast<uInt>(len)) != Z_OK) {
+    error_ = "zlib-stream: the idle connection's window could not be restored";
+    return false;
+  }
+  return true;
+}
 
 zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) {
   std::string_view input;
@@ -73,6 +135,10 @@ zlib_stream_inflater::status zlib_stream_inflater::feed(std::string_view frame) 
     }
     if (!ends_with_marker(pending_)) return status::need_more;
     input = pending_;
+  }
+  if (hibernating() && !wake()) {
+    pending_.clear();
+    return status::error;
   }
   z_stream& z = s_->z;
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));

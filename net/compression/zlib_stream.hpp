@@ -44,13 +44,24 @@ class zlib_stream_inflater {
   // empty until the next one; a message still being gathered keeps its bytes).
   void release_large_buffers();
   const std::string& error() const { return error_; }
+
+  // For an idle connection: between messages, inflate's state and its 32 KiB window (about 40 KiB, most of an idle
+  // shard's memory) are freed, and the window kept packed (zstd; a few KiB of JSON). The next frame unpacks it
+  // into a raw inflater (the zlib header is behind), which goes on exactly where this one stopped. False, and
+  // nothing changes, when the stream is not at a point where it can: a message half received, or not at a block
+  // boundary (only after a flush marker is it at one, with no bits pending).
+  bool hibernate();
+  bool hibernating() const { return !packed_window_.empty(); }
+
   // Upper bound on one inflated message; a larger one is an error, not an allocation spiral.
   void set_max_message(std::size_t bytes) { max_message_ = bytes; }
 
  private:
   struct state;
   std::unique_ptr<state> s_;
+  bool wake();  // unpacks the window into a new raw inflater; false (error_ set) if it cannot
   std::string pending_;
+  std::string packed_window_;
   std::string out_;
   std::string error_;
   std::size_t max_message_ = 64u << 20;

@@ -47,6 +47,59 @@ TEST_CASE("zlib-stream: a message split over several frames is buffered until it
   CHECK(inf.message() == R"({"op":10,"d":{"heartbeat_interval":41250}})");
 }
 
+TEST_CASE("zlib-stream: an idle inflater packs its window and goes on exactly where it stopped") {
+  // Messages of words from a small vocabulary, each repeating much of earlier ones: the compressor refers back into
+  // the window, across every hibernation.
+  std::mt19937 rng(7);
+  const char* words[] = {"guild", "member", "presence", "\"id\":", "1234567890", "channel", "role", "emoji"};
+  zlib_stream_deflater def(6);
+  zlib_stream_inflater inf, reference;
+  CHECK_FALSE(inf.hibernate());  // nothing read yet: the zlib header is still ahead
+  int hibernated = 0;
+  std::size_t repeated_frame = 0;
+  const std::string repeated = R"({"t":"GUILD_CREATE","d":{"name":"the same guild again, and again"}})";
+  for (int i = 0; i < 400; ++i) {
+    std::string m = i % 50 == 49 ? repeated : "{\"s\":" + std::to_string(i) + ",\"d\":\"";
+    if (i % 50 != 49)
+      for (int w = 0; w < static_cast<int>(rng() % 300); ++w) m += words[rng() % 8];
+    if (i % 50 != 49) m += "\"}";
+    if (i == 7) m += std::string(100000, 'z');  // larger than the window
+    std::string frame;
+    def.compress(m, frame);
+    if (i % 50 == 49 && i > 49) repeated_frame = frame.size();
+    if (i % 3 == 1) {  // half a frame arrives, then a pause: not at a point where it can
+      REQUIRE(inf.feed(std::string_view(frame).substr(0, frame.size() / 2)) == zlib_stream_inflater::status::need_more);
+      CHECK_FALSE(inf.hibernate());
+      REQUIRE(inf.feed(std::string_view(frame).substr(frame.size() / 2)) == zlib_stream_inflater::status::message);
+    } else {
+      REQUIRE(inf.feed(frame) == zlib_stream_inflater::status::message);
+    }
+    REQUIRE(reference.feed(frame) == zlib_stream_inflater::status::message);
+    CHECK(inf.message() == m);
+    CHECK(reference.message() == m);
+    if (rng() % 2) {
+      REQUIRE(inf.hibernate());
+      CHECK(inf.hibernating());
+      CHECK(inf.message().empty());
+      CHECK_FALSE(inf.hibernate());  // once is enough
+      ++hibernated;
+    }
+  }
+  CHECK(hibernated > 150);
+  CHECK(repeated_frame < repeated.size() / 3);  // it was sent as a reference into the window
+}
+
+TEST_CASE("zlib-stream: a hibernating inflater still reports corrupt input as an error") {
+  zlib_stream_deflater def(6);
+  zlib_stream_inflater inf;
+  std::string frame;
+  def.compress(R"({"op":10})", frame);
+  REQUIRE(inf.feed(frame) == zlib_stream_inflater::status::message);
+  REQUIRE(inf.hibernate());
+  CHECK(inf.feed(std::string("\xff\xff\xff\xff\x00\x00\xff\xff", 8)) == zlib_stream_inflater::status::error);
+  CHECK_FALSE(inf.error().empty());
+}
+
 TEST_CASE("zlib-stream: corrupt input is an error, not a crash") {
   std::mt19937 rng(42);
   for (int round = 0; round < 500; ++round) {
