@@ -77,7 +77,9 @@ int run_session_memory(const session_memory_options& o) {
     std::cerr << "g-bench: only " << ready << " of " << n << " sessions became ready\n";
     return 1;
   }
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // idle: READY and GUILD_CREATE bursts are over
+  // Idle: READY and GUILD_CREATE bursts are over, and each connection has packed its inflater's window (after 10 s
+  // without a message: zlib_stream_inflater::hibernate).
+  std::this_thread::sleep_for(std::chrono::seconds(12));
   malloc_trim(0);
   long after = rss_kib();
   double per = static_cast<double>(after - before) / n;
