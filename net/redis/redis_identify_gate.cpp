@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <map>
 #include <mutex>
@@ -106,7 +107,9 @@ class redis_identify_gate : public identify_gate {
                            switch (r.what) {
                              case slot_try::granted: (*granted)(); return;
                              case slot_try::cancelled: return;
-                             case slot_try::held: return retry_later(t, bucket, granted, r.wait_ms + 10);  // when it frees
+                             // When it frees, or a slot from now: a slot granted but whose IDENTIFY has not left
+                             // yet is held for two slots, and shortened to one once it leaves.
+                             case slot_try::held: return retry_later(t, bucket, granted, std::min(r.wait_ms, slot_ms_) + 10);
                              case slot_try::unavailable: return retry_later(t, bucket, granted, 1000);
                              case slot_try::no_budget:
                                if (refused_) refused_(r.why);

@@ -71,3 +71,18 @@ TEST_CASE_FIXTURE(gates, "identify gate: the slot is held two slots from the gra
   auto other_bucket = ask(*b, 1, tb);
   CHECK(other_bucket.wait_for(milliseconds(300)) == std::future_status::ready);  // buckets do not wait on each other
 }
+
+TEST_CASE_FIXTURE(gates, "identify gate: a node waiting for a held slot gets it a slot after the IDENTIFY, not two after the grant") {
+  identify_gate::ticket ta = 0, tb = 0;
+  auto granted_a = ask(*a, 0, ta);
+  REQUIRE(granted_a.wait_for(seconds(5)) == std::future_status::ready);
+  const auto grant = granted_a.get();
+  auto granted_b = ask(*b, 4, tb);  // asks while a's slot is held for two slots
+  std::this_thread::sleep_for(milliseconds(200));
+  const auto sent = steady_clock::now();
+  a->sent(ta);
+  REQUIRE(granted_b.wait_for(seconds(5)) == std::future_status::ready);
+  const auto at = granted_b.get();
+  CHECK(at - sent >= milliseconds(480));
+  CHECK(at - grant < milliseconds(900));  // two slots would be 1,000 ms
+}
