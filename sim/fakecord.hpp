@@ -1,6 +1,7 @@
 #pragma once
 // The simulator's state: sessions, routing, limits, statistics. No I/O: connections reach the network through
 // a connection_sink that the server shell implements, and time is passed in.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -164,6 +165,18 @@ class fakecord {
     millis worst_ms = 0;  // the largest overrun seen
   };
   heartbeat_lateness heartbeat_timing;
+  // How late its own 100 ms tick ran: what a frame that arrived meanwhile waited before g-fakecord read it. Rules
+  // judged by g-fakecord's clock (the identify buckets, heartbeat punctuality) are off by up to that much.
+  struct loop_lag {
+    std::uint64_t over_100ms = 0, over_1s = 0;
+    millis worst_ms = 0;
+  };
+  loop_lag lag;
+  void note_loop_lag(millis late) {
+    if (late > 100) ++lag.over_100ms;
+    if (late > 1000) ++lag.over_1s;
+    lag.worst_ms = std::max(lag.worst_ms, late);
+  }
   void note_heartbeat(millis since_previous);
   // Closes the client started, by its close code (0: the TCP connection ended without a close frame).
   std::map<int, std::uint64_t> client_closes;

@@ -62,8 +62,10 @@ struct server::impl {
 
   void tick() {
     tick_timer.expires_after(std::chrono::milliseconds(100));
-    tick_timer.async_wait([this](beast::error_code ec) {
+    const millis due = steady_ms() + 100;
+    tick_timer.async_wait([this, due](beast::error_code ec) {
       if (ec) return;
+      fc.note_loop_lag(steady_ms() - due);
       fc.tick(steady_ms());
       tick();
     });

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <csignal>
 #include <unistd.h>
 
 #include "tests/support/fakecord_process.hpp"
@@ -49,6 +50,19 @@ TEST_CASE("stats time each heartbeat against the interval and count the closes c
   CHECK(json_int(stats, "/client_closes/4321") == 1);
   CHECK(stats.find("\"sessions\"") == std::string::npos);
   CHECK(fc.stats().find("\"sessions\"") != std::string::npos);
+}
+
+TEST_CASE("stats say how late g-fakecord's own loop ran: a stopped process is over 1 s late") {
+  fakecord_process fc;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(json_int(fc.get("/_fakecord/stats?sessions=false"), "/loop_lag/over_1s") == 0);
+  ::kill(fc.pid(), SIGSTOP);  // as a loop busy for 1.5 s would be
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(fc.pid(), SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto stats = fc.get("/_fakecord/stats?sessions=false");
+  CHECK(json_int(stats, "/loop_lag/over_1s") == 1);
+  CHECK(json_int(stats, "/loop_lag/worst_ms") >= 1300);
 }
 
 TEST_CASE("zlib-stream and zstd-stream carry every message, HELLO included") {
