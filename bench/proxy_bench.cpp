@@ -97,6 +97,9 @@ int run_proxy_bench(const proxy_bench_options& o) {
 
   // Memory and CPU per connection: `connections` raw bot connections spread over the shards.
   const std::string gateway = "ws://127.0.0.1:" + std::to_string(proxy_port);
+  // Both sides of the difference after the node's malloc_trim (every 10 s) has run since the last burst: measured
+  // 3 s after one, the figure was 48–657 KiB from run to run, depending on whether the trim had come yet.
+  std::this_thread::sleep_for(12s);
   std::int64_t rss_before = rss_kib(node.pid());
   std::string idle_log = dir + "/idle.log";
   harness::child_process idle({"node", o.source_dir + "/bench/peers/discordjs/proxy_clients.mjs", "--mode", "idle",
@@ -105,7 +108,7 @@ int run_proxy_bench(const proxy_bench_options& o) {
                               idle_log);
   if (!wait_for([&] { return !last_line(idle_log, "{\"connected\"").empty(); }, 120s))
     throw std::runtime_error("the bot connections did not get ready: " + read_file(idle_log));
-  std::this_thread::sleep_for(3s);
+  std::this_thread::sleep_for(12s);
   std::int64_t rss_after = rss_kib(node.pid());
 
   auto events_in = [&](const std::function<double()>& measure, double& cpu) {
