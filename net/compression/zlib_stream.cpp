@@ -69,6 +69,7 @@ struct window_packer {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   unsigned char window[32768];
+  char packed[ZSTD_COMPRESSBOUND(32768)];
   ~window_packer() {
     ZSTD_freeCCtx(cctx);
     ZSTD_freeDCtx(dctx);
@@ -90,15 +91,13 @@ bool zlib_stream_inflater::hibernate() {
   window_packer& p = packer();
   uInt len = 0;
   if (!p.cctx || inflateGetDictionary(&z, p.window, &len) != Z_OK) return false;
-  std::string packed(ZSTD_compressBound(len) + 1, '\0');
-  const std::size_t n = ZSTD_compressCCtx(p.cctx, packed.data() + 1, packed.size() - 1, p.window, len, 1);
+  // A zstd frame is never empty (its header alone is several bytes), even for an empty window: hibernating() is
+  // !packed_window_.empty().
+  const std::size_t n = ZSTD_compressCCtx(p.cctx, p.packed, sizeof p.packed, p.window, len, 1);
   if (ZSTD_isError(n)) return false;
-  packed.resize(n + 1);
-  packed[0] = 'w';  // never empty, even for an empty window: hibernating() is !packed_window_.empty()
-  packed.shrink_to_fit();
   inflateEnd(&z);
   z = z_stream{};
-  packed_window_ = std::move(packed);
+  packed_window_.assign(p.packed, n);
   std::string().swap(out_);
   std::string().swap(pending_);
   return true;
@@ -106,8 +105,8 @@ bool zlib_stream_inflater::hibernate() {
 
 bool zlib_stream_inflater::wake() {
   window_packer& p = packer();
-  const std::size_t len = p.dctx ? ZSTD_decompressDCtx(p.dctx, p.window, sizeof p.window, packed_window_.data() + 1,
-                                                       packed_window_.size() - 1)
+  const std::size_t len = p.dctx ? ZSTD_decompressDCtx(p.dctx, p.window, sizeof p.window, packed_window_.data(),
+                                                       packed_window_.size())
                                  : 0;
   z_stream& z = s_->z;
   if (!p.dctx || ZSTD_isError(len) || inflateInit2(&z, -15) != Z_OK) {
