@@ -566,9 +566,7 @@ store_result<> shard_store::extend_identify_slot(int bucket, std::int64_t slot_m
   return renew(keys_.identify(bucket), slot_ms);
 }
 
-store_result<> shard_store::set_status(int id, const std::string& json) {
-  return done_if_written(redis_.command({"HSET", keys_.status(), std::to_string(id), json}));
-}
+store_result<> shard_store::set_status(int id, const std::string& json) { return set_statuses({{id, json}}); }
 
 store_result<> shard_store::set_statuses(const std::vector<std::pair<int, std::string>>& lines) {
   const std::string key = keys_.status();
