@@ -65,7 +65,10 @@ http_reply stats(fakecord& fc, bool with_sessions) {
     w.begin_object().field("t", u.t).field("guild_id", std::to_string(u.guild_id)).field("at_us", u.at_us).field("why", u.why).end_object();
   w.end_array().key("violations").begin_object();
   for (auto& [kind, n] : fc.violations()) w.field(kind, n);
-  w.end_object().key("client_closes").begin_object();
+  w.end_object().key("violations_recent").begin_array();
+  for (auto& v : fc.violations_recent())
+    w.begin_object().field("kind", v.kind).field("at_us", v.at_us).field("detail", v.detail).end_object();
+  w.end_array().key("client_closes").begin_object();
   for (auto& [code, n] : fc.client_closes) w.field(std::to_string(code), n);
   w.end_object();
   if (!with_sessions) {

@@ -150,6 +150,12 @@ int fakecord::dispatch_guild_event(std::uint64_t guild_id, std::string_view t, s
   return delivered;
 }
 
+void fakecord::count_violation(std::string_view kind, std::string detail) {
+  ++violations_[std::string(kind)];
+  violations_recent_.push_back({std::string(kind), wall_clock_us ? wall_clock_us() : 0, std::move(detail)});
+  if (violations_recent_.size() > 64) violations_recent_.pop_front();
+}
+
 void fakecord::dispatch_guild_create(int guild) {
   std::uint64_t gid = world_.guild_id(guild);
   for (auto& [count, shards] : routes_) {

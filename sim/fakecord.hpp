@@ -153,8 +153,15 @@ class fakecord {
   millis take_member_list_slot(std::uint64_t guild_id, millis now);
 
   // Statistics.
-  void count_violation(std::string_view kind) { ++violations_[std::string(kind)]; }
+  // A violation counted under its kind; `detail` says what the client did, for `violations_recent`.
+  void count_violation(std::string_view kind, std::string detail = {});
   const std::map<std::string, std::uint64_t>& violations() const { return violations_; }
+  struct violation_event {
+    std::string kind;
+    std::int64_t at_us;  // wall clock
+    std::string detail;
+  };
+  const std::deque<violation_event>& violations_recent() const { return violations_recent_; }  // the last 64
   std::uint64_t identifies = 0, resumes = 0, heartbeats = 0, dispatches_sent = 0, bytes_sent = 0;
   // A client's punctuality: each heartbeat against the previous one on its connection (the first against HELLO),
   // over the interval HELLO gave. Discord tolerates some lateness; a client that is late has a scheduler falling
@@ -240,6 +247,7 @@ class fakecord {
   std::map<std::string, std::uint64_t, std::less<>> generated_;
   std::map<std::string, std::uint64_t, std::less<>> undelivered_;
   std::deque<undelivered_event> undelivered_recent_;
+  std::deque<violation_event> violations_recent_;
   std::deque<received_command> received_;
   std::unique_ptr<load_generator> load_;
   rest_fault rest_fault_;

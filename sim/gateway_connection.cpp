@@ -104,7 +104,9 @@ void gateway_connection::on_open(millis now) {
 
 void gateway_connection::close_with(int code, std::string_view reason, std::string_view violation_kind) {
   if (closed_) return;
-  fc_.count_violation(violation_kind);
+  std::string detail = "closed " + std::to_string(code) + " " + std::string(reason);
+  if (session_) detail += " (shard " + std::to_string(session_->shard_id) + " of " + std::to_string(session_->shard_count) + ")";
+  fc_.count_violation(violation_kind, std::move(detail));
   close_with(code, reason);
 }
 
@@ -238,7 +240,11 @@ void gateway_connection::handle_identify(const net::client_identify& id, millis 
   }
   if (!fc_.identify().allows(static_cast<int>(shard_id), now)) {
     // Over max_concurrency: Discord answers op 9 (false) instead of READY and starts no session.
-    fc_.count_violation(violation::identify_concurrency);
+    const auto& b = fc_.identify();
+    fc_.count_violation(violation::identify_concurrency,
+                        "shard " + std::to_string(shard_id) + " (bucket " + std::to_string(b.bucket_of(static_cast<int>(shard_id))) +
+                            " of " + std::to_string(b.max_concurrency()) + "): the bucket's last IDENTIFY was read " +
+                            std::to_string(now - b.last(static_cast<int>(shard_id))) + " ms before");
     invalid_session(false);
     return;
   }

@@ -16,6 +16,8 @@ class identify_buckets {
     return now_ms - last_[static_cast<std::size_t>(bucket_of(shard_id))] >= window_ms;
   }
   void record(int shard_id, std::int64_t now_ms) { last_[static_cast<std::size_t>(bucket_of(shard_id))] = now_ms; }
+  // When the bucket of `shard_id` last let an IDENTIFY through.
+  std::int64_t last(int shard_id) const { return last_[static_cast<std::size_t>(bucket_of(shard_id))]; }
   int max_concurrency() const { return static_cast<int>(last_.size()); }
 
  private:

@@ -39,7 +39,7 @@ class redis_identify_gate : public identify_gate {
       t = ++last_;
       live_.insert(t);
     }
-    attempt(t, shard_id % max_concurrency_, std::make_shared<std::function<void()>>(std::move(granted)));
+    attempt(t, shard_id, std::make_shared<std::function<void()>>(std::move(granted)));
     return t;
   }
 
@@ -50,14 +50,23 @@ class redis_identify_gate : public identify_gate {
   }
 
   void sent(ticket t) override {
-    int bucket = 0;
+    grant g;
     {
       std::lock_guard l(mu_);
       auto it = granted_.find(t);
       if (it == granted_.end()) return;
-      bucket = it->second;
+      g = it->second;
       granted_.erase(it);
     }
+    const int bucket = g.shard_id % max_concurrency_;
+    const std::int64_t late_ms = steady_ms() - g.at_ms;
+    if (late_ms >= 2 * slot_ms_)
+      LOG_SHARD_WARN((log::shard{g.shard_id}), "IDENTIFY sent %lld ms after its slot was granted, after the slot's hold "
+                     "ran out: another node may have identified in bucket %d within %lld ms of it (the node is overloaded)",
+                     static_cast<long long>(late_ms), bucket, static_cast<long long>(slot_ms_));
+    else
+      LOG_SHARD_DEBUG((log::shard{g.shard_id}), "IDENTIFY sent in bucket %d, %lld ms after its slot was granted", bucket,
+                      static_cast<long long>(late_ms));
     redis_.post([this, bucket](redis_connection& conn) {
       // Not set (Redis down): the slot ends two slots after the grant, which was just before.
       auto r = shard_store(conn, group_, node_).extend_identify_slot(bucket, slot_ms_);
@@ -80,7 +89,8 @@ class redis_identify_gate : public identify_gate {
     static slot_try failed(std::string why) { return {unavailable, 0, std::move(why)}; }
   };
 
-  slot_try take_slot(redis_connection& conn, ticket t, int bucket) {
+  slot_try take_slot(redis_connection& conn, ticket t, int shard_id) {
+    const int bucket = shard_id % max_concurrency_;
     if (!live(t)) return {slot_try::cancelled, 0, {}};
     {
       std::lock_guard l(mu_);
@@ -97,31 +107,31 @@ class redis_identify_gate : public identify_gate {
     if (!live_.erase(t)) return {slot_try::cancelled, 0, {}};  // cancelled meanwhile: the slot goes unused, as on Discord
     guard_.spent();
     if (granted_.size() >= 4096) granted_.erase(granted_.begin());  // grants whose IDENTIFY never left
-    granted_[t] = bucket;
+    granted_[t] = {shard_id, steady_ms()};
     return {slot_try::granted, 0, {}};
   }
 
-  void attempt(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted) {
-    redis_.ask<slot_try>([this, t, bucket](redis_connection& conn) { return take_slot(conn, t, bucket); },
-                         [this, t, bucket, granted](slot_try r) {
+  void attempt(ticket t, int shard_id, std::shared_ptr<std::function<void()>> granted) {
+    redis_.ask<slot_try>([this, t, shard_id](redis_connection& conn) { return take_slot(conn, t, shard_id); },
+                         [this, t, shard_id, granted](slot_try r) {
                            switch (r.what) {
                              case slot_try::granted: (*granted)(); return;
                              case slot_try::cancelled: return;
                              // When it frees, or a slot from now: a slot granted but whose IDENTIFY has not left
                              // yet is held for two slots, and shortened to one once it leaves.
-                             case slot_try::held: return retry_later(t, bucket, granted, std::min(r.wait_ms, slot_ms_) + 10);
-                             case slot_try::unavailable: return retry_later(t, bucket, granted, 1000);
+                             case slot_try::held: return retry_later(t, shard_id, granted, std::min(r.wait_ms, slot_ms_) + 10);
+                             case slot_try::unavailable: return retry_later(t, shard_id, granted, 1000);
                              case slot_try::no_budget:
                                if (refused_) refused_(r.why);
-                               return retry_later(t, bucket, granted, 60000);
+                               return retry_later(t, shard_id, granted, 60000);
                            }
                          });
   }
 
-  void retry_later(ticket t, int bucket, std::shared_ptr<std::function<void()>> granted, std::int64_t ms) {
+  void retry_later(ticket t, int shard_id, std::shared_ptr<std::function<void()>> granted, std::int64_t ms) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(ms));
-    timer->async_wait([this, timer, t, bucket, granted](boost::system::error_code ec) {
-      if (!ec) attempt(t, bucket, granted);
+    timer->async_wait([this, timer, t, shard_id, granted](boost::system::error_code ec) {
+      if (!ec) attempt(t, shard_id, granted);
     });
   }
 
@@ -134,7 +144,11 @@ class redis_identify_gate : public identify_gate {
   std::mutex mu_;
   cluster::session_budget_guard guard_;
   std::set<ticket> live_;
-  std::map<ticket, int> granted_;  // granted, IDENTIFY not yet sent: its bucket
+  struct grant {
+    int shard_id = 0;
+    std::int64_t at_ms = 0;  // steady clock
+  };
+  std::map<ticket, grant> granted_;  // granted, IDENTIFY not yet sent
   ticket last_ = 0;
 };
 
