@@ -201,13 +201,18 @@ void gateway_connection::on_message(std::string_view payload, millis now) {
       close_with(net::client_refusal_code(p.refusal), net::client_refusal_reason(p.refusal),
                  net::client_refusal_name(p.refusal));
       return;
-    case net::client_payload::heartbeat:
-      fc_.note_heartbeat(now - last_heartbeat_);
-      last_heartbeat_ = now;
+    // Discord times heartbeats and IDENTIFYs as they arrive. When this loop is busy (thousands of sessions
+    // starting), it reads a frame late, by a different amount on each socket: judged by that, a client that kept
+    // the rules to the millisecond would seem early after a frame read late, or late before one.
+    case net::client_payload::heartbeat: {
+      const millis arrived = sink_.received_ms(now);
+      fc_.note_heartbeat(arrived - last_heartbeat_);
+      last_heartbeat_ = arrived;
       handle_heartbeat();
       return;
+    }
     case net::client_payload::identify:
-      handle_identify(p.ident, now);
+      handle_identify(p.ident, sink_.received_ms(now));
       return;
     case net::client_payload::resume:
       handle_resume(p.res);

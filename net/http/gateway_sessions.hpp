@@ -18,7 +18,12 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -54,6 +59,7 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream, Site>>
   ws_session(Stream&& stream, Site& site, http_request req) : ws_(std::move(stream)), site_(site), req_(std::move(req)) {}
 
   void run(std::string_view server_name) {
+    fd_ = beast::get_lowest_layer(ws_).socket().native_handle();
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator(
@@ -102,9 +108,20 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream, Site>>
 
   std::size_t backlog_bytes() const override { return queued_bytes_; }
 
+  // TCP_INFO's last_data_recv: how long ago the newest data segment arrived, in the kernel's ticks (a few ms).
+  std::int64_t received_ms(std::int64_t now_ms) const override {
+    ::tcp_info info{};
+    ::socklen_t len = sizeof info;
+    if (fd_ < 0 || ::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < offsetof(::tcp_info, tcpi_last_data_recv) + sizeof info.tcpi_last_data_recv)
+      return now_ms;
+    return now_ms - static_cast<std::int64_t>(info.tcpi_last_data_recv);
+  }
+
   void drop() override {
     if (dropped_) return;
     dropped_ = true;
+    fd_ = -1;
     queue_.clear();
     queued_bytes_ = 0;
     beast::error_code ec;
@@ -160,6 +177,7 @@ class ws_session : public std::enable_shared_from_this<ws_session<Stream, Site>>
   }
 
   websocket::stream<Stream> ws_;
+  int fd_ = -1;  // the TCP socket's, for received_ms
   Site& site_;
   http_request req_;
   std::unique_ptr<socket_handler> handler_;

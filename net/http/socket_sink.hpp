@@ -14,6 +14,9 @@ struct socket_sink {
   virtual void close(int code, std::string_view reason) = 0;  // close frame after what is queued
   virtual void drop() = 0;                                    // TCP reset, no close frame
   virtual std::size_t backlog_bytes() const = 0;              // queued but not yet written to the socket
+  // When the newest byte read from the socket reached this host, on the steady clock: not later than `now_ms`, the
+  // time its message was handled, which a busy loop makes late. `now_ms` where the kernel cannot say.
+  virtual std::int64_t received_ms(std::int64_t now_ms) const = 0;
 };
 
 struct socket_handler {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/support/fakecord_process.hpp"
@@ -119,6 +120,29 @@ TEST_CASE("identify concurrency: a second IDENTIFY in the same bucket within 5 s
   const std::string detail = json_str(stats, "/violations_recent/0/detail");
   CHECK_MESSAGE(detail.rfind("shard 2 (bucket 0 of 2): the bucket's last IDENTIFY was read ", 0) == 0, detail);
   CHECK(json_int(stats, "/violations_recent/0/at_us") > 0);
+}
+
+TEST_CASE("identify concurrency counts from when an IDENTIFY arrives, not from when a busy g-fakecord reads it") {
+  using namespace std::chrono;
+  fakecord_process fc({"--max-concurrency", "1"});
+  gateway_test_client a(fc.port()), b(fc.port()), c(fc.port());
+  REQUIRE(a.next_op(10));
+  REQUIRE(b.next_op(10));
+  REQUIRE(c.next_op(10));
+  ::kill(fc.pid(), SIGSTOP);  // as a loop busy for 2 s would be: a's IDENTIFY waits in its socket
+  a.send(good_identify_head + R"("intents":1,"shard":[0,3]}})");
+  const auto a_sent = steady_clock::now();
+  std::this_thread::sleep_for(2s);
+  ::kill(fc.pid(), SIGCONT);
+  REQUIRE(a.next_dispatch("READY"));
+  // 5.3 s after a's IDENTIFY arrived, 3.3 s after g-fakecord read it: the bucket is free again.
+  std::this_thread::sleep_until(a_sent + 5300ms);
+  REQUIRE_FALSE(b.identify(1, 3).empty());
+  CHECK_MESSAGE(fc.stats().find(R"("violations":{})") != std::string::npos, fc.stats());
+  // Arrival times still hold a client to the rule: c, right after b in the same bucket, is refused.
+  c.send(good_identify_head + R"("intents":1,"shard":[2,3]}})");
+  REQUIRE(c.next_op(9));
+  CHECK(counted(fc, "identify_concurrency"));
 }
 
 TEST_CASE("the session start budget counts down, past it IDENTIFY fails with 4004") {
