@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bench/json_value.hpp"
+#include "net/redis/shard_store.hpp"
 #include "sim/harness/wait_until.hpp"
 #include "net/redis/redis_connection.hpp"
 
@@ -123,6 +124,24 @@ std::map<std::string, int> g_cluster::ready_by_node() {
     if (p.parse(v.text).get(e) != simdjson::SUCCESS) continue;
     if (json_string(e, "/state") == "ready") ++out[json_string(e, "/node")];
   }
+  return out;
+}
+
+std::string g_cluster::placement_census() {
+  std::map<std::string, std::pair<int, int>> by_node;  // id → ready, leases
+  for (auto& [id, n] : ready_by_node()) by_node[id].first = n;
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 5000});
+  auto holders = net::shard_store(c, "g", "g-bench").lease_holders(o_.shards);
+  if (holders.ok())
+    for (auto& h : holders.value) ++by_node[h.empty() ? std::string("(none)") : h].second;
+  std::string out;
+  for (auto& [id, counts] : by_node) {
+    std::string name = id;
+    for (int i = 0; i < nodes(); ++i)
+      if (alive_[static_cast<std::size_t>(i)] && node_id(i) == id) name = std::string(1, static_cast<char>('a' + i)) + " " + id;
+    out += "  " + name + ": " + std::to_string(counts.first) + " READY, " + std::to_string(counts.second) + " leases\n";
+  }
+  if (!holders.ok()) out += "  leases not read: " + holders.reason + "\n";
   return out;
 }
 

@@ -73,6 +73,9 @@ class g_cluster {
   int master_index();  // the node holding the master lease, or -1
   // Ready shards per node id (from the `status` hash).
   std::map<std::string, int> ready_by_node();
+  // Per node (named a, b, … where it is one of ours): shards READY by the status hash, and leases held. What an
+  // unbalanced cluster looks like, for the report of a run that did not rebalance.
+  std::string placement_census();
   shard_health health();
   // Every shard ready, on every running node, counts differing by at most one.
   bool balanced();

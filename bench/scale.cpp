@@ -231,6 +231,7 @@ bool run_many(const scale_options& o) {
     rebalance_ms.push_back(duration<double, std::milli>(steady_clock::now() - r0).count());
     std::cerr << "g-bench: scale B: " << (rebalanced ? "rebalanced" : "NOT rebalanced") << " "
               << fmt_ms(rebalance_ms.back()) << " after the restart\n";
+    if (!rebalanced) std::cerr << cluster.placement_census();
   }
   const stream_check st = drained_stream(cluster);
   const fakecord_counts after(cluster.fakecord_counters());

@@ -248,7 +248,7 @@ void gateway_connection::handle_identify(const net::client_identify& id, millis 
     const auto& b = fc_.identify();
     fc_.count_violation(violation::identify_concurrency,
                         "shard " + std::to_string(shard_id) + " (bucket " + std::to_string(b.bucket_of(static_cast<int>(shard_id))) +
-                            " of " + std::to_string(b.max_concurrency()) + "): the bucket's last IDENTIFY was read " +
+                            " of " + std::to_string(b.max_concurrency()) + "): the bucket's last IDENTIFY arrived " +
                             std::to_string(now - b.last(static_cast<int>(shard_id))) + " ms before");
     invalid_session(false);
     return;

@@ -118,7 +118,7 @@ TEST_CASE("identify concurrency: a second IDENTIFY in the same bucket within 5 s
   // Which shard, which bucket, and how soon after the bucket's last IDENTIFY: what a bot's author needs to fix it.
   CHECK(json_str(stats, "/violations_recent/0/kind") == "identify_concurrency");
   const std::string detail = json_str(stats, "/violations_recent/0/detail");
-  CHECK_MESSAGE(detail.rfind("shard 2 (bucket 0 of 2): the bucket's last IDENTIFY was read ", 0) == 0, detail);
+  CHECK_MESSAGE(detail.rfind("shard 2 (bucket 0 of 2): the bucket's last IDENTIFY arrived ", 0) == 0, detail);
   CHECK(json_int(stats, "/violations_recent/0/at_us") > 0);
 }
 
