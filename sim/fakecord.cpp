@@ -36,6 +36,21 @@ std::string fakecord::resume_url() const {
 
 void fakecord::remove_connection(gateway_connection* c) {
   connections_.erase(std::remove(connections_.begin(), connections_.end(), c), connections_.end());
+  starts_.erase(std::remove(starts_.begin(), starts_.end(), c), starts_.end());
+}
+
+void fakecord::queue_session_start(gateway_connection& c) {
+  if (!schedule_session_starts) return c.start_session();
+  starts_.push_back(&c);
+  if (starts_.size() == 1) schedule_session_starts();
+}
+
+bool fakecord::start_next_session() {
+  if (starts_.empty()) return false;
+  gateway_connection* c = starts_.front();
+  starts_.pop_front();
+  c->start_session();
+  return !starts_.empty();
 }
 
 std::size_t fakecord::backlog_bytes() const {

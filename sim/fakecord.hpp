@@ -107,6 +107,14 @@ class fakecord {
   void add_connection(gateway_connection* c) { connections_.push_back(c); }
   void remove_connection(gateway_connection* c);
   std::size_t connection_count() const { return connections_.size(); }
+
+  // Session starts (a READY and its GUILD_CREATEs, the heaviest work here) wait in line and run one at a time
+  // between socket reads: a thousand IDENTIFYs arriving together are each read, and judged, as they arrive, not
+  // after the sessions started before them. The server sets `schedule_session_starts` to call
+  // start_next_session from its loop until it answers false; unset, a start runs at once.
+  void queue_session_start(gateway_connection& c);
+  bool start_next_session();  // the oldest waiting start; true while more wait
+  std::function<void()> schedule_session_starts;
   std::size_t backlog_bytes() const;  // over all connections
 
   // Sessions.
@@ -239,6 +247,7 @@ class fakecord {
   identify_buckets identify_;
   session_budget budget_;
   std::vector<gateway_connection*> connections_;
+  std::deque<gateway_connection*> starts_;  // identified, session not started yet, oldest first
   std::unordered_map<std::string, std::unique_ptr<session>> sessions_;
   // shard_count → shard_id → sessions: routing without scanning every session.
   std::map<int, std::vector<std::vector<session*>>> routes_;

@@ -142,6 +142,7 @@ void gateway_connection::on_socket_closed(int client_code, millis now) {
 }
 
 void gateway_connection::invalid_session(bool resumable) {
+  identified_.reset();  // an accepted IDENTIFY whose session had not started yet starts none
   send_control(resumable ? R"({"t":null,"s":null,"op":9,"d":true})" : R"({"t":null,"s":null,"op":9,"d":false})");
 }
 
@@ -195,7 +196,7 @@ bool gateway_connection::apply_fault(std::string_view kind, millis now) {
 void gateway_connection::on_message(std::string_view payload, millis now) {
   if (closed_) return;
   now_ = now;
-  net::client_payload p = decoder_->decode(payload, now, session_ != nullptr);
+  net::client_payload p = decoder_->decode(payload, now, session_ != nullptr || identified_.has_value());
   switch (p.what) {
     case net::client_payload::refused:
       close_with(net::client_refusal_code(p.refusal), net::client_refusal_reason(p.refusal),
@@ -235,21 +236,18 @@ bool gateway_connection::guild_on_shard(std::uint64_t guild_id) const {
 }
 
 void gateway_connection::handle_identify(const net::client_identify& id, millis now) {
-  const std::uint64_t intents = id.intents;
-  const std::int64_t shard_id = id.shard_id, shard_count = id.shard_count, large_threshold = id.large_threshold;
-  const bool shard_sent = id.shard_sent;
-  auto guilds = fc_.data().guilds_of_shard(static_cast<int>(shard_id), static_cast<int>(shard_count));
-  if (guilds.size() > static_cast<std::size_t>(fakecord::max_guilds_per_shard)) {
+  const int shard_id = static_cast<int>(id.shard_id), shard_count = static_cast<int>(id.shard_count);
+  if (fc_.data().guilds_of_shard(shard_id, shard_count).size() > static_cast<std::size_t>(fakecord::max_guilds_per_shard)) {
     close_with(4011, "Sharding required.", violation::sharding_required);
     return;
   }
-  if (!fc_.identify().allows(static_cast<int>(shard_id), now)) {
+  if (!fc_.identify().allows(shard_id, now)) {
     // Over max_concurrency: Discord answers op 9 (false) instead of READY and starts no session.
     const auto& b = fc_.identify();
     fc_.count_violation(violation::identify_concurrency,
-                        "shard " + std::to_string(shard_id) + " (bucket " + std::to_string(b.bucket_of(static_cast<int>(shard_id))) +
+                        "shard " + std::to_string(shard_id) + " (bucket " + std::to_string(b.bucket_of(shard_id)) +
                             " of " + std::to_string(b.max_concurrency()) + "): the bucket's last IDENTIFY arrived " +
-                            std::to_string(now - b.last(static_cast<int>(shard_id))) + " ms before");
+                            std::to_string(now - b.last(shard_id)) + " ms before");
     invalid_session(false);
     return;
   }
@@ -258,12 +256,20 @@ void gateway_connection::handle_identify(const net::client_identify& id, millis 
     close_with(4004, "Authentication failed (session start limit exhausted).", violation::session_limit);
     return;
   }
-  fc_.identify().record(static_cast<int>(shard_id), now);
+  fc_.identify().record(shard_id, now);
   ++fc_.identifies;
+  identified_ = identified{shard_id, shard_count, static_cast<int>(id.large_threshold), id.intents, id.shard_sent, std::nullopt};
+  if (id.has_presence) identified_->presence = simdjson::minify(id.presence);
+  fc_.queue_session_start(*this);
+}
 
-  session& s = fc_.start_session(static_cast<int>(shard_id), static_cast<int>(shard_count), intents,
-                                 static_cast<int>(large_threshold));
-  if (id.has_presence) s.presence = simdjson::minify(id.presence);
+void gateway_connection::start_session() {
+  if (closed_ || !identified_) return;
+  const identified id = std::move(*identified_);
+  identified_.reset();
+  auto guilds = fc_.data().guilds_of_shard(id.shard_id, id.shard_count);
+  session& s = fc_.start_session(id.shard_id, id.shard_count, id.intents, id.large_threshold);
+  if (id.presence) s.presence = *id.presence;
   s.conn = this;
   session_ = &s;
 
@@ -284,16 +290,16 @@ void gateway_connection::handle_identify(const net::client_identify& id, millis 
   j.key("geo_ordered_rtc_regions").begin_array().value("frankfurt").value("rotterdam").value("london").end_array();
   j.key("application");
   w.write_application(j);
-  if (shard_sent) j.key("shard").begin_array().value(shard_id).value(shard_count).end_array();
+  if (id.shard_sent) j.key("shard").begin_array().value(id.shard_id).value(id.shard_count).end_array();
   j.key("_trace").begin_array().value("[\"g-fakecord\",{\"micros\":0}]").end_array();
   j.end_object();
   fc_.dispatch(s, "READY", d_out);
 
-  if (intents & intent::guilds) {
+  if (id.intents & intent::guilds) {
     for (int g : guilds) {
       d_out.clear();
       json::writer gw(d_out);
-      w.write_guild_create(gw, g, intents, static_cast<int>(large_threshold));
+      w.write_guild_create(gw, g, id.intents, id.large_threshold);
       fc_.dispatch(s, "GUILD_CREATE", d_out);
     }
   }

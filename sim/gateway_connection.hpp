@@ -3,6 +3,7 @@
 // close code Discord sends. No I/O: bytes arrive through on_message, leave through the connection_sink.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,9 @@ class gateway_connection : public net::socket_handler {
   void deliver(std::string_view payload);
   bool apply_fault(std::string_view kind, millis now);
 
+  // The IDENTIFY accepted earlier starts its session now: READY, then a GUILD_CREATE per guild (fakecord's line).
+  void start_session();
+
   session* current_session() const { return session_; }
   void forget_session() { session_ = nullptr; }  // the session ended elsewhere
   std::size_t backlog_bytes() const { return sink_.backlog_bytes(); }
@@ -68,6 +72,14 @@ class gateway_connection : public net::socket_handler {
   connection_sink& sink_;
   connection_params params_;
   session* session_ = nullptr;
+  // An accepted IDENTIFY whose session waits its turn to start (it counts as identified meanwhile).
+  struct identified {
+    int shard_id = 0, shard_count = 1, large_threshold = 50;
+    std::uint64_t intents = 0;
+    bool shard_sent = false;
+    std::optional<std::string> presence;  // minified
+  };
+  std::optional<identified> identified_;
   bool closed_ = false;
   bool zombie_ = false;   // fault: heartbeats are no longer ACKed
   bool stalled_ = false;  // fault: nothing is sent any more

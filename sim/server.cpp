@@ -71,6 +71,13 @@ struct server::impl {
     });
   }
 
+  // One session start per turn of the loop: the reactor polls the sockets between two starts.
+  void start_sessions() {
+    asio::post(io, [this] {
+      if (fc.start_next_session()) start_sessions();
+    });
+  }
+
   void load_tick() {
     // 2 ms steps keep generated traffic smooth; idle, the loop only looks at the rate.
     load_timer.expires_after(std::chrono::milliseconds(fc.load().rate() > 0 ? 2 : 20));
@@ -96,6 +103,7 @@ server::server(asio::io_context& io, fakecord& fc) : impl_(std::make_unique<impl
   net::listen_on(impl_->acceptor, o.listen_host, o.listen_port, "--listen");
   fc.set_port(impl_->acceptor.local_endpoint().port());
   fc.wall_clock_us = &wall_us;
+  fc.schedule_session_starts = [impl = impl_.get()] { impl->start_sessions(); };
   if (o.rate > 0) fc.load().set_rate(o.rate, steady_ms());
   // REST bodies (message payloads, interaction callbacks) stay far below 1 MiB.
   impl_->listener = std::make_unique<gs::listener<sim_site>>(io, impl_->acceptor, impl_->tls.get(), impl_->site,
@@ -105,7 +113,7 @@ server::server(asio::io_context& io, fakecord& fc) : impl_(std::make_unique<impl
   impl_->load_tick();
 }
 
-server::~server() = default;
+server::~server() { impl_->fc.schedule_session_starts = nullptr; }
 
 std::uint16_t server::port() const { return impl_->acceptor.local_endpoint().port(); }
 

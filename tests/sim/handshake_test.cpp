@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <thread>
 #include <csignal>
 #include <unistd.h>
@@ -79,6 +80,39 @@ TEST_CASE("zlib-stream and zstd-stream carry every message, HELLO included") {
     CHECK(json_array_size(ready, "/d/guilds") == 3);
     for (int i = 0; i < 3; ++i) REQUIRE(c.next_dispatch("GUILD_CREATE"));
   }
+}
+
+TEST_CASE("IDENTIFYs arriving together each start their session in turn: READY first, then the shard's own guilds") {
+  // 40 sessions with about 25 guilds each start one at a time between socket reads; none is lost or mixed up.
+  constexpr int shards = 40;
+  fakecord_process fc({"--guilds", "1000", "--max-concurrency", "64"});
+  std::vector<std::unique_ptr<gateway_test_client>> clients;
+  for (int i = 0; i < shards; ++i) {
+    clients.push_back(std::make_unique<gateway_test_client>(fc.port()));
+    REQUIRE(clients.back()->next_op(10));
+  }
+  for (int i = 0; i < shards; ++i)
+    clients[static_cast<std::size_t>(i)]->send(R"({"op":2,"d":{"token":"test-token","properties":{"os":"x","browser":"y","device":"y"},"intents":1,"shard":[)" +
+                                             std::to_string(i) + "," + std::to_string(shards) + "]}}");
+  for (int i = 0; i < shards; ++i) {
+    CAPTURE(i);
+    auto& c = *clients[static_cast<std::size_t>(i)];
+    auto ready = c.next(10s);
+    REQUIRE(ready);
+    CHECK(json_str(*ready, "/t") == "READY");
+    CHECK(json_int(*ready, "/s") == 1);
+    const std::size_t guilds = json_array_size(*ready, "/d/guilds");
+    CHECK(guilds > 0);
+    for (std::size_t g = 0; g < guilds; ++g) {
+      auto create = c.next_dispatch("GUILD_CREATE", 10s);
+      REQUIRE(create);
+      CHECK(json_str(*create, "/d/id") == json_str(*ready, "/d/guilds/" + std::to_string(g) + "/id"));
+    }
+  }
+  auto stats = fc.stats();
+  CHECK(json_int(stats, "/identifies") == shards);
+  CHECK(json_array_size(stats, "/sessions") == static_cast<std::size_t>(shards));
+  CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
 }
 
 TEST_CASE("the gateway also serves wss:// with --tls-cert/--tls-key") {
