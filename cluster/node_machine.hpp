@@ -29,6 +29,8 @@
 
 namespace g::cluster {
 
+struct placement_input;
+
 struct node_settings {
   node_rank self;
   std::string group;           // for the log
@@ -201,6 +203,7 @@ class node_machine {
     // replica lacked a handover, say), so the shard is placed again as soon as that lease expires.
     std::map<int, std::int64_t> fenced;
     bool loaded = false, loading = false;
+    std::int64_t waits_noted_ms = 0;  // when "rebalancing waits" was last written
     void unown(int shard);
   };
 
@@ -231,6 +234,7 @@ class node_machine {
   void place(std::int64_t now);
   void place_set(int total, set_placement& p, const std::set<std::uint64_t>& live, std::int64_t now);
   void reconcile_owners(int total, set_placement& p, const node_ids& holders, std::int64_t now);
+  void note_rebalance_waits(int total, set_placement& p, const placement_input& in, std::int64_t now);
   void load_owners(int total);
   void note_fenced(std::uint64_t node, int total, int shard, std::int64_t now);
   void note_ready(int total, int shard, std::int64_t now);

@@ -49,6 +49,7 @@ struct world {
   std::set<std::uint64_t> connected;       // named connections
   std::set<std::uint64_t> ignore_assigns;  // nodes that drop assignments (stopping, say): the order is lost
   std::set<std::uint64_t> redis_cut;       // nodes whose Redis operations go unanswered
+  std::set<std::uint64_t> never_ready;     // nodes whose shards take their lease but never report ready
   // What happened, for the assertions.
   std::map<std::uint64_t, std::set<int>> running;
   std::vector<std::tuple<std::uint64_t, int, bool>> starts;  // node, shard, take over
@@ -126,6 +127,7 @@ struct world {
         running[id].insert(o.shard);
         starts.emplace_back(id, o.shard, o.take_over);
         holders[o.shard] = id;
+        if (never_ready.count(id)) return;
         return input(id, node_in::shard_ready{o.total, o.shard, now});
       case shard_order::stop:
       case shard_order::end:
@@ -364,6 +366,28 @@ TEST_CASE("node machine: an assignment that nobody acts on is placed again after
   w.for_ms(21000);  // owners are read every 5 s: the second read 10 s after the first that found none
   CHECK(has_note(w.last[1], "nobody took its lease in 10 s"));
   w.check_placed();
+}
+
+TEST_CASE("node machine: a rebalance that waits for shards in flight says which, once a minute") {
+  // Node 2's shards hold their leases but never become ready (stuck identifying, say): they stay in flight, and
+  // no shard moves to a node that joins. The master says so instead of waiting in silence.
+  world w(8);
+  w.never_ready.insert(2);
+  w.add(1);
+  w.add(2);
+  w.run();
+  w.for_ms(3000);
+  REQUIRE(w.master() == std::optional<std::uint64_t>(1));
+  w.add(3);
+  w.run();
+  w.last.clear();
+  w.for_ms(61000);
+  CHECK(w.runs_on(3) == 0);
+  CHECK(has_note(w.last[1], "set 8 is unbalanced"));
+  CHECK(has_note(w.last[1], "waits for 4 shards in flight"));
+  const auto notes = std::count_if(w.last[1].notes.begin(), w.last[1].notes.end(),
+                                   [](auto& n) { return n.text.find("is unbalanced") != std::string::npos; });
+  CHECK(notes <= 2);  // once a minute, not once a tick
 }
 
 TEST_CASE("node machine: a shard with no lease holder for three reads is handed out again") {
