@@ -14,6 +14,12 @@ load_map::iterator least(load_map& load) {
   });
 }
 
+load_map::iterator most(load_map& load) {
+  return std::max_element(load.begin(), load.end(), [](auto& a, auto& b) {
+    return a.second.size() != b.second.size() ? a.second.size() < b.second.size() : a.first > b.first;
+  });
+}
+
 }  // namespace
 
 placement_plan plan_placement(const placement_input& in) {
@@ -32,6 +38,12 @@ placement_plan plan_placement(const placement_input& in) {
     else unowned.push_back(s);
   }
   if (load.empty()) return plan;  // everyone is leaving: nowhere to put anything
+  auto with_spread = [&] {
+    auto lo = least(load), hi = most(load);
+    plan.least = {lo->first, static_cast<int>(lo->second.size())};
+    plan.most = {hi->first, static_cast<int>(hi->second.size())};
+    return std::move(plan);
+  };
   const int mc = std::max(1, in.max_concurrency);
   int room = fresh_in_flight(mc) - static_cast<int>(in.moving.size());
   for (int s : unowned) {  // ascending shard ids: buckets 0…mc-1 first
@@ -42,7 +54,7 @@ placement_plan plan_placement(const placement_input& in) {
     it->second.push_back(s);
     plan.assigns.push_back({s, it->first});
   }
-  if (!unowned.empty()) return plan;
+  if (!unowned.empty()) return with_spread();
 
   int in_flight = static_cast<int>(in.moving.size());
   std::set<int> busy_buckets;
@@ -59,13 +71,11 @@ placement_plan plan_placement(const placement_input& in) {
   for (auto& [node, shards] : leaving)
     for (int s : shards)
       if (in_flight < in.max_moves && movable(s)) move(s, node, least(load));
-  if (!in.rebalance) return plan;
+  if (!in.rebalance) return with_spread();
 
   while (in_flight < in.max_moves) {
     auto lo = least(load);
-    auto hi = std::max_element(load.begin(), load.end(), [](auto& a, auto& b) {
-      return a.second.size() != b.second.size() ? a.second.size() < b.second.size() : a.first > b.first;
-    });
+    auto hi = most(load);
     if (hi->second.size() <= lo->second.size() + 1) break;
     // The highest shard of the busiest node whose bucket is not already moving and that is not moving itself.
     auto pick = std::find_if(hi->second.rbegin(), hi->second.rend(), movable);
@@ -74,7 +84,7 @@ placement_plan plan_placement(const placement_input& in) {
     hi->second.erase(std::find(hi->second.begin(), hi->second.end(), s));
     move(s, hi->first, lo);
   }
-  return plan;
+  return with_spread();
 }
 
 }  // namespace g::cluster

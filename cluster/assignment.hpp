@@ -41,6 +41,13 @@ struct placement_plan {
   };
   std::vector<assign> assigns;
   std::vector<move> moves;
+  // The nodes that may receive shards with the most and the fewest once the plan is carried out (ties: the
+  // smaller id). Equal counts when there is no such node.
+  struct load {
+    std::uint64_t node = 0;
+    int shards = 0;
+  };
+  load most, least;
 };
 
 constexpr int fresh_in_flight(int max_concurrency) { return max_concurrency * 2 > 64 ? max_concurrency * 2 : 64; }

@@ -448,7 +448,7 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
     return;
   }
   auto plan = plan_placement(in);
-  if (plan.assigns.empty() && plan.moves.empty()) note_rebalance_waits(total, p, in, now);
+  if (plan.assigns.empty() && plan.moves.empty()) note_rebalance_waits(total, p, plan, in, now);
   auto tell = [&](std::uint64_t node, int shard, bool take_over) {
     if (node == id()) start_shard(total, shard, take_over);
     else order_peer(peer_message::assign, node, total, shard, take_over);
@@ -477,22 +477,16 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
 
 // Unbalanced, and nothing placed or moved: say once a minute what the placement waits for (shards in flight until
 // ready, at most max_moves at a time), so an operator sees a rebalance that does not progress, and why.
-void node_machine::note_rebalance_waits(int total, set_placement& p, const placement_input& in, std::int64_t now) {
-  if (p.moving.empty() || now - p.waits_noted_ms < 60000) return;
-  std::map<std::uint64_t, int> load;
-  for (auto n : in.live_nodes)
-    if (!in.holding.count(n) && !in.draining.count(n)) load[n];
-  for (auto& [shard, node] : p.owners)
-    if (auto it = load.find(node); it != load.end()) ++it->second;
-  if (load.empty()) return;
-  auto [lo, hi] = std::minmax_element(load.begin(), load.end(), [](auto& a, auto& b) { return a.second < b.second; });
-  if (hi->second - lo->second <= 1) return;
+void node_machine::note_rebalance_waits(int total, set_placement& p, const placement_plan& plan,
+                                        const placement_input& in, std::int64_t now) {
+  if (p.moving.empty() || now - p.waits_noted_ms < 60000 || plan.most.shards - plan.least.shards <= 1) return;
   p.waits_noted_ms = now;
   auto oldest = std::min_element(p.moving.begin(), p.moving.end(), [](auto& a, auto& b) { return a.second < b.second; });
   auto owner = p.owners.find(oldest->first);
   note(level::warn, format("set %d is unbalanced (node %llu: %d shards, node %llu: %d) and waits for %zu shards in flight "
                            "(at most %d): the first to time out, shard %d on node %llu, in %lld s; %zu nodes hold theirs",
-                           total, ull(hi->first), hi->second, ull(lo->first), lo->second, p.moving.size(), in.max_moves,
+                           total, ull(plan.most.node), plan.most.shards, ull(plan.least.node), plan.least.shards,
+                           p.moving.size(), in.max_moves,
                            oldest->first, ull(owner == p.owners.end() ? 0 : owner->second),
                            static_cast<long long>((oldest->second - now) / 1000), in.holding.size()));
 }

@@ -30,6 +30,7 @@
 namespace g::cluster {
 
 struct placement_input;
+struct placement_plan;
 
 struct node_settings {
   node_rank self;
@@ -234,7 +235,8 @@ class node_machine {
   void place(std::int64_t now);
   void place_set(int total, set_placement& p, const std::set<std::uint64_t>& live, std::int64_t now);
   void reconcile_owners(int total, set_placement& p, const node_ids& holders, std::int64_t now);
-  void note_rebalance_waits(int total, set_placement& p, const placement_input& in, std::int64_t now);
+  void note_rebalance_waits(int total, set_placement& p, const placement_plan& plan, const placement_input& in,
+                            std::int64_t now);
   void load_owners(int total);
   void note_fenced(std::uint64_t node, int total, int shard, std::int64_t now);
   void note_ready(int total, int shard, std::int64_t now);

@@ -237,7 +237,8 @@ bool gateway_connection::guild_on_shard(std::uint64_t guild_id) const {
 
 void gateway_connection::handle_identify(const net::client_identify& id, millis now) {
   const int shard_id = static_cast<int>(id.shard_id), shard_count = static_cast<int>(id.shard_count);
-  if (fc_.data().guilds_of_shard(shard_id, shard_count).size() > static_cast<std::size_t>(fakecord::max_guilds_per_shard)) {
+  auto guilds = fc_.data().guilds_of_shard(shard_id, shard_count);
+  if (guilds.size() > static_cast<std::size_t>(fakecord::max_guilds_per_shard)) {
     close_with(4011, "Sharding required.", violation::sharding_required);
     return;
   }
@@ -258,7 +259,8 @@ void gateway_connection::handle_identify(const net::client_identify& id, millis 
   }
   fc_.identify().record(shard_id, now);
   ++fc_.identifies;
-  identified_ = identified{shard_id, shard_count, static_cast<int>(id.large_threshold), id.intents, id.shard_sent, std::nullopt};
+  identified_ = identified{shard_id, shard_count, static_cast<int>(id.large_threshold), id.intents, id.shard_sent,
+                          std::nullopt, std::move(guilds)};
   if (id.has_presence) identified_->presence = simdjson::minify(id.presence);
   fc_.queue_session_start(*this);
 }
@@ -267,7 +269,7 @@ void gateway_connection::start_session() {
   if (closed_ || !identified_) return;
   const identified id = std::move(*identified_);
   identified_.reset();
-  auto guilds = fc_.data().guilds_of_shard(id.shard_id, id.shard_count);
+  const std::vector<int>& guilds = id.guilds;
   session& s = fc_.start_session(id.shard_id, id.shard_count, id.intents, id.large_threshold);
   if (id.presence) s.presence = *id.presence;
   s.conn = this;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sim/fakecord.hpp"
 
@@ -78,6 +79,7 @@ class gateway_connection : public net::socket_handler {
     std::uint64_t intents = 0;
     bool shard_sent = false;
     std::optional<std::string> presence;  // minified
+    std::vector<int> guilds;              // the shard's, as READY lists them
   };
   std::optional<identified> identified_;
   bool closed_ = false;

@@ -13,7 +13,7 @@ class identify_buckets {
       : last_(static_cast<std::size_t>(max_concurrency), -window_ms) {}
   int bucket_of(int shard_id) const { return shard_id % static_cast<int>(last_.size()); }
   bool allows(int shard_id, std::int64_t now_ms) const {
-    return now_ms - last_[static_cast<std::size_t>(bucket_of(shard_id))] >= window_ms;
+    return now_ms - last(shard_id) >= window_ms;
   }
   void record(int shard_id, std::int64_t now_ms) { last_[static_cast<std::size_t>(bucket_of(shard_id))] = now_ms; }
   // When the bucket of `shard_id` last let an IDENTIFY through.
