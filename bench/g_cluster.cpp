@@ -134,11 +134,13 @@ std::string g_cluster::placement_census() {
   auto holders = net::shard_store(c, "g", "g-bench").lease_holders(o_.shards);
   if (holders.ok())
     for (auto& h : holders.value) ++by_node[h.empty() ? std::string("(none)") : h].second;
+  std::map<std::string, char> names;  // each node's log read once
+  for (int i = 0; i < nodes(); ++i)
+    if (alive_[static_cast<std::size_t>(i)]) names[node_id(i)] = static_cast<char>('a' + i);
   std::string out;
   for (auto& [id, counts] : by_node) {
-    std::string name = id;
-    for (int i = 0; i < nodes(); ++i)
-      if (alive_[static_cast<std::size_t>(i)] && node_id(i) == id) name = std::string(1, static_cast<char>('a' + i)) + " " + id;
+    auto named = names.find(id);
+    const std::string name = named == names.end() ? id : std::string(1, named->second) + " " + id;
     out += "  " + name + ": " + std::to_string(counts.first) + " READY, " + std::to_string(counts.second) + " leases\n";
   }
   if (!holders.ok()) out += "  leases not read: " + holders.reason + "\n";

@@ -385,6 +385,7 @@ TEST_CASE("node machine: a rebalance that waits for shards in flight says which,
   CHECK(w.runs_on(3) == 0);
   CHECK(has_note(w.last[1], "set 8 is unbalanced"));
   CHECK(has_note(w.last[1], "waits for 4 shards in flight"));
+  CHECK(has_note(w.last[1], "on node 2, in"));  // which shard holds it up, and where
   const auto notes = std::count_if(w.last[1].notes.begin(), w.last[1].notes.end(),
                                    [](auto& n) { return n.text.find("is unbalanced") != std::string::npos; });
   CHECK(notes <= 2);  // once a minute, not once a tick
