@@ -423,7 +423,7 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
   for (auto it = p.moving.begin(); it != p.moving.end();) {
     auto owner = p.owners.find(it->first);
     const bool lost = owner == p.owners.end() || !live.count(owner->second);
-    it = (lost || it->second < now) ? p.moving.erase(it) : std::next(it);
+    it = (lost || it->second.until < now) ? p.moving.erase(it) : std::next(it);
   }
   placement_input in;
   in.total = total;
@@ -434,7 +434,7 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
   if (stopping_) in.draining.insert(id());
   in.owners = p.owners;
   in.holding = holding_nodes(live);
-  for (auto& [shard, until] : p.moving) in.moving.insert(shard);
+  for (auto& [shard, flight] : p.moving) in.moving.insert(shard);
   in.rebalance = settings_.rebalance;
   in.max_moves = settings_.max_moves;
   if (in.draining.size() == in.live_nodes.size()) {
@@ -460,7 +460,7 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
     p.ready.erase(a.shard);
     // In flight until ready, like a migration: a shard still identifying is never moved (its new owner would have
     // no session to resume and would IDENTIFY again), so rebalancing waits for a cold start to finish.
-    p.moving[a.shard] = now + assign_timeout_ms;
+    p.moving[a.shard] = {now + assign_timeout_ms, true};
     tell(a.node, a.shard, take_over);
   }
   for (auto& m : plan.moves) {
@@ -468,7 +468,7 @@ void node_machine::place_set(int total, set_placement& p, const std::set<std::ui
     // takes the released lease and resumes.
     p.owners[m.shard] = m.to;
     p.ready.erase(m.shard);
-    p.moving[m.shard] = now + move_timeout_ms;
+    p.moving[m.shard] = {now + move_timeout_ms, false};
     if (m.from == id()) stop_shard(total, m.shard);
     else order_peer(peer_message::release, m.from, total, m.shard);
     tell(m.to, m.shard, false);
@@ -481,14 +481,14 @@ void node_machine::note_rebalance_waits(int total, set_placement& p, const place
                                         const placement_input& in, std::int64_t now) {
   if (p.moving.empty() || now - p.waits_noted_ms < 60000 || plan.most.shards - plan.least.shards <= 1) return;
   p.waits_noted_ms = now;
-  auto oldest = std::min_element(p.moving.begin(), p.moving.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  auto oldest = std::min_element(p.moving.begin(), p.moving.end(), [](auto& a, auto& b) { return a.second.until < b.second.until; });
   auto owner = p.owners.find(oldest->first);
   note(level::warn, format("set %d is unbalanced (node %llu: %d shards, node %llu: %d) and waits for %zu shards in flight "
                            "(at most %d): the first to time out, shard %d on node %llu, in %lld s; %zu nodes hold theirs",
                            total, ull(plan.most.node), plan.most.shards, ull(plan.least.node), plan.least.shards,
                            p.moving.size(), in.max_moves,
                            oldest->first, ull(owner == p.owners.end() ? 0 : owner->second),
-                           static_cast<long long>((oldest->second - now) / 1000), in.holding.size()));
+                           static_cast<long long>((oldest->second.until - now) / 1000), in.holding.size()));
 }
 
 // The master's map against the lease holders in Redis, for shards not in flight: a shard held by another live
@@ -506,6 +506,21 @@ void node_machine::reconcile_owners(int total, set_placement& p, const node_ids&
     if (p.moving.count(shard)) {
       p.fenced.erase(shard);  // the master moves it anyway
       p.leaseless.erase(shard);
+      auto owner = p.owners.find(shard);
+      const bool assigned = p.moving.at(shard).assigned;
+      if (holder && assigned && live.count(holder) && owner != p.owners.end() && owner->second != holder) {
+        // Assigned while its lease looked free (read mid-failover, say), but a live node holds it: an order of the
+        // previous master, or a renewal that came late. That node runs it; the assignee would wait for the lease
+        // for good, and the assignment would hold a place in flight for minutes. The holder keeps it.
+        shard_note(level::warn, total, shard, format("assigned to node %llu, but node %llu holds its lease: it stays there",
+                                                     ull(owner->second), ull(holder)));
+        if (owner->second == id()) stop_shard(total, shard);
+        else if (live.count(owner->second)) order_peer(peer_message::release, owner->second, total, shard);
+        p.in_flight_leaseless.erase(shard);
+        p.moving.erase(shard);
+        owner->second = holder;
+        continue;
+      }
       // A shard in flight takes its lease within a second (before any identify slot). None for 10 s: the
       // assignment was lost (its node was gone, or ignored it); place the shard again rather than wait minutes.
       if (holder) {

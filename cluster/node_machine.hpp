@@ -196,7 +196,13 @@ class node_machine {
   // The master's view of one shard total.
   struct set_placement {
     std::map<int, std::uint64_t> owners;
-    std::map<int, std::int64_t> moving;  // migrating shard → when to stop waiting for it
+    // A shard in flight until it is reported ready: assigned (nobody live owned it) or moved (its old owner
+    // releases it first), and when to stop waiting for it.
+    struct flight {
+      std::int64_t until = 0;
+      bool assigned = false;
+    };
+    std::map<int, flight> moving;
     std::map<int, int> leaseless;        // shard → reads in a row that found no lease holder
     std::map<int, std::int64_t> in_flight_leaseless;  // in flight, and no lease holder since
     std::set<int> ready;                              // reported ready (the prepared set switches once all are)

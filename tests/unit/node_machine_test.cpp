@@ -50,6 +50,9 @@ struct world {
   std::set<std::uint64_t> ignore_assigns;  // nodes that drop assignments (stopping, say): the order is lost
   std::set<std::uint64_t> redis_cut;       // nodes whose Redis operations go unanswered
   std::set<std::uint64_t> never_ready;     // nodes whose shards take their lease but never report ready
+  std::set<std::uint64_t> lease_waiters;   // nodes whose shards take only a free lease, else wait for it unready
+  std::set<int> unseen_holders;            // shards whose holder the master's owner reads do not show (read late)
+  bool rebalance = true;
   // What happened, for the assertions.
   std::map<std::uint64_t, std::set<int>> running;
   std::vector<std::tuple<std::uint64_t, int, bool>> starts;  // node, shard, take over
@@ -61,7 +64,9 @@ struct world {
 
   node_machine& add(std::uint64_t id, int priority = 0) {
     connected.insert(id);
-    auto& m = nodes.emplace(id, node_machine(settings_for(id, shards, priority), now)).first->second;
+    node_settings s = settings_for(id, shards, priority);
+    s.rebalance = rebalance;
+    auto& m = nodes.emplace(id, node_machine(s, now)).first->second;
     for (auto& [other, o] : nodes) {
       if (other == id || dead.count(other)) continue;
       queue.push_back({id, node_in::peer_up{settings_for(other, shards).self, now}});
@@ -126,6 +131,7 @@ struct world {
       case shard_order::start:
         running[id].insert(o.shard);
         starts.emplace_back(id, o.shard, o.take_over);
+        if (lease_waiters.count(id) && holders.count(o.shard) && holders[o.shard] != id) return;
         holders[o.shard] = id;
         if (never_ready.count(id)) return;
         return input(id, node_in::shard_ready{o.total, o.shard, now});
@@ -171,7 +177,7 @@ struct world {
         if (redis_cut.count(id)) return;
         node_ids h(static_cast<std::size_t>(op.total), 0);
         for (auto& [shard, node] : holders)
-          if (shard < op.total) h[static_cast<std::size_t>(shard)] = node;
+          if (shard < op.total && !unseen_holders.count(shard)) h[static_cast<std::size_t>(shard)] = node;
         return input(id, node_in::owners_read{op.total, h, now});
       }
       case k::read_connected: return input(id, node_in::connected_read{ids(connected), op.link_down, now});
@@ -389,6 +395,33 @@ TEST_CASE("node machine: a rebalance that waits for shards in flight says which,
   const auto notes = std::count_if(w.last[1].notes.begin(), w.last[1].notes.end(),
                                    [](auto& n) { return n.text.find("is unbalanced") != std::string::npos; });
   CHECK(notes <= 2);  // once a minute, not once a tick
+}
+
+TEST_CASE("node machine: an assignment whose lease another live node holds ends there: the holder keeps the shard") {
+  // A master that read the lease holders mid-failover saw a shard free and assigned it to node 3; node 2, which
+  // runs it, renewed its lease late. Node 3's actor would wait for that lease for good, and the assignment would
+  // hold a place in flight for ten minutes, stopping every move.
+  world w(6);
+  w.rebalance = false;  // node 3 gets only what is assigned to it
+  w.lease_waiters.insert(3);
+  w.add(1);
+  w.add(2);
+  w.run();
+  w.for_ms(8000);
+  REQUIRE(w.master() == std::optional<std::uint64_t>(1));
+  w.add(3);
+  w.run();
+  const int shard = *w.running[2].begin();
+  w.unseen_holders.insert(shard);
+  w.last.clear();
+  w.for_ms(16000);  // three reads without a holder: assigned again, to node 3, the one with the fewest
+  REQUIRE(has_note(w.last[1], "no lease holder for 15 s"));
+  REQUIRE(w.running[3].count(shard) == 1);  // waiting for node 2's lease
+  w.unseen_holders.clear();
+  w.for_ms(6000);  // the next read shows node 2 holding it
+  CHECK(has_note(w.last[1], "assigned to node 3, but node 2 holds its lease: it stays there"));
+  CHECK(w.running[3].count(shard) == 0);  // told to let it go
+  w.check_placed();
 }
 
 TEST_CASE("node machine: a shard with no lease holder for three reads is handed out again") {
