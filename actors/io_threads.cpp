@@ -87,39 +87,47 @@ void io_threads::open_pipes(const net::redis_endpoint& endpoint, net::redis_work
     };
     master_now = [&control] { return control.master_in_use(); };
   }
-  for (auto& lane : lanes_)
+  for (auto& lane : lanes_) {
     lane->pipe_ = std::make_unique<net::redis_pipe>(lane->io(), endpoint, std::vector<std::string>{net::commit_script_text()},
                                                     locate, master_now);
+    if (batch_us_ > 0) {  // run_in_windows writes a pass's commits when the pass ends
+      lane->pipe_->hold_writes();
+      lane->held_pipe_.store(lane->pipe_.get(), std::memory_order_release);
+    }
+  }
 }
-
-namespace {
 
 // An io thread's loop. Idle, it sleeps until something is ready. Busy, it handles what is ready, lets `window` pass,
 // and handles everything that arrived meanwhile in one pass. A wake-up, and each socket read, costs more than the
 // event it brings (several µs per system call on a shared VM, and Asio follows every read with one that finds
 // nothing): under load a thread wakes once per window instead of once per frame, a socket's frames of one window
-// come in one read, and the commits of one pass go to Redis in one write. An event waits at most one window more.
-void run_in_windows(boost::asio::io_context& io, std::chrono::microseconds window) {
+// come in one read, and the commits of one pass go to Redis in one write (the pipe holds them until the pass ends).
+// An event waits at most one window more.
+void io_threads::run_in_windows(io_lane& lane, std::chrono::microseconds window) {
+  auto& io = lane.io();
   if (window.count() == 0) {
     io.run();
     return;
   }
+  auto pass = [&] {
+    const std::size_t handled = io.poll();  // what is ready, and what that queued (the commits of what was read)
+    if (auto* pipe = lane.held_pipe_.load(std::memory_order_acquire)) pipe->flush();
+    return handled;
+  };
   while (io.run_one() > 0) {
-    io.poll();  // what else is ready, and what that queued (the commits of what was read): no event waits a window
+    pass();
     do {
       std::this_thread::sleep_for(window);
-    } while (io.poll() > 0);
+    } while (pass() > 0);
   }
 }
-
-}  // namespace
 
 void io_threads::run() {
   if (running_) return;
   running_ = std::make_unique<running>();
   for (auto& lane : lanes_) running_->work.push_back(boost::asio::make_work_guard(lane->io()));
   for (auto& lane : lanes_)
-    running_->threads.emplace_back([&io = lane->io(), us = batch_us_] { run_in_windows(io, std::chrono::microseconds(us)); });
+    running_->threads.emplace_back([&l = *lane, us = batch_us_] { run_in_windows(l, std::chrono::microseconds(us)); });
 }
 
 void io_threads::stop() {

@@ -63,6 +63,7 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
   std::vector<asio::const_buffer> buffers;
   bool write_busy = false;
   bool write_posted = false;
+  bool held = false;  // writes wait for flush() (the io loop calls it once per pass)
   redisReader* reader = nullptr;
   std::array<char, 64 * 1024> in{};
 
@@ -81,9 +82,11 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
     write_soon();
   }
 
-  // After the handlers already queued: the commands of one pass of the io loop go out in one write.
+  // After the handlers already queued: the commands of one pass of the io loop go out in one write. Held, the io
+  // loop writes them when its pass ends (flush()): a pass's handlers come in several rounds (a read that completes
+  // at once queues its handler behind the write posted here), and each round would otherwise write again.
   void write_soon() {
-    if (write_posted || write_busy || state != phase::ready) return;
+    if (held || write_posted || write_busy || state != phase::ready) return;
     write_posted = true;
     asio::post(io, [self = shared_from_this()] {
       self->write_posted = false;
@@ -155,7 +158,7 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
       self->writing.clear();
       if (ec && ec != asio::error::operation_aborted && self->state == phase::ready)
         return self->fail("writing to Redis at " + self->at.text() + ": " + ec.message());
-      self->write();  // what queued meanwhile (also on a new connection made while an aborted write completed)
+      if (!self->held || ec) self->write();  // what queued meanwhile (also on a new connection made while an aborted write completed)
     });
   }
 
@@ -251,6 +254,10 @@ redis_pipe::redis_pipe(asio::io_context& io, redis_endpoint endpoint, std::vecto
 redis_pipe::~redis_pipe() { impl_->close(); }
 
 void redis_pipe::send(std::vector<part> parts, answer done) { impl_->send(std::move(parts), std::move(done)); }
+
+void redis_pipe::hold_writes() { impl_->held = true; }
+
+void redis_pipe::flush() { impl_->write(); }
 
 void redis_pipe::command(const std::vector<std::string_view>& argv, answer done) {
   impl_->send({std::make_shared<const std::string>(resp::command(argv))}, std::move(done));

@@ -51,6 +51,13 @@ class redis_pipe {
   // One command from its arguments (encoded here: for the rare ones).
   void command(const std::vector<std::string_view>& argv, answer done);
 
+  // From now on commands wait for flush() instead of going out after the handlers already queued: the io loop that
+  // runs this pipe's io_context calls flush() once per pass, so a pass's commands go out in one write (one system
+  // call, one wake-up of Redis) however many rounds of handlers the pass takes. Call it before the first send().
+  void hold_writes();
+  // Writes what waits, unless a write is under way (what queued meanwhile goes at the next flush()).
+  void flush();
+
   // The server in use (or last tried), for log lines; how many connections were made; commands not answered yet.
   std::string address() const;
   std::uint64_t connections() const;

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <functional>
@@ -182,4 +183,42 @@ TEST_CASE("redis pipe: a refused AUTH ends the connection with the reason, for e
   good.command({"PING"}, [&](redis_reply x) { ok = x; });
   REQUIRE(run_until(io, [&] { return ok.has_value(); }));
   CHECK(ok->text == "PONG");
+}
+
+TEST_CASE("redis pipe: held writes wait for flush, and a pass's commands from several rounds go out together") {
+  g::harness::redis_process server;
+  boost::asio::io_context io;
+  redis_pipe pipe(io, g::test::at(server));
+  pipe.hold_writes();
+  redis_connection peek(g::test::at(server));
+  bool warm = false;  // the connection's first commands are written when it connects
+  pipe.command({"PING"}, [&](redis_reply) { warm = true; });
+  REQUIRE(run_until(io, [&] { return warm; }));
+
+  // Three rounds of handlers, as a pass of an io thread runs them: nothing goes out until the pass ends.
+  std::vector<long long> got;
+  std::function<void(int)> round = [&](int left) {
+    pipe.command({"INCR", "n"}, [&](redis_reply r) { got.push_back(r.type == redis_reply::integer ? r.number : -1); });
+    if (left > 1) boost::asio::post(io, [&, left] { round(left - 1); });
+  };
+  boost::asio::post(io, [&] { round(3); });
+  io.restart();
+  io.poll();
+  run_until(io, [] { return false; }, 100ms);
+  CHECK(got.empty());
+  CHECK(pipe.waiting() == 3);
+  CHECK(peek.command({"GET", "n"}).type == redis_reply::nil);
+
+  pipe.flush();
+  REQUIRE(run_until(io, [&] { return got.size() == 3; }));
+  CHECK(got == std::vector<long long>{1, 2, 3});
+
+  // What is sent after the write waits for the next flush, and is answered after it.
+  pipe.command({"INCR", "n"}, [&](redis_reply r) { got.push_back(r.number); });
+  run_until(io, [] { return false; }, 100ms);
+  CHECK(got.size() == 3);
+  pipe.flush();
+  REQUIRE(run_until(io, [&] { return got.size() == 4; }));
+  CHECK(got.back() == 4);
+  CHECK(pipe.connections() == 1);
 }
