@@ -86,6 +86,11 @@ struct stage {
     return harness::wait_until([&] { return json_int(fc->stats(), "/identifies") >= shards || !proc.running(); }, timeout) &&
            proc.running();
   }
+  // Every accepted IDENTIFY's session started and every byte g-fakecord wrote taken by the kernel.
+  bool delivered() {
+    const std::string st = fc->stats();
+    return json_int(st, "/session_starts_waiting") == 0 && json_int(st, "/backlog_bytes") == 0;
+  }
   std::int64_t stream_added() {
     net::redis_connection c({"127.0.0.1", redis.port(), "", 0, 2000});
     auto r = c.command({"XINFO", "STREAM", "g:g:events"});
@@ -212,9 +217,26 @@ memory_result measure_memory(const side_by_side_options& o, const std::string& s
     out.note = "not ready";
     return out;
   }
-  std::this_thread::sleep_for(seconds(15));  // settled: garbage collected, freed memory returned
+  // Idle: g-fakecord has sent every session's READY and GUILD_CREATEs (it starts sessions one at a time, so they
+  // go on after the last IDENTIFY), and the RSS has settled: the system's idle work is done. G packs a connection's
+  // inflater after 10 s without a message and returns freed memory every 10 s (malloc_trim); runtimes collect
+  // garbage. A fixed 15 s measured G some runs before the return and some after (62 or 88 KiB per shard), so the
+  // RSS is read every 5 s from 15 s on, until it changes by less than 1 % (at most 90 s).
+  if (!harness::wait_until([&] { return s.delivered(); }, seconds(120))) {
+    out.note = "g-fakecord did not deliver every session's start";
+    return out;
+  }
+  std::this_thread::sleep_for(seconds(15));
+  std::int64_t last = rss_kib(s.proc.pid());
+  for (int waited = 15; waited < 90; waited += 5) {
+    std::this_thread::sleep_for(seconds(5));
+    const std::int64_t now = rss_kib(s.proc.pid());
+    const bool settled = std::abs(now - last) * 100 < last;
+    last = now;
+    if (settled) break;
+  }
   out.ran = true;
-  out.rss_kib = rss_kib(s.proc.pid());
+  out.rss_kib = last;
   return out;
 }
 

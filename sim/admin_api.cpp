@@ -34,6 +34,8 @@ http_reply stats(fakecord& fc, bool with_sessions) {
       .field("connections", static_cast<std::uint64_t>(fc.connection_count()))
       .field("identifies", fc.identifies)
       .field("resumes", fc.resumes)
+      .field("session_starts_waiting", static_cast<std::uint64_t>(fc.session_starts_waiting()))
+      .field("backlog_bytes", static_cast<std::uint64_t>(fc.backlog_bytes()))
       .field("heartbeats", fc.heartbeats)
       .key("heartbeat_timing")
       .begin_object()

@@ -107,6 +107,7 @@ class fakecord {
   void add_connection(gateway_connection* c) { connections_.push_back(c); }
   void remove_connection(gateway_connection* c);
   std::size_t connection_count() const { return connections_.size(); }
+  std::size_t session_starts_waiting() const { return starts_.size(); }  // identified, READY not sent yet
 
   // Session starts (a READY and its GUILD_CREATEs, the heaviest work here) wait in line and run one at a time
   // between socket reads: a thousand IDENTIFYs arriving together are each read, and judged, as they arrive, not

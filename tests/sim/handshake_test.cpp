@@ -8,6 +8,7 @@
 #include <csignal>
 #include <unistd.h>
 
+#include "sim/harness/wait_until.hpp"
 #include "tests/support/fakecord_process.hpp"
 #include "tests/support/gateway_test_client.hpp"
 
@@ -111,8 +112,26 @@ TEST_CASE("IDENTIFYs arriving together each start their session in turn: READY f
   }
   auto stats = fc.stats();
   CHECK(json_int(stats, "/identifies") == shards);
+  CHECK(json_int(stats, "/session_starts_waiting") == 0);
   CHECK(json_array_size(stats, "/sessions") == static_cast<std::size_t>(shards));
   CHECK_MESSAGE(stats.find(R"("violations":{})") != std::string::npos, stats);
+}
+
+TEST_CASE("stats count the bytes a client has not taken yet (backlog_bytes), and none once it has read them") {
+  // One shard with 2,400 guilds (under the 2,500 that require sharding): its GUILD_CREATEs are far more than loopback's socket buffers hold while the
+  // client does not read.
+  fakecord_process fc({"--guilds", "2400"});
+  gateway_test_client c(fc.port());
+  REQUIRE(c.next_op(10));
+  c.send(R"({"op":2,"d":{"token":"test-token","properties":{"os":"x","browser":"y","device":"y"},"intents":1,"shard":[0,1]}})");
+  CHECK(g::harness::wait_until([&] { return json_int(fc.stats(), "/backlog_bytes") > 0; }, 10s));
+  auto ready = c.next(10s);
+  REQUIRE(ready);
+  const std::size_t guilds = json_array_size(*ready, "/d/guilds");
+  REQUIRE(guilds == 2400);
+  for (std::size_t g = 0; g < guilds; ++g) REQUIRE(c.next_dispatch("GUILD_CREATE", 10s));
+  CHECK(g::harness::wait_until([&] { return json_int(fc.stats(), "/backlog_bytes") == 0; }, 10s));
+  CHECK(json_int(fc.stats(), "/session_starts_waiting") == 0);
 }
 
 TEST_CASE("the gateway also serves wss:// with --tls-cert/--tls-key") {
