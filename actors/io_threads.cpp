@@ -2,6 +2,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <thread>
@@ -87,15 +88,21 @@ void io_threads::open_pipes(const net::redis_endpoint& endpoint, net::redis_work
     };
     master_now = [&control] { return control.master_in_use(); };
   }
-  for (auto& lane : lanes_) {
-    lane->pipe_ = std::make_unique<net::redis_pipe>(lane->io(), endpoint, std::vector<std::string>{net::commit_script_text()},
-                                                    locate, master_now);
-    if (batch_us_ > 0) {  // run_in_windows writes a pass's commits when the pass ends
-      lane->pipe_->hold_writes();
-      lane->held_pipe_.store(lane->pipe_.get(), std::memory_order_release);
-    }
-  }
+  // Made on the lane's own thread, like everything that uses it: the thread may already run, and its loop ends
+  // each pass with the pipe (end_pass). Shards come to a lane later, by posts behind this one.
+  for (auto& lane : lanes_)
+    boost::asio::post(lane->io(), [l = lane.get(), endpoint, locate, master_now, held = batch_us_ > 0] {
+      l->pipe_ = std::make_unique<net::redis_pipe>(l->io(), endpoint, std::vector<std::string>{net::commit_script_text()},
+                                                   locate, master_now);
+      if (held) l->pipe_->hold_writes();  // run_in_windows writes a pass's commits when the pass ends
+    });
 }
+
+void io_lane::end_pass() {
+  if (pipe_) pipe_->flush();
+}
+
+namespace {
 
 // An io thread's loop. Idle, it sleeps until something is ready. Busy, it handles what is ready, lets `window` pass,
 // and handles everything that arrived meanwhile in one pass. A wake-up, and each socket read, costs more than the
@@ -103,7 +110,7 @@ void io_threads::open_pipes(const net::redis_endpoint& endpoint, net::redis_work
 // nothing): under load a thread wakes once per window instead of once per frame, a socket's frames of one window
 // come in one read, and the commits of one pass go to Redis in one write (the pipe holds them until the pass ends).
 // An event waits at most one window more.
-void io_threads::run_in_windows(io_lane& lane, std::chrono::microseconds window) {
+void run_in_windows(io_lane& lane, std::chrono::microseconds window) {
   auto& io = lane.io();
   if (window.count() == 0) {
     io.run();
@@ -111,7 +118,7 @@ void io_threads::run_in_windows(io_lane& lane, std::chrono::microseconds window)
   }
   auto pass = [&] {
     const std::size_t handled = io.poll();  // what is ready, and what that queued (the commits of what was read)
-    if (auto* pipe = lane.held_pipe_.load(std::memory_order_acquire)) pipe->flush();
+    lane.end_pass();
     return handled;
   };
   while (io.run_one() > 0) {
@@ -121,6 +128,8 @@ void io_threads::run_in_windows(io_lane& lane, std::chrono::microseconds window)
     } while (pass() > 0);
   }
 }
+
+}  // namespace
 
 void io_threads::run() {
   if (running_) return;

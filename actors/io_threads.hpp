@@ -5,8 +5,6 @@
 // Redis has it, as Seastar keeps data on the core that produced it: nothing on that path is shared between threads.
 // The first thread also serves the HTTP endpoints and the identify gate's timers. Lease renewals, registration and
 // the master lease go through the control connection (redis_worker), so no commit round delays them.
-#include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -61,6 +59,8 @@ class io_lane {
   void note_commit(const net::commit_result& r, bool& stream_failing);
   // A shard's stream closed: if its last commit had failed, the thread stops counting it.
   void forget(bool& stream_failing);
+  // The loop's pass is over: the commits it queued go to Redis in one write (the pipe holds them until now).
+  void end_pass();
 
  private:
   friend class io_threads;
@@ -68,7 +68,6 @@ class io_lane {
   commit_health& health_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<net::redis_pipe> pipe_;
-  std::atomic<net::redis_pipe*> held_pipe_{nullptr};  // pipe_ once it holds its writes for the loop (set from another thread)
   std::size_t failing_streams_ = 0;  // shards whose last commit failed
   std::uint64_t connections_ = 0;
 };
@@ -96,7 +95,6 @@ class io_threads {
   std::vector<std::unique_ptr<io_lane>> lanes_;
   struct running;
   std::unique_ptr<running> running_;
-  static void run_in_windows(io_lane& lane, std::chrono::microseconds window);
 };
 
 }  // namespace g::actors

@@ -209,9 +209,18 @@ TEST_CASE("redis pipe: held writes wait for flush, and a pass's commands from se
   CHECK(pipe.waiting() == 3);
   CHECK(peek.command({"GET", "n"}).type == redis_reply::nil);
 
+  // Redis counts each read of a client's socket: the three commands arrive in one (the other read is this INFO's).
+  auto reads = [&] {
+    const std::string info = peek.command({"INFO", "stats"}).text;
+    const auto at = info.find("total_reads_processed:");
+    REQUIRE(at != std::string::npos);
+    return std::stoll(info.substr(at + 22));
+  };
+  const long long reads_before = reads();
   pipe.flush();
   REQUIRE(run_until(io, [&] { return got.size() == 3; }));
   CHECK(got == std::vector<long long>{1, 2, 3});
+  CHECK(reads() - reads_before == 2);
 
   // What is sent after the write waits for the next flush, and is answered after it.
   pipe.command({"INCR", "n"}, [&](redis_reply r) { got.push_back(r.number); });

@@ -118,8 +118,8 @@ TEST_CASE("IDENTIFYs arriving together each start their session in turn: READY f
 }
 
 TEST_CASE("stats count the bytes a client has not taken yet (backlog_bytes), and none once it has read them") {
-  // One shard with 2,400 guilds (under the 2,500 that require sharding): its GUILD_CREATEs are far more than loopback's socket buffers hold while the
-  // client does not read.
+  // One shard with 2,400 guilds (under the 2,500 that require sharding): its GUILD_CREATEs are far more than
+  // loopback's socket buffers hold while the client does not read.
   fakecord_process fc({"--guilds", "2400"});
   gateway_test_client c(fc.port());
   REQUIRE(c.next_op(10));
