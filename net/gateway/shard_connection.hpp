@@ -1,7 +1,8 @@
 #pragma once
 // One shard's live gateway connection: the session_machine driven over a Beast WebSocket (ws:// or wss://),
-// with transport decompression and the frame scanner on the hot path. All work runs on a strand of the given
-// io_context; the public functions are thread-safe. No CAF here: a G shard actor sits on top of it.
+// with transport decompression and the frame scanner on the hot path. All work runs on the given io_context, which
+// one thread must run (an io lane: the thread is the shard's strand); the public functions are thread-safe. No CAF
+// here: a G shard actor sits on top of it.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,7 +47,7 @@ struct shard_report {
 class shard_listener {
  public:
   virtual ~shard_listener() = default;
-  // Every dispatch, READY and RESUMED included, in order, on the connection's strand. The frame's views point
+  // Every dispatch, READY and RESUMED included, in order, on the io_context's thread. The frame's views point
   // into `message` and are valid only during the call.
   virtual void on_dispatch(const gateway_frame& frame, std::string_view message) = 0;
   // Phase or session changes (not every seq: each dispatch carries its own).
@@ -67,7 +68,7 @@ class shard_connection {
   // closes with 1000 instead: the session ends (its shard set was superseded by a reshard).
   void stop(bool end_session = false);
   // Queues a backend command (validated; within the send budget, behind heartbeats). `done` reports the outcome
-  // and the reason on rejection; it runs on the strand.
+  // and the reason on rejection; it runs on the io_context's thread.
   void send_command(int op, std::string d_json, std::function<void(command_result, std::string)> done = {});
   // Backpressure: stop reading the socket while the consumer cannot keep up (TCP then holds Discord back).
   // A long pause can cost the connection (no heartbeat ACK is read); the session then resumes from the last
