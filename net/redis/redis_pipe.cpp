@@ -34,7 +34,7 @@ struct redis_pipe::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::io_context& io;
-  tcp::socket socket;
+  asio::basic_stream_socket<tcp, asio::io_context::executor_type> socket;  // the concrete executor: no polymorphic copy per handler
   tcp::resolver resolver;
   asio::steady_timer ticker;
   redis_endpoint ep;
