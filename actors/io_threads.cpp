@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <sys/prctl.h>
 
 #include <chrono>
 #include <thread>
@@ -109,13 +110,17 @@ namespace {
 // event it brings (several µs per system call on a shared VM, and Asio follows every read with one that finds
 // nothing): under load a thread wakes once per window instead of once per frame, a socket's frames of one window
 // come in one read, and the commits of one pass go to Redis in one write (the pipe holds them until the pass ends).
-// An event waits at most one window more.
+// An event waits at most one window and a quarter more (the timer slack below).
 void run_in_windows(io_lane& lane, std::chrono::microseconds window) {
   auto& io = lane.io();
   if (window.count() == 0) {
     io.run();
     return;
   }
+  // Timer slack of a quarter window lets the kernel end the sleep with a timer interrupt that comes anyway: one
+  // interrupt instead of two, each an exit to the hypervisor on a VM (measured: about a tenth less CPU per event at
+  // 2,000/s). It cannot fail for a thread's own slack; if it did, the sleep would only be exact.
+  ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(window.count()) * 1000 / 4, 0, 0, 0);
   auto pass = [&] {
     const std::size_t handled = io.poll();  // what is ready, and what that queued (the commits of what was read)
     lane.end_pass();
