@@ -2,7 +2,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
+#include <iomanip>
 #include <iostream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,11 @@
 #include "bench/side_by_side.hpp"
 #include "bench/fakecord_throughput.hpp"
 #include "bench/session_memory.hpp"
+#include "bench/socket_floor.hpp"
+#include "config/node_config.hpp"
+#include "net/redis/redis_connection.hpp"
+#include "sim/harness/redis_process.hpp"
+#include "sim/harness/wait_until.hpp"
 
 namespace {
 
@@ -59,6 +67,11 @@ Scenarios:
                --memory-shards N (1000) --cold-shards N (64) --cold-concurrency N (16)
                --io-threads N --io-batch-us N (G's [node] settings; default: G's defaults)
                --only throughput|memory|cold-start
+  sockets      the socket floor: what reading loopback sockets and writing each frame to Redis cost per frame,
+               with no WebSocket, inflate or JSON (bench/socket_floor.hpp); the least a gateway client of that
+               shape spends per event here. Exit 1 when the sender or the readers fell behind or failed
+               --rate N (2000) --sockets N (16) --threads N (one per core) --window-us N (G's io_batch_us default)
+               --frame-bytes N (100) --seconds N (5)
   cache        g-cache: events applied per CPU-second, Redis bytes per cached member and guild, lag commit → applied
                --events N (200000) --rate N (10000) --seconds N (10) --members N (100000)
   proxy        the proxy (docs/proxy.md): an @discordjs/ws bot's connect → last GUILD_CREATE through it and directly
@@ -105,6 +118,52 @@ int main(int argc, char** argv) {
         else throw std::invalid_argument("unknown option " + a + " for " + scenario);
       });
       return scenario == "decode" ? g::bench::run_decode_throughput(d) : g::bench::run_session_memory(m);
+    } catch (const std::exception& e) {
+      return bad_usage(e);
+    }
+  }
+  if (scenario == "sockets") {
+    try {
+      g::bench::socket_floor_options o;
+      o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      o.window_us = g::config::node_config{}.node.io_batch_us;
+      o.frame_bytes = 100;
+      for_each_option(args, [&](const std::string& a, const std::string& text) {
+        const int v = std::stoi(text);
+        if (v < (a == "--window-us" ? 0 : 1)) throw std::invalid_argument(a + " is out of range");
+        if (a == "--rate") o.rate = v;
+        else if (a == "--sockets") o.sockets = v;
+        else if (a == "--threads") o.threads = v;
+        else if (a == "--window-us") o.window_us = v;
+        else if (a == "--frame-bytes") o.frame_bytes = v;
+        else if (a == "--seconds") o.seconds = v;
+        else throw std::invalid_argument("unknown option " + a + " for sockets");
+      });
+      g::harness::redis_process redis;
+      o.redis_port = redis.port();
+      const auto r = g::bench::measure_socket_floor(o);
+      if (!r.error.empty()) {
+        std::cerr << "g-bench: socket floor: " << r.error << "\n";
+        return 1;
+      }
+      std::cout << "| rate | sockets | threads | window | frame | frames/s read | passes/s | CPU µs per frame |\n"
+                << "|---|---|---|---|---|---|---|---|\n| " << o.rate << "/s | " << o.sockets << " | " << o.threads << " | "
+                << o.window_us << " µs | " << o.frame_bytes << " B | " << static_cast<long>(r.frames_per_s) << " | "
+                << static_cast<long>(r.passes_per_s) << " | " << std::fixed << std::setprecision(2) << r.cpu_per_million << " |\n";
+      if (r.frames_per_s < 0.9 * o.rate) {
+        std::cerr << "g-bench: socket floor: read " << r.frames_per_s << " frames/s of " << o.rate << "/s\n";
+        return 1;
+      }
+      // Every frame read went to Redis (the readers' last writes may still be on their way: up to 2 s).
+      g::net::redis_connection c({"127.0.0.1", redis.port(), "", 0, 2000});
+      g::net::redis_reply len;
+      g::harness::wait_until([&] { return (len = c.command({"XLEN", "socketfloor"})).number == r.frames_total; },
+                             std::chrono::seconds(2));
+      if (len.number != r.frames_total) {
+        std::cerr << "g-bench: socket floor: read " << r.frames_total << " frames, Redis holds " << len.number << "\n";
+        return 1;
+      }
+      return 0;
     } catch (const std::exception& e) {
       return bad_usage(e);
     }

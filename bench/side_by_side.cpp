@@ -20,7 +20,9 @@
 #include "bench/decode_throughput.hpp"
 #include "bench/json_value.hpp"
 #include "bench/proc_stats.hpp"
+#include "bench/socket_floor.hpp"
 #include "sim/harness/wait_until.hpp"
+#include "config/node_config.hpp"
 #include "net/clock.hpp"
 #include "net/compression/zlib_stream.hpp"
 #include "net/gateway/frame_scanner.hpp"
@@ -267,9 +269,17 @@ struct floor_result {
   std::size_t events = 0;
 };
 
+// The median size of the recorded frames after the session's start (READY and GUILD_CREATEs are few and large).
+int median_load_frame_bytes(const std::vector<std::string>& frames) {
+  std::vector<std::size_t> sizes;
+  for (std::size_t i = frames.size() / 2; i < frames.size(); ++i) sizes.push_back(frames[i].size());
+  if (sizes.empty()) return 300;
+  std::nth_element(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(sizes.size() / 2), sizes.end());
+  return static_cast<int>(std::max<std::size_t>(1, sizes[sizes.size() / 2]));
+}
+
 // inflate + scan + pipelined XADD of the same recorded bytes, in this process, against a private Redis.
-floor_result measure_floor(const side_by_side_options& o) {
-  auto frames = record_frames(o.fakecord, 60000);
+floor_result measure_floor(const std::vector<std::string>& frames) {
   harness::redis_process redis;
   net::redis_connection c({"127.0.0.1", redis.port(), "", 0, 10000});
   floor_result out;
@@ -345,17 +355,35 @@ int run_side_by_side(const side_by_side_options& o) {
           << num(x.p50, 1) << " ms | " << num(x.p99, 1) << " ms | " << num(eff_at(s, common)) << " | "
           << (s == "g" ? "1.0x" : ratio(eff_at("g", common), eff_at(s, common))) << " | " << x.note << " |\n";
     }
+    std::map<int, socket_floor_result> sockets_at;  // the socket floor at each rate, shaped like G's io threads
+    socket_floor_options so;
     if (o.floor) {
-      auto f = measure_floor(o);
+      const auto frames = record_frames(o.fakecord, 60000);
+      auto f = measure_floor(frames);
       out << "| floor: inflate + scan + pipelined XADD alone | " << num(f.events_per_s) << "/s | "
           << num(1e6 / f.cpu_per_million) << " | - | - | - | " << ratio(g_eff, 1e6 / f.cpu_per_million)
           << " (G at its highest rate) | " << f.events
           << " recorded events, this process only |\n";
+      harness::redis_process redis;
+      so.sockets = o.shards;
+      so.threads = o.io_threads > 0 ? o.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      so.window_us = o.io_batch_us >= 0 ? o.io_batch_us : config::node_config{}.node.io_batch_us;
+      so.frame_bytes = median_load_frame_bytes(frames);
+      so.seconds = o.window_seconds;
+      so.redis_port = redis.port();
+      for (int rate : o.rates) {
+        so.rate = rate;
+        sockets_at[rate] = measure_socket_floor(so);
+        std::cerr << "g-bench: socket floor at " << rate << "/s: " << num(sockets_at[rate].frames_per_s) << " frames/s, "
+                  << num(sockets_at[rate].passes_per_s) << " passes/s, " << num(sockets_at[rate].cpu_per_million, 2)
+                  << " CPU s per million" << (sockets_at[rate].error.empty() ? "" : " (" + sockets_at[rate].error + ")") << "\n";
+      }
     }
     out << "\nCPU seconds per million events at each rate (the system's own process, from /proc):\n\n| rate |";
     for (auto& s : o.systems) out << " " << s << " |";
+    if (o.floor) out << " socket floor |";
     out << "\n|---|";
-    for (std::size_t i = 0; i < o.systems.size(); ++i) out << "---|";
+    for (std::size_t i = 0; i < o.systems.size() + (o.floor ? 1 : 0); ++i) out << "---|";
     out << "\n";
     for (int rate : o.rates) {
       out << "| " << rate << "/s |";
@@ -363,8 +391,18 @@ int run_side_by_side(const side_by_side_options& o) {
         auto it = r[s].cpu_per_million_at.find(rate);
         out << " " << (it == r[s].cpu_per_million_at.end() ? std::string("not sustained") : num(it->second, 2)) << " |";
       }
+      if (o.floor) {
+        const auto& f = sockets_at[rate];
+        out << " " << (!f.error.empty() ? f.error : f.frames_per_s < 0.9 * rate ? "sender fell behind" : num(f.cpu_per_million, 2))
+            << " |";
+      }
       out << "\n";
     }
+    if (o.floor)
+      out << "\nSocket floor: " << so.sockets << " loopback sockets read by " << so.threads << " threads in passes of "
+          << so.window_us << " µs (G's io threads and window), frames of " << so.frame_bytes
+          << " bytes (the median recorded), one pipelined XADD per frame in one write to Redis per pass; no WebSocket, "
+             "no inflate, no JSON. No gateway client can spend less per event on this machine at that window.\n";
     out << "\n";
   }
   if (o.memory) {
