@@ -402,7 +402,8 @@ int run_side_by_side(const side_by_side_options& o) {
       out << "\nSocket floor: " << so.sockets << " loopback sockets read by " << so.threads << " threads in passes of "
           << so.window_us << " µs (G's io threads and window), frames of " << so.frame_bytes
           << " bytes (the median recorded), one pipelined XADD per frame in one write to Redis per pass; no WebSocket, "
-             "no inflate, no JSON. No gateway client can spend less per event on this machine at that window.\n";
+             "no inflate, no JSON: the least any client reading these sockets with that many threads and that window spends per "
+             "event on this machine.\n";
     out << "\n";
   }
   if (o.memory) {
