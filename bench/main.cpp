@@ -2,10 +2,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <algorithm>
 #include <iomanip>
 #include <iostream>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -20,7 +18,6 @@
 #include "bench/fakecord_throughput.hpp"
 #include "bench/session_memory.hpp"
 #include "bench/socket_floor.hpp"
-#include "config/node_config.hpp"
 #include "net/redis/redis_connection.hpp"
 #include "sim/harness/redis_process.hpp"
 #include "sim/harness/wait_until.hpp"
@@ -124,9 +121,7 @@ int main(int argc, char** argv) {
   }
   if (scenario == "sockets") {
     try {
-      g::bench::socket_floor_options o;
-      o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-      o.window_us = g::config::node_config{}.node.io_batch_us;
+      g::bench::socket_floor_options o = g::bench::shaped_like_g(0, -1);
       o.frame_bytes = 100;
       for_each_option(args, [&](const std::string& a, const std::string& text) {
         const int v = std::stoi(text);
@@ -150,7 +145,7 @@ int main(int argc, char** argv) {
                 << "|---|---|---|---|---|---|---|---|\n| " << o.rate << "/s | " << o.sockets << " | " << o.threads << " | "
                 << o.window_us << " µs | " << o.frame_bytes << " B | " << static_cast<long>(r.frames_per_s) << " | "
                 << static_cast<long>(r.passes_per_s) << " | " << std::fixed << std::setprecision(2) << r.cpu_per_million << " |\n";
-      if (r.frames_per_s < 0.9 * o.rate) {
+      if (!r.kept_up(o.rate)) {
         std::cerr << "g-bench: socket floor: read " << r.frames_per_s << " frames/s of " << o.rate << "/s\n";
         return 1;
       }

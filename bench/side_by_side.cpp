@@ -22,7 +22,6 @@
 #include "bench/proc_stats.hpp"
 #include "bench/socket_floor.hpp"
 #include "sim/harness/wait_until.hpp"
-#include "config/node_config.hpp"
 #include "net/clock.hpp"
 #include "net/compression/zlib_stream.hpp"
 #include "net/gateway/frame_scanner.hpp"
@@ -356,7 +355,7 @@ int run_side_by_side(const side_by_side_options& o) {
           << (s == "g" ? "1.0x" : ratio(eff_at("g", common), eff_at(s, common))) << " | " << x.note << " |\n";
     }
     std::map<int, socket_floor_result> sockets_at;  // the socket floor at each rate, shaped like G's io threads
-    socket_floor_options so;
+    socket_floor_options so = shaped_like_g(o.io_threads, o.io_batch_us);
     if (o.floor) {
       const auto frames = record_frames(o.fakecord, 60000);
       auto f = measure_floor(frames);
@@ -366,8 +365,6 @@ int run_side_by_side(const side_by_side_options& o) {
           << " recorded events, this process only |\n";
       harness::redis_process redis;
       so.sockets = o.shards;
-      so.threads = o.io_threads > 0 ? o.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-      so.window_us = o.io_batch_us >= 0 ? o.io_batch_us : config::node_config{}.node.io_batch_us;
       so.frame_bytes = median_load_frame_bytes(frames);
       so.seconds = o.window_seconds;
       so.redis_port = redis.port();
@@ -393,7 +390,7 @@ int run_side_by_side(const side_by_side_options& o) {
       }
       if (o.floor) {
         const auto& f = sockets_at[rate];
-        out << " " << (!f.error.empty() ? f.error : f.frames_per_s < 0.9 * rate ? "sender fell behind" : num(f.cpu_per_million, 2))
+        out << " " << (!f.error.empty() ? f.error : !f.kept_up(rate) ? "sender fell behind" : num(f.cpu_per_million, 2))
             << " |";
       }
       out << "\n";

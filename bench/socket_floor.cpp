@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "config/node_config.hpp"
+
 namespace g::bench {
 
 namespace {
@@ -127,7 +129,8 @@ void read_in_windows(std::vector<fd_owner>& sockets, std::uint16_t redis_port, i
         partial[i] += got;
         for (; partial[i] >= frame_bytes; partial[i] -= frame_bytes) {
           out += head;
-          out.append(in.data(), static_cast<std::size_t>(frame_bytes));  // the payload's one copy, as G's
+          // The payload's one copy, as G's (of placeholder bytes: the frames' content does not matter here).
+          out.append(in.data(), static_cast<std::size_t>(frame_bytes));
           out += "\r\n";
           ++frames;
         }
@@ -162,6 +165,13 @@ void read_in_windows(std::vector<fd_owner>& sockets, std::uint16_t redis_port, i
 }
 
 }  // namespace
+
+socket_floor_options shaped_like_g(int io_threads, int io_batch_us) {
+  socket_floor_options o;
+  o.threads = io_threads > 0 ? io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.window_us = io_batch_us >= 0 ? io_batch_us : config::node_config{}.node.io_batch_us;
+  return o;
+}
 
 socket_floor_result measure_socket_floor(const socket_floor_options& o) {
   socket_floor_result r;

@@ -27,7 +27,12 @@ struct socket_floor_result {
   double passes_per_s = 0;
   long frames_total = 0;  // read and written to Redis, warm-up included (the stream `socketfloor` holds them)
   std::string error;  // empty when measured
+  // The readers took (nearly) every frame sent: below 90 % of the rate, the sender or the readers fell behind.
+  bool kept_up(int rate) const { return error.empty() && frames_per_s >= 0.9 * rate; }
 };
+
+// Shaped like a G node with these [node] settings: io_threads 0 is one per core, io_batch_us -1 G's default.
+socket_floor_options shaped_like_g(int io_threads, int io_batch_us);
 
 socket_floor_result measure_socket_floor(const socket_floor_options& o);
 
