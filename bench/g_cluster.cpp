@@ -147,6 +147,32 @@ std::string g_cluster::placement_census() {
   return out;
 }
 
+std::string g_cluster::not_ready_census() {
+  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 5000});
+  simdjson::dom::parser p;
+  std::map<std::string, std::vector<std::string>> by_state;  // "node state" → shards
+  std::set<int> seen;
+  auto all = c.command({"HGETALL", "g:g:status"});
+  for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
+    simdjson::dom::element e;
+    if (p.parse(all.elements[i + 1].text).get(e) != simdjson::SUCCESS) continue;
+    seen.insert(std::atoi(all.elements[i].text.c_str()));
+    const std::string state = json_string(e, "/state");
+    if (state == "ready") continue;
+    const std::string error = json_string(e, "/error");
+    by_state[json_string(e, "/node") + " " + state + (error.empty() ? "" : " (" + error + ")")].push_back(all.elements[i].text);
+  }
+  for (int s = 0; s < o_.shards; ++s)
+    if (!seen.count(s)) by_state["(no status)"].push_back(std::to_string(s));
+  std::string out;
+  for (auto& [key, shards] : by_state) {
+    out += "  " + key + ": " + std::to_string(shards.size()) + " shards:";
+    for (std::size_t i = 0; i < shards.size() && i < 8; ++i) out += " " + shards[i];
+    out += shards.size() > 8 ? " …\n" : "\n";
+  }
+  return out;
+}
+
 shard_health g_cluster::health() {
   net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
   shard_health out;

@@ -76,6 +76,9 @@ class g_cluster {
   // Per node (named a, b, … where it is one of ours): shards READY by the status hash, and leases held. What an
   // unbalanced cluster looks like, for the report of a run that did not rebalance.
   std::string placement_census();
+  // The shards the status hash does not show READY: how many per node and state, the first few of each, and the
+  // shards with no status at all. What a cold start that missed its bound was waiting for.
+  std::string not_ready_census();
   shard_health health();
   // Every shard ready, on every running node, counts differing by at most one.
   bool balanced();

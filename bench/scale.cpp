@@ -1,10 +1,13 @@
 #include "bench/scale.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -108,6 +111,13 @@ stream_check drained_stream(g_cluster& cluster) {
   return cluster.check_stream();
 }
 
+// The nodes' logs of a run that failed, kept in a file (at thousands of shards too long for the terminal).
+void keep_logs(const g_cluster& cluster) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("g-bench-scale-" + std::to_string(::getpid()) + ".log")).string();
+  std::ofstream(path) << cluster.logs();
+  std::cerr << "g-bench: the nodes' logs are in " << path << "\n";
+}
+
 // Part A: one node, cold start, a steady window, kill -9 and restart.
 bool run_one(const scale_options& o) {
   const int n = o.shards_one;
@@ -118,7 +128,8 @@ bool run_one(const scale_options& o) {
   if (!cluster.wait_for([&] { return cluster.balanced(); }, cold_start_bound(n, c.max_concurrency), status_poll(n))) {
     auto ready = cluster.ready_by_node();
     std::cerr << "g-bench: scale A: only " << (ready.empty() ? 0 : ready.begin()->second) << " of " << n
-              << " shards READY\n";
+              << " shards READY; the rest:\n" << cluster.not_ready_census();
+    keep_logs(cluster);
     return false;
   }
   const double ready_s = duration<double>(steady_clock::now() - spawned).count();
@@ -197,7 +208,8 @@ bool run_many(const scale_options& o) {
   if (!cluster.wait_for([&] { return cluster.balanced(); }, cold_start_bound(n, c.max_concurrency), status_poll(n))) {
     std::cerr << "g-bench: scale B: the cluster did not come up balanced; ready by node:";
     for (auto& [id, k] : cluster.ready_by_node()) std::cerr << " " << id << "=" << k;
-    std::cerr << "\n";
+    std::cerr << "\nplacement:\n" << cluster.placement_census() << "not READY:\n" << cluster.not_ready_census();
+    keep_logs(cluster);
     return false;
   }
   const double balanced_s = duration<double>(steady_clock::now() - spawned).count();
