@@ -30,8 +30,10 @@ struct fakecord_counts {
   std::int64_t heartbeat_timeouts = 0;  // g-fakecord closed a client that stopped beating (4009): a zombie
   std::int64_t node_closes = 0;         // the node closed a connection itself, resumable (4900)
   std::int64_t violations = 0;
+  std::int64_t identify_uncertain = 0;  // IDENTIFYs g-fakecord read after the client wrote again (judged from HELLO)
   std::int64_t lag_over_100ms = 0, lag_over_1s = 0, worst_lag_ms = 0;  // g-fakecord's own loop, late (its clock judges the rules)
   std::string violation_kinds;  // "kind n, …"
+  std::string violation_details;  // a line per recent violation
 
   explicit fakecord_counts(const std::string& stats) {
     auto n = [&](const char* pointer) { return std::max<std::int64_t>(0, json_int(stats, pointer)); };
@@ -47,6 +49,7 @@ struct fakecord_counts {
     // in time, and a shard handed over to another node. Which of them the status tells (shard_health).
     node_closes = n("/client_closes/4900");
     violations = std::max<std::int64_t>(0, json_sum(stats, "/violations"));
+    identify_uncertain = n("/identify_arrivals_uncertain");
     lag_over_100ms = n("/loop_lag/over_100ms");
     lag_over_1s = n("/loop_lag/over_1s");
     worst_lag_ms = n("/loop_lag/worst_ms");
@@ -55,11 +58,21 @@ struct fakecord_counts {
     if (p.parse(stats).at_pointer("/violations").get(v) == simdjson::SUCCESS)
       for (auto field : v) violation_kinds += (violation_kinds.empty() ? "" : ", ") + std::string(field.key) + " " +
                                               std::to_string(std::max<std::int64_t>(0, field.value.get_int64().value_unsafe()));
+    // What the client did, each (the last 64): which shard, and by how much, says more than the count.
+    simdjson::dom::array recent;
+    if (p.parse(stats).at_pointer("/violations_recent").get(recent) == simdjson::SUCCESS)
+      for (auto e : recent) {
+        std::string_view kind, detail;
+        if (e["kind"].get(kind) == simdjson::SUCCESS && e["detail"].get(detail) == simdjson::SUCCESS)
+          violation_details += "  " + std::string(kind) + ": " + std::string(detail) + "\n";
+      }
   }
   std::string violations_text() const { return std::to_string(violations) + (violations ? " (" + violation_kinds + ")" : ""); }
   // The protocol check, and the lateness of the clock g-fakecord judges it by: two table rows.
   std::string protocol_rows() const {
     return "| g-fakecord's protocol violations | " + violations_text() + " |\n" +
+           "| IDENTIFYs g-fakecord read late, after the client wrote again (their bucket judged from HELLO) | " +
+           std::to_string(identify_uncertain) + " |\n" +
            "| g-fakecord's own loop (a 100 ms tick): worst lateness, ticks over 100 ms / over 1 s late | " +
            std::to_string(worst_lag_ms) + " ms, " + std::to_string(lag_over_100ms) + " / " + std::to_string(lag_over_1s) + " |\n";
   }
@@ -194,7 +207,10 @@ bool run_one(const scale_options& o) {
             << f2.protocol_rows() << "\n";
   const bool ok = k.all_resumed() && back && k.identified == 0 && f2.heartbeat_timeouts == 0 && zombies.empty() && st.breaks == 0 &&
                   f2.identifies == n && f2.violations == 0;
-  if (!ok) std::cerr << "g-bench: scale A failed a hard condition\n";
+  if (!ok) {
+    std::cerr << "g-bench: scale A failed a hard condition\n" << f2.violation_details;
+    keep_logs(cluster);
+  }
   return ok;
 }
 
@@ -274,7 +290,10 @@ bool run_many(const scale_options& o) {
             << after.protocol_rows() << "\n";
   const bool ok = lost == 0 && rebalanced && st.breaks == 0 && after.identifies == before.identifies &&
                   after.heartbeat_timeouts == 0 && zombies.empty() && after.violations == 0;
-  if (!ok) std::cerr << "g-bench: scale B failed a hard condition\n";
+  if (!ok) {
+    std::cerr << "g-bench: scale B failed a hard condition\n" << after.violation_details;
+    keep_logs(cluster);
+  }
   return ok;
 }
 

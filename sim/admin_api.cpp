@@ -33,6 +33,7 @@ http_reply stats(fakecord& fc, bool with_sessions) {
   w.begin_object()
       .field("connections", static_cast<std::uint64_t>(fc.connection_count()))
       .field("identifies", fc.identifies)
+      .field("identify_arrivals_uncertain", fc.identify_arrivals_uncertain)
       .field("resumes", fc.resumes)
       .field("session_starts_waiting", static_cast<std::uint64_t>(fc.session_starts_waiting()))
       .field("backlog_bytes", static_cast<std::uint64_t>(fc.backlog_bytes()))

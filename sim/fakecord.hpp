@@ -172,6 +172,8 @@ class fakecord {
   };
   const std::deque<violation_event>& violations_recent() const { return violations_recent_; }  // the last 64
   std::uint64_t identifies = 0, resumes = 0, heartbeats = 0, dispatches_sent = 0, bytes_sent = 0;
+  // IDENTIFYs read after the client had written again: their bucket counts from the HELLO (gateway_connection.cpp).
+  std::uint64_t identify_arrivals_uncertain = 0;
   // A client's punctuality: each heartbeat against the previous one on its connection (the first against HELLO),
   // over the interval HELLO gave. Discord tolerates some lateness; a client that is late has a scheduler falling
   // behind, which is what a benchmark at scale wants to see before it becomes a zombie close.

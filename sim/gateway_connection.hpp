@@ -54,6 +54,7 @@ class gateway_connection : public net::socket_handler {
  private:
   void handle_heartbeat();
   void handle_identify(const net::client_identify& id, millis now);
+  void check_identify_arrival(millis now);
   void handle_resume(const net::client_resume& r);
   void handle_command(int op, const simdjson::dom::element& d, millis now);
   void request_guild_members(const simdjson::dom::element& d, millis now);
@@ -87,6 +88,10 @@ class gateway_connection : public net::socket_handler {
   bool stalled_ = false;  // fault: nothing is sent any more
   millis now_ = 0;        // time of the event being handled
   millis last_heartbeat_ = 0;
+  millis opened_ = 0;     // HELLO sent
+  // The IDENTIFY just accepted (shard, arrival as recorded), until the next message says whether it was the newest
+  // data on the socket when it was read.
+  std::optional<std::pair<int, millis>> identify_arrival_;
   millis close_at_ = 0;   // pending close after op 7
   std::unique_ptr<net::client_decoder> decoder_;  // rate window and parser of this connection
   std::string out_;

@@ -16,6 +16,12 @@ class identify_buckets {
     return now_ms - last(shard_id) >= window_ms;
   }
   void record(int shard_id, std::int64_t now_ms) { last_[static_cast<std::size_t>(bucket_of(shard_id))] = now_ms; }
+  // The IDENTIFY recorded at `was` may have arrived as early as `earliest` (its time was not known exactly): the
+  // bucket counts from there, unless a later IDENTIFY has been recorded since.
+  void restamp(int shard_id, std::int64_t was, std::int64_t earliest) {
+    auto& at = last_[static_cast<std::size_t>(bucket_of(shard_id))];
+    if (at == was) at = earliest;
+  }
   // When the bucket of `shard_id` last let an IDENTIFY through.
   std::int64_t last(int shard_id) const { return last_[static_cast<std::size_t>(bucket_of(shard_id))]; }
   int max_concurrency() const { return static_cast<int>(last_.size()); }
