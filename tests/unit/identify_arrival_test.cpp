@@ -49,49 +49,49 @@ std::int64_t violations(const g::sim::fakecord& fc) {
   return n;
 }
 
+// Shard 0 opened at 1,000 and its IDENTIFY, stamped by the kernel at `stamped`, read at `read`; then shard 2 (the
+// same bucket of two) on a second connection.
+struct two_shards {
+  g::sim::fakecord fc{two_buckets(), 0};
+  stamped_sink a_sink, b_sink;
+  g::sim::gateway_connection a{fc, a_sink, plain()}, b{fc, b_sink, plain()};
+  two_shards(millis stamped, millis read) {
+    a.on_open(1000);
+    a_sink.newest = stamped;
+    a.on_message(identify(0), read);
+  }
+  void identify_shard_2(millis stamped) {
+    b.on_open(stamped - 1000);
+    b_sink.newest = stamped;
+    b.on_message(identify(2), stamped + 10);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("fakecord identify arrival: a message read together with the IDENTIFY makes its bucket count from the HELLO") {
-  g::sim::fakecord fc(two_buckets(), 0);
-  stamped_sink a_sink, b_sink;
-  g::sim::gateway_connection a(fc, a_sink, plain());
-  a.on_open(1000);
   // Shard 0 IDENTIFYs at 10,000; its first heartbeat follows at 10,200, and the loop reads both at 10,300: the
   // kernel stamps both with 10,200.
-  a_sink.newest = 10200;
-  a.on_message(identify(0), 10300);
-  CHECK(fc.identify().last(0) == 10200);
-  a.on_message(heartbeat, 10300);
-  CHECK(fc.identify().last(0) == 1000);  // from its HELLO: it can have come any time since
-  CHECK(fc.identify_arrivals_uncertain == 1);
-
-  // Shard 2 (the same bucket) IDENTIFYs 5,100 ms after shard 0 really did: 4,900 after the stamp. Not a violation.
-  g::sim::gateway_connection b(fc, b_sink, plain());
-  b.on_open(14000);
-  b_sink.newest = 15100;
-  b.on_message(identify(2), 15110);
-  CHECK(violations(fc) == 0);
-  CHECK(b_sink.closed == 0);
+  two_shards s(10200, 10300);
+  CHECK(s.fc.identify().last(0) == 10200);
+  s.a.on_message(heartbeat, 10300);
+  CHECK(s.fc.identify().last(0) == 1000);  // from its HELLO: it can have come any time since
+  CHECK(s.fc.identify_arrivals_uncertain == 1);
+  // Shard 2 IDENTIFYs 5,100 ms after shard 0 really did: 4,900 after the stamp. Not a violation.
+  s.identify_shard_2(15100);
+  CHECK(violations(s.fc) == 0);
+  CHECK(s.b_sink.closed == 0);
 }
 
 TEST_CASE("fakecord identify arrival: a message that arrived later leaves the IDENTIFY's time, and the bucket is enforced") {
-  g::sim::fakecord fc(two_buckets(), 0);
-  stamped_sink a_sink, b_sink;
-  g::sim::gateway_connection a(fc, a_sink, plain());
-  a.on_open(1000);
-  a_sink.newest = 10000;
-  a.on_message(identify(0), 10010);
-  a_sink.newest = 12000;  // the heartbeat came two seconds after the IDENTIFY was read
-  a.on_message(heartbeat, 12001);
-  CHECK(fc.identify().last(0) == 10000);
-  CHECK(fc.identify_arrivals_uncertain == 0);
-
-  g::sim::gateway_connection b(fc, b_sink, plain());
-  b.on_open(13000);
-  b_sink.newest = 14900;  // 4,900 ms after shard 0's IDENTIFY, in its bucket
-  b.on_message(identify(2), 14910);
-  CHECK(violations(fc) == 1);
-  CHECK(fc.violations().at("identify_concurrency") == 1);
+  two_shards s(10000, 10010);
+  s.a_sink.newest = 12000;  // the heartbeat came two seconds after the IDENTIFY was read
+  s.a.on_message(heartbeat, 12001);
+  CHECK(s.fc.identify().last(0) == 10000);
+  CHECK(s.fc.identify_arrivals_uncertain == 0);
+  s.identify_shard_2(14900);  // 4,900 ms after shard 0's IDENTIFY, in its bucket
+  CHECK(violations(s.fc) == 1);
+  CHECK(s.fc.violations().at("identify_concurrency") == 1);
 }
 
 TEST_CASE("fakecord identify arrival: an uncertain IDENTIFY does not undo a later one in its bucket") {
