@@ -23,6 +23,18 @@ std::string json_string(simdjson::dom::element e, const char* pointer) {
   return e.at_pointer(pointer).get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
 }
 
+// Each shard's line of the status hash (`g:g:status`, shard → JSON), parsed; lines that do not parse are skipped.
+template <class F>
+void each_status(std::uint16_t redis_port, int timeout_ms, F&& f) {
+  net::redis_connection c({"127.0.0.1", redis_port, "", 0, timeout_ms});
+  simdjson::dom::parser p;
+  auto all = c.command({"HGETALL", "g:g:status"});
+  for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
+    simdjson::dom::element e;
+    if (p.parse(all.elements[i + 1].text).get(e) == simdjson::SUCCESS) f(all.elements[i].text, e);
+  }
+}
+
 }  // namespace
 
 g_cluster::g_cluster(const g_cluster_options& o) : o_(o) {
@@ -148,20 +160,15 @@ std::string g_cluster::placement_census() {
 }
 
 std::string g_cluster::not_ready_census() {
-  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 5000});
-  simdjson::dom::parser p;
-  std::map<std::string, std::vector<std::string>> by_state;  // "node state" → shards
+  std::map<std::string, std::vector<std::string>> by_state;  // "node state (error)" → shards
   std::set<int> seen;
-  auto all = c.command({"HGETALL", "g:g:status"});
-  for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
-    simdjson::dom::element e;
-    if (p.parse(all.elements[i + 1].text).get(e) != simdjson::SUCCESS) continue;
-    seen.insert(std::atoi(all.elements[i].text.c_str()));
+  each_status(redis_.port(), 5000, [&](const std::string& shard, simdjson::dom::element e) {
+    seen.insert(std::atoi(shard.c_str()));
     const std::string state = json_string(e, "/state");
-    if (state == "ready") continue;
+    if (state == "ready") return;
     const std::string error = json_string(e, "/error");
-    by_state[json_string(e, "/node") + " " + state + (error.empty() ? "" : " (" + error + ")")].push_back(all.elements[i].text);
-  }
+    by_state[json_string(e, "/node") + " " + state + (error.empty() ? "" : " (" + error + ")")].push_back(shard);
+  });
   for (int s = 0; s < o_.shards; ++s)
     if (!seen.count(s)) by_state["(no status)"].push_back(std::to_string(s));
   std::string out;
@@ -174,19 +181,14 @@ std::string g_cluster::not_ready_census() {
 }
 
 shard_health g_cluster::health() {
-  net::redis_connection c({"127.0.0.1", redis_.port(), "", 0, 2000});
   shard_health out;
-  simdjson::dom::parser p;
-  auto all = c.command({"HGETALL", "g:g:status"});
-  for (std::size_t i = 0; i + 1 < all.elements.size(); i += 2) {
-    simdjson::dom::element e;
-    if (p.parse(all.elements[i + 1].text).get(e) != simdjson::SUCCESS) continue;
+  each_status(redis_.port(), 2000, [&](const std::string& shard, simdjson::dom::element e) {
     std::int64_t latency = -1;
     if (e["latency_ms"].get(latency) == simdjson::SUCCESS && latency >= 0) out.latency_ms.push_back(static_cast<double>(latency));
     // The session machine's words for it (net/gateway/session_machine.cpp).
     if (json_string(e, "/error").find("zombie connection") != std::string::npos)
-      out.zombies.insert(json_string(e, "/node") + " " + all.elements[i].text);
-  }
+      out.zombies.insert(json_string(e, "/node") + " " + shard);
+  });
   return out;
 }
 
